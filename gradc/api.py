@@ -1,0 +1,281 @@
+"""The public transforms: `grad`, `value_and_grad`, `vjp`, and `GradFunction`.
+
+The whole compiler pipeline is `compile_gradient`, one stage per line:
+
+    source ─► AST ─► normalized AST ─► IR ─► adjoint IR ─► optimized IR ─► Python source ─► function
+"""
+from __future__ import annotations
+
+import inspect
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import rules  # noqa: F401  (registers every rule)
+from .ad.reverse import reverse
+from .backend.emit import Emitted, emit
+from .backend.load import compile_factory, instantiate
+from .errors import GradcError, NonDifferentiableArgumentError
+from .frontend.lower import local_names, lower_function
+from .frontend.normalize import normalize
+from .frontend.source import ParsedFunction, parse_function
+from .ir.core import Function
+from .ir.printer import print_function
+from .ir.verify import verify
+from .passes import optimize as run_passes
+from .rules.registry import version as rules_version
+
+__all__ = ["grad", "value_and_grad", "vjp", "source", "GradFunction", "compile_gradient", "Compiled"]
+
+
+@dataclass
+class Compiled:
+    """Everything one compilation produced; cached per code object and options."""
+
+    primal_ir: str
+    ir: str
+    emitted: Emitted
+    factory: Any  # the compiled factory's code object
+
+
+def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
+                     parsed: ParsedFunction | None = None) -> Compiled:
+    """Run the pipeline on `fn`: the stages, in order."""
+    parsed = parsed or parse_function(fn)                     # source → AST
+    primal = verify(lower_function(parsed))                   # AST → normalized AST → IR
+    primal_text = print_function(primal)
+    adjoint = reverse(primal, list(wrt), mode)                # IR → adjoint IR
+    adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
+    emitted = emit(adjoint, fn.__globals__, set(fn.__code__.co_freevars),
+                   _user_names(parsed, adjoint))              # → Python source
+    return Compiled(primal_text, print_function(adjoint), emitted, compile_factory(emitted))
+
+
+def _user_names(parsed: ParsedFunction, function: Function) -> set[str]:
+    """The function's own variable names (arguments and assigned names)."""
+    return local_names(parsed.node) | {p.hint for p in function.params}
+
+
+# In-memory cache: code object → {options → Compiled}. A redefined function has a new code object.
+_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple, Compiled]]" = weakref.WeakKeyDictionary()
+
+
+def _cached(fn: Callable, key: tuple) -> Compiled | None:
+    return _CACHE.get(fn.__code__, {}).get(key + (rules_version(),))
+
+
+def _store(fn: Callable, key: tuple, compiled: Compiled) -> None:
+    _CACHE.setdefault(fn.__code__, {})[key + (rules_version(),)] = compiled
+
+
+def clear_cache() -> None:
+    """Forget every compiled gradient (the next call compiles again)."""
+    _CACHE.clear()
+
+
+def _parameters(fn: Callable) -> list[str]:
+    code = fn.__code__
+    return list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+
+
+def _normalize_wrt(fn: Callable, wrt: int | str | Sequence[int | str]) -> tuple[tuple[int, ...], bool]:
+    """`wrt` as parameter indices, and whether the caller asked for a tuple."""
+    names = _parameters(fn)
+    as_tuple = isinstance(wrt, (tuple, list))
+    items = list(wrt) if as_tuple else [wrt]
+    if not items:
+        raise GradcError("wrt is empty: name at least one argument to differentiate with respect to")
+    indices = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in names:
+                raise GradcError(f"wrt={item!r}: {fn.__name__} has no argument named {item!r} "
+                                 f"(its arguments are {', '.join(names) or 'none'})")
+            indices.append(names.index(item))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            index = int(item)
+            if not -len(names) <= index < len(names):
+                raise GradcError(f"wrt={index}: {fn.__name__} has {len(names)} argument(s)")
+            indices.append(index % len(names))
+        else:
+            raise GradcError(f"wrt must be an argument index or name, or a tuple of them; got {item!r}")
+    if len(set(indices)) != len(indices):
+        raise GradcError(f"wrt names the same argument twice: {wrt!r}")
+    return tuple(indices), as_tuple
+
+
+def _check_differentiable(name: str, value: Any) -> None:
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (int, np.integer)):
+        raise NonDifferentiableArgumentError(
+            f"argument `{name}` is {type(value).__name__} {value!r}; an integer or boolean has no gradient",
+            hint=f"pass a float (e.g. {float(value)!r}) or leave `{name}` out of wrt")
+    if isinstance(value, np.ndarray) and not np.issubdtype(value.dtype, np.floating):
+        raise NonDifferentiableArgumentError(
+            f"argument `{name}` is an array of dtype {value.dtype}; gradc differentiates floating-point arrays",
+            hint=f"convert it with `{name}.astype(float)` or leave `{name}` out of wrt")
+    if isinstance(value, complex) or np.iscomplexobj(value):
+        raise NonDifferentiableArgumentError(f"argument `{name}` is complex; gradc differentiates real numbers")
+
+
+def _match(gradient: Any, like: Any) -> Any:
+    """The gradient in the structure, shape and floating dtype of its argument."""
+    if isinstance(like, float):
+        return float(gradient)
+    if isinstance(like, np.ndarray):
+        if not isinstance(gradient, np.ndarray) or gradient.dtype != like.dtype or \
+                not gradient.flags.writeable or gradient.base is not None:
+            gradient = np.array(gradient, dtype=like.dtype)
+        if gradient.shape != like.shape:
+            if gradient.ndim == 0:
+                return np.full(like.shape, gradient, dtype=like.dtype)
+            raise AssertionError(f"gradc bug: gradient of shape {gradient.shape} for an argument of "
+                                 f"shape {like.shape}; please report it")
+        return gradient
+    if isinstance(like, np.generic):
+        return type(like)(gradient)
+    return gradient
+
+
+class GradFunction:
+    """The compiled gradient of a function: call it like the function.
+
+    >>> import numpy as np, gradc
+    >>> @gradc.grad
+    ... def f(x):
+    ...     return np.sum(np.tanh(x))
+    >>> f(np.zeros(2))
+    array([1., 1.])
+    """
+
+    def __init__(self, fun: Callable, wrt: int | str | Sequence[int | str] = 0, optimize: bool = True,
+                 cache: bool | None = None, mode: str = "grad"):
+        fun = _unwrap(fun)
+        self.__wrapped__ = fun
+        self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
+        self._names = _parameters(fun)
+        self._key = (self._wrt, mode, bool(optimize))
+        self._mode, self._optimize, self._cache = mode, bool(optimize), cache
+        self._function: Callable | None = None
+        self._compiled = _cached(fun, self._key)
+        self._parsed = None
+        if self._compiled is None:
+            # Refuse unsupported syntax now, at grad(f) time; names are resolved at the first call,
+            # so helpers defined below the decorated function are found.
+            self._parsed = parse_function(fun)
+            normalize(self._parsed)
+        self.__name__ = f"d{getattr(fun, '__name__', 'f')}"
+        self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
+
+    # -- compilation --------------------------------------------------------------------------
+    @property
+    def compiled(self) -> Compiled:
+        """The compilation result (compiling now if this is the first use)."""
+        if self._compiled is None or _cached(self.__wrapped__, self._key) is None:
+            self._compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
+                                              self._parsed)
+            _store(self.__wrapped__, self._key, self._compiled)
+            self._function = None
+        return self._compiled
+
+    @property
+    def function(self) -> Callable:
+        """The raw generated function (no argument checks, no conversion of results)."""
+        compiled = self.compiled
+        if self._function is None:
+            self._function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
+        return self._function
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of the gradient."""
+        return self.compiled.emitted.function_source
+
+    @property
+    def ir(self) -> str:
+        """The SSA IR of the gradient (forward sweep, then backward sweep), printed."""
+        return self.compiled.ir
+
+    # -- calling ----------------------------------------------------------------------------
+    def _wrt_arguments(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+        if not kwargs and len(args) > max(self._wrt):
+            return [(self._names[i], args[i]) for i in self._wrt]
+        bound = inspect.signature(self.__wrapped__).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return [(self._names[i], bound.arguments[self._names[i]]) for i in self._wrt]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        function = self.function
+        wrt_args = self._wrt_arguments(args, kwargs)
+        for name, value in wrt_args:
+            _check_differentiable(name, value)
+        result = function(*args, **kwargs)
+        if self._mode == "value_and_grad":
+            value, grads = result
+            return value, self._convert(grads, wrt_args)
+        return self._convert(result, wrt_args)
+
+    def _convert(self, grads: Any, wrt_args: list[tuple[str, Any]]) -> Any:
+        if len(wrt_args) == 1:
+            matched = _match(grads, wrt_args[0][1])
+            return (matched,) if self._as_tuple else matched
+        return tuple(_match(g, value) for g, (_, value) in zip(grads, wrt_args))
+
+    def __repr__(self) -> str:
+        names = ", ".join(self._names[i] for i in self._wrt)
+        return f"<gradc.GradFunction {self._mode} of {self.__wrapped__.__qualname__} with respect to {names}>"
+
+
+class VJPFunction(GradFunction):
+    """`vjp(f)(*args, cotangent)`: the gradients of `sum(cotangent * f(*args))`."""
+
+    def __init__(self, fun: Callable, wrt: int | str | Sequence[int | str] = 0, optimize: bool = True):
+        super().__init__(fun, wrt, optimize, mode="vjp")
+
+    def __call__(self, *args: Any) -> Any:
+        *primal_args, cotangent = args
+        function = self.function
+        wrt_args = self._wrt_arguments(tuple(primal_args), {})
+        for name, value in wrt_args:
+            _check_differentiable(name, value)
+        return self._convert(function(*primal_args, cotangent), wrt_args)
+
+
+def _unwrap(fun: Callable) -> Callable:
+    """A GradFunction's generated function, so gradients can be differentiated again."""
+    if isinstance(fun, GradFunction):
+        return fun.function
+    return fun
+
+
+def grad(fun: Callable | None = None, *, wrt: int | str | Sequence[int | str] = 0, optimize: bool = True,
+         cache: bool | None = None) -> GradFunction | Callable[[Callable], GradFunction]:
+    """The gradient of a scalar function, compiled to Python source ahead of time.
+
+    Usable as `gradc.grad(f)`, `@gradc.grad` or `@gradc.grad(wrt="W")`. `wrt` is an argument
+    index or name, or a tuple of them (the result is then a tuple of gradients).
+    """
+    if fun is None:
+        return lambda f: GradFunction(f, wrt, optimize, cache)
+    return GradFunction(fun, wrt, optimize, cache)
+
+
+def value_and_grad(fun: Callable | None = None, *, wrt: int | str | Sequence[int | str] = 0,
+                   optimize: bool = True) -> GradFunction | Callable[[Callable], GradFunction]:
+    """Like `grad`, but the result returns `(value, gradient)`."""
+    if fun is None:
+        return lambda f: GradFunction(f, wrt, optimize, None, mode="value_and_grad")
+    return GradFunction(fun, wrt, optimize, None, mode="value_and_grad")
+
+
+def vjp(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> VJPFunction:
+    """Vector-Jacobian product: `vjp(f)(*args, cotangent)` for a function with any output shape."""
+    return VJPFunction(fun, wrt)
+
+
+def source(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0, mode: str = "reverse") -> str:
+    """The generated gradient source of `fun` (as `GradFunction.source`)."""
+    if mode != "reverse":
+        raise GradcError(f"mode={mode!r}: gradc generates reverse-mode source; forward mode is not built yet")
+    return grad(fun, wrt=wrt).source

@@ -1,0 +1,40 @@
+"""Stage 7: compile generated source into a function, registered with `linecache`.
+
+The generated module is compiled under a filename like `<gradc dloss 1a2b3c4d>`
+whose lines `linecache` serves, so tracebacks, `inspect.getsource` and `pdb`
+show the generated code. The gradient runs in the primal's module globals.
+"""
+from __future__ import annotations
+
+import hashlib
+import linecache
+import types
+from typing import Callable
+
+from .emit import FACTORY_NAME, Emitted
+
+__all__ = ["compile_factory", "instantiate", "register_source"]
+
+
+def register_source(filename: str, source: str) -> None:
+    """Make `source` what `linecache` (tracebacks, inspect, pdb) shows for `filename`."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def compile_factory(emitted: Emitted) -> types.CodeType:
+    """Compile the generated module; return the code of its factory function."""
+    digest = hashlib.sha1(emitted.module_source.encode()).hexdigest()[:8]
+    filename = f"<gradc {emitted.function_name} {digest}>"
+    register_source(filename, emitted.module_source)
+    module = compile(emitted.module_source, filename, "exec")
+    return next(c for c in module.co_consts if isinstance(c, types.CodeType) and c.co_name == FACTORY_NAME)
+
+
+def instantiate(factory: types.CodeType, emitted: Emitted, primal: Callable) -> Callable:
+    """The gradient function for `primal`: its globals, its closure values, gradc's bindings."""
+    make = types.FunctionType(factory, primal.__globals__, FACTORY_NAME)
+    freevars = primal.__code__.co_freevars
+    closure = [primal.__closure__[freevars.index(name)].cell_contents for name in emitted.closure_names]
+    function = make(*[emitted.bindings[name] for name in sorted(emitted.bindings)], *closure)
+    function.__qualname__ = function.__name__
+    return function

@@ -1,0 +1,97 @@
+"""Errors gradc raises, and the compiler-style formatting of source locations.
+
+Every error that concerns the user's code carries a :class:`Loc` and renders as::
+
+    model.py:12:8: error: `try` is not supported by gradc
+        try:
+        ^
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Loc",
+    "GradcError",
+    "UnsupportedSyntaxError",
+    "NoGradientRuleError",
+    "NonScalarOutputError",
+    "NonDifferentiableArgumentError",
+    "SourceUnavailableError",
+]
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A place in the user's source: file, 1-based line, 0-based column, and the line's text."""
+
+    file: str
+    line: int
+    col: int
+    text: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col + 1}"
+
+    def caret(self) -> str:
+        """The source line with a caret under the column (empty if the text is unknown)."""
+        if not self.text:
+            return ""
+        stripped = self.text.rstrip("\n")
+        indent = len(stripped) - len(stripped.lstrip())
+        shown = stripped.strip()
+        col = max(self.col - indent, 0)
+        return f"    {shown}\n    {' ' * col}^"
+
+
+class GradcError(Exception):
+    """Base class of every error gradc raises about the user's code or arguments."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """Compiler-style text: ``file:line:col: error: message``, source line, caret, hint."""
+        head = f"{self.loc}: error: {self.message}" if self.loc else self.message
+        parts = [head]
+        if self.loc and self.loc.caret():
+            parts.append(self.loc.caret())
+        if self.hint:
+            parts.append(self.hint)
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class UnsupportedSyntaxError(GradcError, SyntaxError):
+    """A construct gradc cannot differentiate (yet); raised when `grad(f)` is called."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
+        GradcError.__init__(self, message, loc, hint)
+        # Fill SyntaxError's fields so tools that know SyntaxError show the place.
+        if loc is not None:
+            self.filename, self.lineno, self.offset, self.text = loc.file, loc.line, loc.col + 1, loc.text
+        self.msg = message
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class NoGradientRuleError(GradcError):
+    """A differentiable value flows into a callee that has no derivative rule."""
+
+
+class NonScalarOutputError(GradcError, ValueError):
+    """`grad` of a function whose output is not a scalar; `vjp` is the tool for that."""
+
+
+class NonDifferentiableArgumentError(GradcError, TypeError):
+    """An argument in `wrt` is an integer or boolean, which has no gradient."""
+
+
+class SourceUnavailableError(GradcError):
+    """The function's source cannot be read (a builtin, code typed at a prompt, `exec`)."""

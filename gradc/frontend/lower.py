@@ -1,0 +1,421 @@
+"""Stage 3: normalized AST → IR.
+
+`lower_function` turns a user's function into an IR :class:`~gradc.ir.Function`.
+`inline_rule` lowers the body of a derivative rule into an existing region,
+with the rule's parameters bound to IR values; options that are compile-time
+constants (``axis=0``) are folded so that `if axis is None:` in a rule picks
+its branch statically. A rule whose body cannot be folded raises
+:class:`CannotInline`, and the caller emits a call to the rule instead.
+
+Names are resolved by object, not spelling: a name that is not a local
+variable is looked up in the function's closure, globals and builtins, and
+attribute chains on modules (``np.linalg.norm``) are followed at compile time.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import operator
+import types
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import GradcError, Loc, UnsupportedSyntaxError
+from ..ir.core import Function, Op, Region, Value
+from .normalize import normalize
+from .source import UNRESOLVED, ParsedFunction, parse_function
+
+__all__ = ["lower_function", "inline_rule", "CannotInline", "static_value", "BINARY_OPERATORS",
+           "UNARY_OPERATORS", "COMPARE_OPERATORS"]
+
+BINARY_OPERATORS: dict[type, Callable] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+}
+UNARY_OPERATORS: dict[type, Callable] = {
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_, ast.Invert: operator.invert,
+}
+COMPARE_OPERATORS: dict[type, Callable] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: operator.contains,  # operands swapped: `a in b` is contains(b, a)
+}
+
+# Callees whose result may share memory with an argument; an augmented
+# assignment to such a result would change the argument too.
+_VIEW_CALLEES = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, np.moveaxis,
+                 np.expand_dims, np.broadcast_to, np.asarray, np.diagonal, np.atleast_1d,
+                 np.atleast_2d, np.atleast_3d}
+_VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "diagonal"}
+_VIEW_ATTRS = {"T", "real", "imag", "mT"}
+
+# Pure callees a rule may evaluate at compile time when every argument is a constant.
+_FOLDABLE = set(BINARY_OPERATORS.values()) | set(UNARY_OPERATORS.values()) | set(COMPARE_OPERATORS.values()) | {
+    len, isinstance, tuple, list, range, int, float, bool, sorted, min, max, abs, type}
+
+
+class CannotInline(Exception):
+    """A rule's body needs a value only known at run time to pick its path; call it instead."""
+
+
+def static_value(value: Value) -> tuple[bool, Any]:
+    """(True, constant) when `value` is a compile-time constant, else (False, None)."""
+    if value.owner is not None and value.owner.kind == "const":
+        return True, value.owner.attrs["value"]
+    return False, None
+
+
+def local_names(node: ast.FunctionDef) -> set[str]:
+    """The function's local variables: its arguments and every name it assigns."""
+    names = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            names.add(sub.id)
+    return names
+
+
+class _Lowerer:
+    """Lowers statements and expressions of one function body into a region."""
+
+    def __init__(self, parsed: ParsedFunction, region: Region, env: dict[str, Value],
+                 local_names: set[str], rule_mode: bool = False):
+        self.parsed = parsed
+        self.region = region
+        self.env = env
+        self.local_names = local_names
+        self.rule_mode = rule_mode
+        self.stmt: ast.stmt | None = None
+        self.returned: Value | None = None
+
+    # -- building ops -------------------------------------------------------------------
+    def emit(self, kind: str, operands: list[Value], node: ast.AST | None = None,
+             hint: str | None = None, regions: list[Region] | None = None, **attrs: Any) -> Value:
+        result = Value(hint)
+        loc = self.parsed.loc(node) if node is not None else None
+        op = Op(kind, list(operands), [result], attrs, regions or [], loc, self.stmt)
+        self.region.append(op)
+        return result
+
+    def const(self, value: Any, node: ast.AST | None = None, spelling: ast.expr | None = None) -> Value:
+        # A rule's spellings name things in the rule's module, not the user's: drop them.
+        return self.emit("const", [], node, value=value, spelling=None if self.rule_mode else spelling)
+
+    def call(self, callee: Any, args: list[Value], node: ast.AST | None,
+             spelling: ast.expr | None = None, kwargs: dict[str, Value] | None = None) -> Value:
+        kwargs = kwargs or {}
+        operands = list(args) + list(kwargs.values())
+        if self.rule_mode and callee in _FOLDABLE:
+            statics = [static_value(v) for v in operands]
+            if all(ok for ok, _ in statics):
+                values = [v for _, v in statics]
+                kw = dict(zip(kwargs, values[len(args):]))
+                return self.const(callee(*values[:len(args)], **kw), node)
+        return self.emit("call", operands, node, callee=callee, spelling=None if self.rule_mode else spelling,
+                         kwnames=tuple(kwargs))
+
+    def error(self, node: ast.AST, message: str, hint: str = "") -> GradcError:
+        if self.rule_mode:
+            return CannotInline(message)
+        return UnsupportedSyntaxError(message, self.parsed.loc(node), hint)
+
+    # -- statements -----------------------------------------------------------------------
+    def lower_block(self, stmts: list[ast.stmt]) -> bool:
+        """Lower statements in order; True once a `return` has been reached."""
+        for stmt in stmts:
+            if self.lower_statement(stmt):
+                return True
+        return False
+
+    def lower_statement(self, stmt: ast.stmt) -> bool:
+        outer, self.stmt = self.stmt, (self.stmt if self.rule_mode else stmt)
+        try:
+            if isinstance(stmt, ast.Return):
+                value = self.lower_expr(stmt.value) if stmt.value is not None else self.const(None)
+                self.returned = value
+                if not self.rule_mode:
+                    self.region.append(Op("return", [value], [], {}, [], self.parsed.loc(stmt), stmt))
+                return True
+            if isinstance(stmt, ast.Assign):
+                value = self.lower_expr(stmt.value)
+                if getattr(stmt, "augmented", False):
+                    self.check_augmented(stmt.targets[0])
+                for target in stmt.targets:
+                    self.bind(target, value)
+                return False
+            if self.rule_mode and isinstance(stmt, ast.If):
+                return self.lower_block(stmt.body if self.static_truth(stmt.test) else stmt.orelse)
+            if self.rule_mode and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                return False  # a rule's docstring
+            raise self.error(stmt, f"`{type(stmt).__name__}` is not supported here")
+        finally:
+            self.stmt = outer
+
+    def static_truth(self, test: ast.expr) -> bool:
+        ok, value = static_value(self.lower_expr(test))
+        if not ok:
+            raise CannotInline("condition known only at run time")
+        return bool(value)
+
+    def check_augmented(self, target: ast.Name) -> None:
+        """`x += e` is lowered as `x = x + e`; refuse where the in-place update would be seen elsewhere."""
+        current = self.env.get(target.id)
+        if current is None:
+            return
+        others = [name for name, v in self.env.items() if v is current and name != target.id]
+        if others:
+            raise self.error(target, f"augmented assignment to `{target.id}`, which is the same object "
+                             f"as `{others[0]}`: the in-place update would change `{others[0]}` too",
+                             f"write `{target.id} = {target.id} + ...` to make a new value instead")
+        owner = current.owner
+        is_view = owner is not None and (
+            (owner.kind == "call" and owner.attrs["callee"] in _VIEW_CALLEES)
+            or (owner.kind == "method" and owner.attrs["name"] in _VIEW_METHODS)
+            or (owner.kind == "getattr" and owner.attrs["name"] in _VIEW_ATTRS)
+            or owner.kind == "getitem")
+        if is_view:
+            raise self.error(target, f"augmented assignment to `{target.id}`, which may be a view of another "
+                             "array: the in-place update would change that array too",
+                             f"write `{target.id} = {target.id} + ...` to make a new value instead")
+
+    def bind(self, target: ast.expr, value: Value) -> None:
+        if isinstance(target, ast.Name):
+            if value.hint is None:
+                value.hint = target.id
+            self.env[target.id] = value
+            return
+        assert isinstance(target, (ast.Tuple, ast.List))
+        owner = value.owner
+        if owner is not None and owner.kind in ("tuple", "list") and len(owner.operands) == len(target.elts):
+            items = list(owner.operands)  # unpack a literal statically
+        else:
+            items = [self.emit("getitem", [value, self.const(i)], target) for i in range(len(target.elts))]
+        for element, item in zip(target.elts, items):
+            self.bind(element, item)
+
+    # -- expressions ----------------------------------------------------------------------
+    def lower_expr(self, node: ast.expr) -> Value:
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            raise self.error(node, f"this expression (`{type(node).__name__}`) is not supported")
+        return method(node)
+
+    def expr_Constant(self, node: ast.Constant) -> Value:
+        return self.const(node.value, node)
+
+    def expr_Name(self, node: ast.Name) -> Value:
+        if node.id in self.env:
+            return self.env[node.id]
+        if node.id in self.local_names:
+            raise self.error(node, f"`{node.id}` is used before it is assigned")
+        return self.const(self.resolve_static(node), node, spelling=node)
+
+    def resolve_static(self, node: ast.expr) -> Any:
+        """The object a non-local name or attribute chain (`np.linalg.norm`) denotes."""
+        if isinstance(node, ast.Name):
+            obj = self.parsed.resolve(node.id)
+            if obj is UNRESOLVED:
+                raise GradcError(f"name `{node.id}` is not defined", self.parsed.loc(node))
+            return obj
+        assert isinstance(node, ast.Attribute)
+        base = self.resolve_static(node.value)
+        try:
+            return getattr(base, node.attr)
+        except AttributeError:
+            raise GradcError(f"`{ast.unparse(node.value)}` has no attribute `{node.attr}`",
+                             self.parsed.loc(node)) from None
+
+    def is_static(self, node: ast.expr) -> bool:
+        """True for a name chain rooted in a non-local name (a module, a global)."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return isinstance(node, ast.Name) and node.id not in self.env and node.id not in self.local_names
+
+    def expr_Attribute(self, node: ast.Attribute) -> Value:
+        if self.is_static(node):
+            return self.const(self.resolve_static(node), node, spelling=node)
+        obj = self.lower_expr(node.value)
+        ok, value = static_value(obj)
+        if ok and self.rule_mode:
+            return self.const(getattr(value, node.attr), node)
+        return self.emit("getattr", [obj], node, name=node.attr)
+
+    def expr_BinOp(self, node: ast.BinOp) -> Value:
+        left, right = self.lower_expr(node.left), self.lower_expr(node.right)
+        return self.call(BINARY_OPERATORS[type(node.op)], [left, right], node)
+
+    def expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
+        return self.call(UNARY_OPERATORS[type(node.op)], [self.lower_expr(node.operand)], node)
+
+    def compare(self, op: ast.cmpop, left: Value, right: Value, node: ast.AST) -> Value:
+        if isinstance(op, ast.In):
+            return self.call(operator.contains, [right, left], node)
+        if isinstance(op, ast.NotIn):
+            return self.call(operator.not_, [self.call(operator.contains, [right, left], node)], node)
+        return self.call(COMPARE_OPERATORS[type(op)], [left, right], node)
+
+    def expr_Compare(self, node: ast.Compare) -> Value:
+        left = self.lower_expr(node.left)
+        right = self.lower_expr(node.comparators[0])
+        first = self.compare(node.ops[0], left, right, node)
+        if len(node.ops) == 1:
+            return first
+        # a < b < c  is  (a < b) and (b < c), with b evaluated once.
+        rest = ast.Compare(node.comparators[0], node.ops[1:], node.comparators[1:])
+        ast.copy_location(rest, node)
+        return self.boolop("and", first, [rest], node, reuse={node.comparators[0]: right})
+
+    def expr_BoolOp(self, node: ast.BoolOp) -> Value:
+        kind = "and" if isinstance(node.op, ast.And) else "or"
+        return self.boolop(kind, self.lower_expr(node.values[0]), node.values[1:], node)
+
+    def boolop(self, kind: str, first: Value, rest: list[ast.expr], node: ast.AST,
+               reuse: dict | None = None) -> Value:
+        """`a and b and c`: later operands live in regions, so they run only when needed."""
+        if self.rule_mode:
+            ok, value = static_value(first)
+            if not ok:
+                raise CannotInline("and/or known only at run time")
+            if (kind == "and") != bool(value) or not rest:
+                return first
+            return self.boolop(kind, self.lower_expr(rest[0]), rest[1:], node)
+        regions = []
+        for operand in rest:
+            region = Region()
+            saved, self.region = self.region, region
+            try:
+                if reuse and isinstance(operand, ast.Compare) and operand.left in reuse:
+                    right = self.lower_expr(operand.comparators[0])
+                    value = self.compare(operand.ops[0], reuse[operand.left], right, operand)
+                    if len(operand.ops) > 1:
+                        tail = ast.copy_location(
+                            ast.Compare(operand.comparators[0], operand.ops[1:], operand.comparators[1:]), node)
+                        value = self.boolop("and", value, [tail], node, reuse={operand.comparators[0]: right})
+                else:
+                    value = self.lower_expr(operand)
+                region.append(Op("yield", [value], [], {}, [], self.parsed.loc(operand), self.stmt))
+            finally:
+                self.region = saved
+            regions.append(region)
+        return self.emit("boolop", [first], node, regions=regions, op=kind)
+
+    def expr_IfExp(self, node: ast.IfExp) -> Value:
+        if not self.rule_mode:
+            raise self.error(node, "a conditional expression is not supported")
+        return self.lower_expr(node.body if self.static_truth(node.test) else node.orelse)
+
+    def expr_Tuple(self, node: ast.Tuple) -> Value:
+        items = [self.lower_expr(e) for e in node.elts]
+        if self.rule_mode and all(static_value(v)[0] for v in items):
+            return self.const(tuple(static_value(v)[1] for v in items), node)
+        return self.emit("tuple", items, node)
+
+    def expr_List(self, node: ast.List) -> Value:
+        return self.emit("list", [self.lower_expr(e) for e in node.elts], node)
+
+    def expr_Subscript(self, node: ast.Subscript) -> Value:
+        obj = self.lower_expr(node.value)
+        index = self.lower_expr(node.slice)
+        (ok_obj, obj_value), (ok_index, index_value) = static_value(obj), static_value(index)
+        if self.rule_mode and ok_obj and ok_index:
+            return self.const(obj_value[index_value], node)
+        owner = obj.owner
+        if ok_index and owner is not None and owner.kind in ("tuple", "list") and isinstance(index_value, int):
+            try:
+                return owner.operands[index_value]  # an item of a literal, known statically
+            except IndexError:
+                pass
+        return self.emit("getitem", [obj, index], node)
+
+    def expr_Slice(self, node: ast.Slice) -> Value:
+        parts = [self.lower_expr(p) if p is not None else self.const(None) for p in (node.lower, node.upper, node.step)]
+        if all(static_value(p)[0] for p in parts):
+            return self.const(slice(*(static_value(p)[1] for p in parts)), node)
+        return self.call(slice, parts, node, spelling=ast.Name("slice", ast.Load()))
+
+    def expr_Call(self, node: ast.Call) -> Value:
+        args = [self.lower_expr(a) for a in node.args]
+        kwargs = {k.arg: self.lower_expr(k.value) for k in node.keywords}
+        func = node.func
+        if self.is_static(func):
+            callee = self.resolve_static(func)
+            return self.call(callee, args, node, spelling=func, kwargs=kwargs)
+        if isinstance(func, ast.Attribute):
+            receiver = self.lower_expr(func.value)
+            ok, value = static_value(receiver)
+            if ok and self.rule_mode:
+                return self.call(getattr(value, func.attr), args, node, kwargs=kwargs)
+            return self.emit("method", [receiver] + args + list(kwargs.values()), node,
+                             name=func.attr, kwnames=tuple(kwargs))
+        raise self.error(node, f"calling `{ast.unparse(func)}`, a value computed inside the function, "
+                         "is not supported", "gradc resolves callees when it compiles; call a function "
+                         "by its module-level name")
+
+
+def lower_function(parsed: ParsedFunction) -> Function:
+    """Lower the user's function to IR (after normalization)."""
+    node = normalize(parsed)
+    args = node.args
+    params = [Value(a.arg) for a in args.posonlyargs + args.args + args.kwonlyargs]
+    body = Region()
+    lowerer = _Lowerer(parsed, body, {p.hint: p for p in params}, local_names(node))
+    lowerer.lower_block(node.body)
+    function = Function(node.name, params, body, parsed.file, dict(parsed.lines))
+    function.signature = node.args  # the primal's `arguments` node, reused for the gradient's signature
+    return function
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_rule(rule: Callable) -> tuple[ParsedFunction, set[str]] | None:
+    try:
+        parsed = parse_function(rule)
+    except GradcError:
+        return None
+    return parsed, local_names(parsed.node)
+
+
+def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
+                stmt: ast.stmt | None, loc: Loc | None) -> Value:
+    """Lower `rule`'s body into `region` with its parameters bound; return the value it returns.
+
+    Raises CannotInline when the body's path depends on run-time values; nothing is
+    added to `region` then.
+    """
+    found = _parsed_rule(rule)
+    if found is None:
+        raise CannotInline("the rule's source is unavailable")
+    parsed, local_names = found
+    scratch = Region()
+    lowerer = _Lowerer(parsed, scratch, dict(bindings), local_names, rule_mode=True)
+    lowerer.stmt = stmt
+    try:
+        returned = lowerer.lower_block(parsed.node.body)
+    except GradcError as exc:
+        raise CannotInline(str(exc)) from None
+    if not returned or lowerer.returned is None:
+        raise CannotInline("the rule does not end in a return")
+    for op in scratch.ops:
+        op.loc = loc  # errors in rule code point at the primal statement
+        for result in op.results:
+            result.temp = True
+    region.ops.extend(scratch.ops)
+    return lowerer.returned
+
+
+def callee_name(callee: Any) -> str:
+    """A short readable name for a callee (for messages)."""
+    if isinstance(callee, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or hasattr(callee, "__name__"):
+        module = getattr(callee, "__module__", None) or ""
+        name = getattr(callee, "__qualname__", None) or callee.__name__
+        if isinstance(callee, np.ufunc) or module.startswith("numpy"):
+            return f"numpy.{callee.__name__}"
+        if module in ("builtins", "_operator", "operator", ""):
+            return name
+        return f"{module}.{name}"
+    return repr(callee)
+
+
+builtins_names = set(dir(builtins))

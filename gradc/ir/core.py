@@ -1,0 +1,156 @@
+"""The intermediate representation: structured SSA.
+
+Grammar (every value is defined exactly once; control flow is nested regions)::
+
+    Function ::= name params:Value* body:Region
+    Region   ::= args:Value* ops:Op*            # a region's last op is `yield` or `return`
+    Op       ::= kind operands:Value* results:Value* attrs regions:Region* loc
+
+    kind      operands                 results  attrs                          regions
+    -------   ----------------------   -------  -----------------------------  ----------------
+    const     -                        1        value                          -
+    call      args..., kwargs...       1        callee, spelling, kwnames      -
+    method    self, args..., kwargs... 1        name, kwnames                  -
+    getattr   obj                      1        name                           -
+    tuple     items...                 1        -                              -
+    list      items...                 1        -                              -
+    getitem   obj, index               1        -                              -
+    boolop    first                    1        op ("and"/"or")                one per further operand
+    if        cond, carried...         n        -                              then, else
+    for       iterable, carried...     n        -                              body(item, carried...)
+    while     carried...               n        -                              cond(carried...), body(carried...)
+    yield     values...                0        -                              -
+    return    value                    0        -                              -
+
+Binary and unary operators are `call` ops whose callee is the function of the
+`operator` module (`operator.add`, `operator.matmul`, ...); the emitter turns
+them back into infix syntax. A `call`'s `spelling` is the AST of the callee as
+the user wrote it (``np.linalg.norm``), so generated code reads like the
+user's. `if`/`for`/`while` hold their regions as DESIGN.md describes: the
+values leaving a branch or loop are the results of the op (the phi, made
+explicit) and are handed on by the region's closing `yield`.
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..errors import Loc
+
+__all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS"]
+
+OP_KINDS = frozenset(
+    {"const", "call", "method", "getattr", "tuple", "list", "getitem", "boolop",
+     "if", "for", "while", "yield", "return"}
+)
+STRUCTURED_KINDS = frozenset({"if", "for", "while", "boolop"})
+
+_ids = itertools.count()
+
+
+@dataclass(eq=False)
+class Value:
+    """An SSA value.
+
+    Attributes:
+        hint: the source variable it came from (``"h"``), or a suggestion for a temporary.
+        id: a process-unique number, used only to tell values apart.
+        owner: the op that defines it (None for function parameters and region arguments).
+    """
+
+    hint: str | None = None
+    id: int = field(default_factory=lambda: next(_ids))
+    owner: "Op | None" = field(default=None, repr=False)
+    #: For an adjoint value: the primal value it is the adjoint of (named `d<name>` on emission).
+    adjoint_of: "Value | None" = field(default=None, repr=False)
+    #: The hint is a rule's local name, not the user's: it must not take a user's name.
+    temp: bool = field(default=False, repr=False)
+
+    def __repr__(self) -> str:
+        return f"%{self.hint or 't'}#{self.id}"
+
+
+@dataclass(eq=False)
+class Region:
+    """A list of ops with arguments (loop items and carried values bind to `args`)."""
+
+    args: list[Value] = field(default_factory=list)
+    ops: list["Op"] = field(default_factory=list)
+
+    def append(self, op: "Op") -> "Op":
+        self.ops.append(op)
+        return op
+
+    def walk(self) -> Iterator["Op"]:
+        """Every op in this region and, recursively, in the regions of its ops."""
+        for op in self.ops:
+            yield op
+            for region in op.regions:
+                yield from region.walk()
+
+
+@dataclass(eq=False)
+class Op:
+    """One operation. `attrs` holds the static data (callee object, constant, keyword names)."""
+
+    kind: str
+    operands: list[Value] = field(default_factory=list)
+    results: list[Value] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    regions: list[Region] = field(default_factory=list)
+    loc: Loc | None = None
+    # The primal statement this op belongs to (for `# line N:` comments); set by lowering.
+    stmt: ast.stmt | None = field(default=None, repr=False)
+    #: True for ops of the backward sweep (set by the reverse transform).
+    backward: bool = False
+
+    def __post_init__(self) -> None:
+        assert self.kind in OP_KINDS, self.kind
+        for value in self.results:
+            value.owner = self
+
+    @property
+    def result(self) -> Value:
+        assert len(self.results) == 1, self
+        return self.results[0]
+
+    @property
+    def kwnames(self) -> tuple[str, ...]:
+        return self.attrs.get("kwnames", ())
+
+    def positional(self) -> list[Value]:
+        """Operands passed positionally (for `call`; for `method`, after the receiver)."""
+        start = 1 if self.kind == "method" else 0
+        return self.operands[start:len(self.operands) - len(self.kwnames)]
+
+    def keywords(self) -> dict[str, Value]:
+        n = len(self.kwnames)
+        return dict(zip(self.kwnames, self.operands[len(self.operands) - n:])) if n else {}
+
+
+@dataclass(eq=False)
+class Function:
+    """A function in IR: parameters, a body region, and where it came from."""
+
+    name: str
+    params: list[Value]
+    body: Region
+    file: str = "<unknown>"
+    # Source lines of the primal, keyed by line number (for comments and errors).
+    lines: dict[int, str] = field(default_factory=dict)
+    #: The primal's `ast.arguments` (names, defaults), reused for the generated signature.
+    signature: ast.arguments | None = None
+    #: "primal", or the reverse-mode mode ("grad", "value_and_grad", "vjp").
+    mode: str = "primal"
+
+    def walk(self) -> Iterator[Op]:
+        return self.body.walk()
+
+    @property
+    def returned(self) -> Value:
+        """The value the function returns (straight-line bodies end in one `return`)."""
+        last = self.body.ops[-1]
+        assert last.kind == "return", last
+        return last.operands[0]

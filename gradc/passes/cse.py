@@ -1,0 +1,59 @@
+"""Common-subexpression elimination: one op computes each pure expression once."""
+from __future__ import annotations
+
+from ..analysis.activity import rule_key
+from ..frontend.lower import static_value
+from ..ir.core import Function, Op, Value
+from ..rules.registry import lookup
+from .dce import has_effect
+
+__all__ = ["eliminate_common_subexpressions"]
+
+
+def _is_pure(op: Op) -> bool:
+    if has_effect(op) or op.regions or op.kind in ("const", "return", "yield"):
+        return False
+    if op.kind in ("tuple", "getattr", "getitem"):
+        return True
+    # Only callees gradc knows (rules, rule helpers) are known to be pure; np.random is not.
+    return op.attrs.get("rule_call", False) or lookup(rule_key(op)) is not None or \
+        getattr(rule_key(op), "__module__", "") == "gradc.runtime"
+
+
+def _operand_key(value: Value) -> object:
+    ok, constant = static_value(value)
+    if ok:
+        try:
+            hash(constant)
+            return ("const", type(constant), constant)
+        except TypeError:
+            pass
+    return id(value)
+
+
+def _key(op: Op) -> tuple | None:
+    try:
+        attrs = tuple(sorted((k, v) for k, v in op.attrs.items() if k != "spelling"))
+        key = (op.kind, attrs, tuple(_operand_key(v) for v in op.operands))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def eliminate_common_subexpressions(function: Function) -> Function:
+    """Replace, in place, each repeated pure op of the top-level region by its first occurrence."""
+    seen: dict[tuple, Value] = {}
+    replaced: dict[Value, Value] = {}
+    top_level = {id(op) for op in function.body.ops}  # only these dominate everything after them
+    for op in function.walk():
+        op.operands = [replaced.get(v, v) for v in op.operands]
+        if id(op) not in top_level or len(op.results) != 1 or not _is_pure(op):
+            continue
+        key = _key(op)
+        if key is None:
+            continue
+        first = seen.setdefault(key, op.result)
+        if first is not op.result:
+            replaced[op.result] = first
+    return function

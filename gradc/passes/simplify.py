@@ -1,0 +1,82 @@
+"""Algebraic simplification and constant folding on the adjoint program.
+
+Rules are written for any adjoint; seeded with `1.0` they produce `1.0 * ans`,
+`x ** 1` and the like. This pass removes such identities so the generated
+code reads like hand-written backprop. Every rewrite keeps values and shapes.
+"""
+from __future__ import annotations
+
+import operator
+
+from ..analysis.activity import carries_gradient
+from ..frontend.lower import static_value
+from ..ir.core import Function, Op, Value
+
+__all__ = ["simplify"]
+
+_FOLDABLE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow}
+
+
+def _is_number(value: Value, number: float) -> bool:
+    ok, constant = static_value(value)
+    return ok and type(constant) in (int, float) and constant == number
+
+
+def _numeric(value: Value) -> bool:
+    """False for a comparison's result: `1.0 * mask` turns booleans into numbers and must stay."""
+    return value.owner is None or carries_gradient(value.owner)
+
+
+def _identity(op: Op) -> Value | None:
+    """The operand `op` returns unchanged, if it is an identity such as `1.0 * x`."""
+    if op.kind != "call" or op.attrs.get("kwnames"):
+        return None
+    callee, args = op.attrs["callee"], op.operands
+    if callee is operator.mul and len(args) == 2:
+        for one, other in ((args[0], args[1]), (args[1], args[0])):
+            if _is_number(one, 1) and not static_value(other)[0] and _numeric(other):
+                return other
+    if callee in (operator.truediv, operator.pow) and len(args) == 2 and _is_number(args[1], 1) \
+            and not static_value(args[0])[0] and _numeric(args[0]):
+        return args[0]
+    if callee is operator.neg:
+        inner = args[0].owner
+        if inner is not None and inner.kind == "call" and inner.attrs["callee"] is operator.neg:
+            return inner.operands[0]
+    return None
+
+
+def _fold(op: Op) -> object:
+    """The constant `op` computes, when it is arithmetic on constants; else a sentinel."""
+    if op.kind != "call" or op.attrs["callee"] not in _FOLDABLE or op.attrs.get("kwnames"):
+        return _NOT
+    statics = [static_value(v) for v in op.operands]
+    if not all(ok for ok, _ in statics) or not all(type(c) in (int, float) for _, c in statics):
+        return _NOT
+    try:
+        return op.attrs["callee"](*(c for _, c in statics))
+    except (ArithmeticError, ValueError):
+        return _NOT
+
+
+_NOT = object()
+
+
+def simplify(function: Function) -> Function:
+    """Rewrite identities and fold constant arithmetic, in place."""
+    replaced: dict[Value, Value] = {}
+    for op in function.walk():
+        op.operands = [replaced.get(v, v) for v in op.operands]
+        if len(op.results) != 1:
+            continue
+        same = _identity(op)
+        if same is not None:
+            result = op.result
+            replaced[result] = same
+            if same.hint is None and same.adjoint_of is None:
+                same.adjoint_of = result.adjoint_of
+            continue
+        folded = _fold(op)
+        if folded is not _NOT:
+            op.kind, op.operands, op.attrs = "const", [], {"value": folded, "spelling": None}
+    return function

@@ -1,0 +1,444 @@
+"""Derivative rules for NumPy functions and ndarray methods and attributes.
+
+Conventions at non-differentiable points (documented in docs/reference.md):
+- `max`/`min` reductions, `maximum`/`minimum` and `clip` bounds split the
+  gradient equally among tied inputs;
+- `abs` has derivative 0 at 0 (`sign(0) == 0`);
+- the 2-norm has gradient 0 at the zero vector.
+"""
+import builtins
+import operator
+
+import numpy as np
+
+from ..runtime import (
+    astype_adjoint, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoint, hstack_adjoint, inner_lhs,
+    inner_rhs, inverse_axes, norm_adjoint, prod_adjoint, reshape_like, scatter_add, solve_adjoint_a,
+    solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, unbroadcast, unrepeat,
+    unstack, untile, vstack_adjoint,
+)
+from .registry import Attr, Method, vjp, zero_gradient
+
+# -- elementwise functions of one argument ---------------------------------------------------
+
+
+@vjp(np.exp)
+def exp(g, ans, x):
+    return g * ans
+
+
+@vjp(np.exp2)
+def exp2(g, ans, x):
+    return g * ans * np.log(2.0)
+
+
+@vjp(np.expm1)
+def expm1(g, ans, x):
+    return g * (ans + 1.0)
+
+
+@vjp(np.log)
+def log(g, ans, x):
+    return g / x
+
+
+@vjp(np.log2)
+def log2(g, ans, x):
+    return g / (x * np.log(2.0))
+
+
+@vjp(np.log10)
+def log10(g, ans, x):
+    return g / (x * np.log(10.0))
+
+
+@vjp(np.log1p)
+def log1p(g, ans, x):
+    return g / (1.0 + x)
+
+
+@vjp(np.sqrt)
+def sqrt(g, ans, x):
+    return g * 0.5 / ans
+
+
+@vjp(np.cbrt)
+def cbrt(g, ans, x):
+    return g / (3.0 * ans * ans)
+
+
+@vjp(np.square)
+def square(g, ans, x):
+    return g * 2.0 * x
+
+
+@vjp(np.reciprocal)
+def reciprocal(g, ans, x):
+    return -g * ans * ans
+
+
+@vjp(np.abs, np.fabs)
+def abs_(g, ans, x):
+    return g * np.sign(x)
+
+
+@vjp(np.sin)
+def sin(g, ans, x):
+    return g * np.cos(x)
+
+
+@vjp(np.cos)
+def cos(g, ans, x):
+    return -g * np.sin(x)
+
+
+@vjp(np.tan)
+def tan(g, ans, x):
+    return g * (1.0 + ans * ans)
+
+
+@vjp(np.arcsin)
+def arcsin(g, ans, x):
+    return g / np.sqrt(1.0 - x * x)
+
+
+@vjp(np.arccos)
+def arccos(g, ans, x):
+    return -g / np.sqrt(1.0 - x * x)
+
+
+@vjp(np.arctan)
+def arctan(g, ans, x):
+    return g / (1.0 + x * x)
+
+
+@vjp(np.sinh)
+def sinh(g, ans, x):
+    return g * np.cosh(x)
+
+
+@vjp(np.cosh)
+def cosh(g, ans, x):
+    return g * np.sinh(x)
+
+
+@vjp(np.tanh)
+def tanh(g, ans, x):
+    return g * (1.0 - ans * ans)
+
+
+@vjp(np.arcsinh)
+def arcsinh(g, ans, x):
+    return g / np.sqrt(x * x + 1.0)
+
+
+@vjp(np.arccosh)
+def arccosh(g, ans, x):
+    return g / np.sqrt(x * x - 1.0)
+
+
+@vjp(np.arctanh)
+def arctanh(g, ans, x):
+    return g / (1.0 - x * x)
+
+
+# -- elementwise functions of two or three arguments (broadcasting) ----------------------------
+
+
+@vjp(np.power, np.float_power, operator.pow, builtins.pow, broadcasts=True)
+def power(g, ans, x1, x2):
+    return g * x2 * x1 ** (x2 - 1), g * np.log(np.where(x1 == 0, 1.0, x1)) * ans
+
+
+@vjp(np.arctan2, broadcasts=True)
+def arctan2(g, ans, x1, x2):
+    r2 = x1 * x1 + x2 * x2
+    return g * x2 / r2, -g * x1 / r2
+
+
+@vjp(np.hypot, broadcasts=True)
+def hypot(g, ans, x1, x2):
+    return g * x1 / ans, g * x2 / ans
+
+
+@vjp(np.maximum, np.fmax, broadcasts=True)
+def maximum(g, ans, x1, x2):
+    w = tie_step(x1, x2)
+    return g * w, g * (1.0 - w)
+
+
+@vjp(np.minimum, np.fmin, broadcasts=True)
+def minimum(g, ans, x1, x2):
+    w = tie_step(x2, x1)
+    return g * w, g * (1.0 - w)
+
+
+@vjp(np.logaddexp, broadcasts=True)
+def logaddexp(g, ans, x1, x2):
+    return g * np.exp(x1 - ans), g * np.exp(x2 - ans)
+
+
+@vjp(np.where, broadcasts=True)
+def where(g, ans, condition, x, y):
+    return None, np.where(condition, g, 0.0), np.where(condition, 0.0, g)
+
+
+@vjp(np.clip, broadcasts=True)
+def clip(g, ans, a, a_min, a_max):
+    # clip(a, lo, hi) is minimum(maximum(a, lo), hi); ties split the gradient in half.
+    w_lo = tie_step(a, a_min)
+    w_hi = tie_step(a_max, np.maximum(a, a_min) if a_min is not None else a)
+    return g * w_lo * w_hi, g * (1.0 - w_lo) * w_hi, g * (1.0 - w_hi)
+
+
+@vjp(Method("clip"))
+def clip_method(g, ans, a, min=None, max=None):
+    w_lo = tie_step(a, min)
+    w_hi = tie_step(max, np.maximum(a, min) if min is not None else a)
+    return g * w_lo * w_hi
+
+
+# -- reductions -------------------------------------------------------------------------------
+
+
+@vjp(np.sum, Method("sum"))
+def sum_(g, ans, a, axis=None, keepdims=False):
+    if axis is None or keepdims:
+        return np.broadcast_to(g, np.shape(a))
+    return np.broadcast_to(np.expand_dims(g, axis), np.shape(a))
+
+
+@vjp(np.mean, Method("mean"))
+def mean(g, ans, a, axis=None, keepdims=False):
+    if axis is None and not keepdims:
+        return np.broadcast_to(g / np.size(a), np.shape(a))
+    if keepdims:
+        return np.broadcast_to(g * (np.size(ans) / np.size(a)), np.shape(a))
+    return np.broadcast_to(np.expand_dims(g, axis) * (np.size(ans) / np.size(a)), np.shape(a))
+
+
+@vjp(np.prod, Method("prod"))
+def prod(g, ans, a, axis=None, keepdims=False):
+    return prod_adjoint(g, a, axis, keepdims)
+
+
+@vjp(np.max, np.amax, Method("max"))
+def max_(g, ans, a, axis=None, keepdims=False):
+    if axis is None or keepdims:
+        winners = a == ans
+        return g * winners / np.sum(winners, axis=axis, keepdims=True)
+    winners = a == np.expand_dims(ans, axis)
+    return np.expand_dims(g, axis) * winners / np.sum(winners, axis=axis, keepdims=True)
+
+
+@vjp(np.min, np.amin, Method("min"))
+def min_(g, ans, a, axis=None, keepdims=False):
+    if axis is None or keepdims:
+        winners = a == ans
+        return g * winners / np.sum(winners, axis=axis, keepdims=True)
+    winners = a == np.expand_dims(ans, axis)
+    return np.expand_dims(g, axis) * winners / np.sum(winners, axis=axis, keepdims=True)
+
+
+@vjp(np.var, Method("var"))
+def var(g, ans, a, axis=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    n = np.size(a) / np.size(ans)
+    if axis is None or keepdims:
+        return g * 2.0 * centered / (n - ddof)
+    return np.expand_dims(g, axis) * 2.0 * centered / (n - ddof)
+
+
+@vjp(np.std, Method("std"))
+def std(g, ans, a, axis=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    n = np.size(a) / np.size(ans)
+    if axis is None or keepdims:
+        return g * centered / ((n - ddof) * ans)
+    return np.expand_dims(g / ans, axis) * centered / (n - ddof)
+
+
+@vjp(np.cumsum, Method("cumsum"))
+def cumsum(g, ans, a, axis=None):
+    if axis is None:
+        return np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a))
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+# -- linear algebra ---------------------------------------------------------------------------
+
+
+@vjp(np.dot, Method("dot"))
+def dot(g, ans, a, b):
+    return dot_lhs(g, a, b), dot_rhs(g, a, b)
+
+
+@vjp(np.outer)
+def outer(g, ans, a, b):
+    return np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))
+
+
+@vjp(np.inner)
+def inner(g, ans, a, b):
+    return inner_lhs(g, a, b), inner_rhs(g, a, b)
+
+
+@vjp(np.tensordot)
+def tensordot(g, ans, a, b, axes=2):
+    return tensordot_lhs(g, a, b, axes), tensordot_rhs(g, a, b, axes)
+
+
+@vjp(np.einsum, diff_varargs=True)
+def einsum(g, ans, subscripts, *operands):
+    return (None,) + tuple(einsum_adjoint(i, g, subscripts, *operands) for i in range(len(operands)))
+
+
+@vjp(np.trace, Method("trace"))
+def trace(g, ans, a, offset=0):
+    return g * np.eye(np.shape(a)[0], np.shape(a)[1], k=offset)
+
+
+@vjp(np.diag)
+def diag(g, ans, v, k=0):
+    return diag_adjoint(g, v, k)
+
+
+@vjp(np.linalg.norm)
+def norm(g, ans, x, ord=None, axis=None, keepdims=False):
+    return norm_adjoint(g, ans, x, ord, axis, keepdims)
+
+
+@vjp(np.linalg.inv)
+def inv(g, ans, a):
+    ans_t = np.swapaxes(ans, -1, -2)
+    return -(ans_t @ g @ ans_t)
+
+
+@vjp(np.linalg.det)
+def det(g, ans, a):
+    return np.expand_dims(g * ans, (-1, -2)) * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@vjp(np.linalg.solve)
+def solve(g, ans, a, b):
+    gb = solve_adjoint_b(g, a)
+    return solve_adjoint_a(gb, ans, b), gb
+
+
+# -- shapes and copies ------------------------------------------------------------------------
+
+
+@vjp(np.reshape, np.ravel, np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, Method("ravel"),
+     Method("flatten"), Method("squeeze"))
+def reshape(g, ans, a, *options, **keywords):
+    return reshape_like(g, a)
+
+
+@vjp(Method("reshape"))
+def reshape_method(g, ans, a, *shape, **keywords):
+    return reshape_like(g, a)
+
+
+@vjp(np.transpose)
+def transpose(g, ans, a, axes=None):
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, inverse_axes((axes,), np.ndim(a)))
+
+
+@vjp(Method("transpose"))
+def transpose_method(g, ans, a, *axes):
+    if len(axes) == 0:
+        return np.transpose(g)
+    return np.transpose(g, inverse_axes(axes, np.ndim(a)))
+
+
+@vjp(Attr("T"))
+def transposed(g, ans, a):
+    return np.transpose(g)
+
+
+@vjp(np.swapaxes, Method("swapaxes"))
+def swapaxes(g, ans, a, axis1=None, axis2=None):
+    return np.swapaxes(g, axis1, axis2)
+
+
+@vjp(np.moveaxis)
+def moveaxis(g, ans, a, source=None, destination=None):
+    return np.moveaxis(g, destination, source)
+
+
+@vjp(np.broadcast_to)
+def broadcast_to(g, ans, array, shape=None):
+    return unbroadcast(g, array)
+
+
+@vjp(np.flip)
+def flip(g, ans, m, axis=None):
+    return np.flip(g, axis)
+
+
+@vjp(np.tile)
+def tile(g, ans, A, reps=None):
+    return untile(g, A, reps)
+
+
+@vjp(np.repeat, Method("repeat"))
+def repeat(g, ans, a, repeats=None, axis=None):
+    return unrepeat(g, a, repeats, axis)
+
+
+@vjp(np.concatenate)
+def concatenate(g, ans, arrays, axis=0):
+    return split_like(g, arrays, axis)
+
+
+@vjp(np.stack)
+def stack(g, ans, arrays, axis=0):
+    return unstack(g, arrays, axis)
+
+
+@vjp(np.hstack)
+def hstack(g, ans, tup):
+    return hstack_adjoint(g, tup)
+
+
+@vjp(np.vstack)
+def vstack(g, ans, tup):
+    return vstack_adjoint(g, tup)
+
+
+@vjp(np.array, np.asarray)
+def array(g, ans, object, dtype=None):
+    # The adjoint of a (nested) list of scalars is an array indexed like that list.
+    return g
+
+
+@vjp(Method("copy"), np.copy, Attr("real"))
+def copy(g, ans, a):
+    return g
+
+
+@vjp(Method("astype"))
+def astype(g, ans, a, dtype=None):
+    return astype_adjoint(g, a, ans)
+
+
+@vjp(np.take)
+def take(g, ans, a, indices=None, axis=None):
+    if axis is None:
+        return np.reshape(scatter_add(g, np.ravel(a), indices), np.shape(a))
+    return np.moveaxis(scatter_add(np.moveaxis(g, axis, 0), np.moveaxis(a, axis, 0), indices), 0, axis)
+
+
+# -- functions whose derivative is zero almost everywhere, and non-numeric results --------------
+
+zero_gradient(
+    np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.argmax, np.argmin,
+    np.argsort, np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isnan, np.isinf, np.isfinite,
+    np.zeros_like, np.ones_like, np.empty_like, np.shape, np.ndim, np.size, np.nonzero,
+    np.count_nonzero, np.all, np.any, np.heaviside, np.signbit,
+    Method("argmax"), Method("argmin"), Method("argsort"), Method("all"), Method("any"),
+    Method("nonzero"), Attr("shape"), Attr("ndim"), Attr("size"), Attr("dtype"),
+)

@@ -1,0 +1,23 @@
+"""Derivative rules for gradc's own runtime helpers, so generated code can be differentiated again."""
+import numpy as np
+
+from .. import runtime
+from .registry import vjp, zero_gradient
+
+
+@vjp(runtime.unbroadcast)
+def unbroadcast(g, ans, g_in, x):
+    return np.broadcast_to(g, np.shape(g_in)), None
+
+
+@vjp(runtime.reshape_like)
+def reshape_like(g, ans, g_in, x):
+    return np.reshape(g, np.shape(g_in)), None
+
+
+@vjp(runtime.scatter_add)
+def scatter_add(g, ans, g_in, x, index):
+    return g[index], None, None
+
+
+zero_gradient(runtime.tie_step, runtime.check_scalar)

@@ -1,0 +1,336 @@
+"""The few helpers that generated gradient code calls.
+
+Each is plain NumPy, short, and has its own derivative rule (in
+`gradc.rules.runtime_rules`) so that generated code can be differentiated again.
+They are bound into the generated function's namespace by their own names
+(``unbroadcast(dz, x)``), so the generated code reads like hand-written backprop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GradcError, NonScalarOutputError
+
+__all__ = [
+    "unbroadcast", "check_scalar", "scatter_add", "tie_step", "matmul_lhs", "matmul_rhs", "dot_lhs",
+    "dot_rhs", "prod_adjoint", "split_like", "unstack", "untile", "unrepeat", "norm_adjoint",
+    "inverse_axes", "einsum_adjoint", "tensordot_lhs", "tensordot_rhs", "inner_lhs", "inner_rhs",
+    "diag_adjoint", "solve_adjoint_b", "astype_adjoint", "reshape_like",
+]
+
+
+def unbroadcast(g, x):
+    """Sum `g` over the axes NumPy broadcasting added, so it has the shape of `x`."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    g = np.asarray(g)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    if g.shape != shape:  # a scalar adjoint of an array operand
+        g = np.broadcast_to(g, shape)
+    return g
+
+
+def reshape_like(g, x):
+    """`g` with the shape of `x` (a Python scalar for a Python scalar)."""
+    return np.reshape(g, np.shape(x))
+
+
+def check_scalar(value):
+    """Refuse to seed the backward pass of `grad` with anything but a scalar."""
+    if np.ndim(value) != 0:
+        raise NonScalarOutputError(
+            f"grad needs a function that returns a scalar, but it returned an array of shape {np.shape(value)}",
+            hint="use gradc.vjp(f) for a non-scalar output, passing the output's cotangent",
+        )
+    if not np.issubdtype(np.asarray(value).dtype, np.inexact):
+        raise NonScalarOutputError(
+            f"grad needs a floating-point output, but the function returned {type(value).__name__} {value!r}")
+
+
+def scatter_add(g, x, index):
+    """The adjoint of `x[index]`: zeros shaped like `x` with `g` added at `index` (repeats accumulate)."""
+    dx = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))
+    np.add.at(dx, index, g)
+    return dx
+
+
+def tie_step(x, y):
+    """The weight `max(x, y)` gives `x`: 1 where x > y, 0 where x < y, and 1/2 at a tie."""
+    if y is None:
+        return 1.0
+    if x is None:
+        return 0.0
+    return (np.greater(x, y) + 0.5 * np.equal(x, y)).astype(np.result_type(x, y, np.float32))
+
+
+def matmul_lhs(g, a, b):
+    """The adjoint of `a` in `a @ b`, for any number of dimensions (1-D operands included)."""
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b
+    if np.ndim(b) == 1:
+        return unbroadcast(np.expand_dims(g, -1) * b, a)
+    if np.ndim(a) == 1:
+        return unbroadcast((b @ np.expand_dims(g, -1))[..., 0], a)
+    return unbroadcast(g @ np.swapaxes(b, -1, -2), a)
+
+
+def matmul_rhs(g, a, b):
+    """The adjoint of `b` in `a @ b`, for any number of dimensions (1-D operands included)."""
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * a
+    if np.ndim(a) == 1:
+        return unbroadcast(np.expand_dims(a, -1) * np.expand_dims(g, -2), b)
+    if np.ndim(b) == 1:
+        return unbroadcast((np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0], b)
+    return unbroadcast(np.swapaxes(a, -1, -2) @ g, b)
+
+
+def dot_lhs(g, a, b):
+    """The adjoint of `a` in `np.dot(a, b)` (dot equals matmul up to 2-D, and contracts a's last axis)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    if np.ndim(b) <= 2:
+        return matmul_lhs(g, a, b)
+    # N-D: a's last axis meets b's second-to-last.
+    axes_g = list(range(np.ndim(a) - 1, np.ndim(g)))
+    b_axes = [i for i in range(np.ndim(b)) if i != np.ndim(b) - 2]
+    return np.tensordot(g, b, axes=(axes_g, b_axes))
+
+
+def dot_rhs(g, a, b):
+    """The adjoint of `b` in `np.dot(a, b)`."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    if np.ndim(b) <= 2:
+        return matmul_rhs(g, a, b)
+    lead = np.ndim(a) - 1
+    gb = np.tensordot(a, g, axes=(list(range(lead)), list(range(lead))))
+    # gb axes: (a_last, b_except_second_to_last...) → move a_last into b's position -2.
+    return np.moveaxis(gb, 0, np.ndim(b) - 2)
+
+
+def inner_lhs(g, a, b):
+    """The adjoint of `a` in `np.inner(a, b)` (contracts the last axes)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    nb = np.ndim(b) - 1
+    g_axes = list(range(np.ndim(g) - nb, np.ndim(g)))
+    return np.tensordot(g, b, axes=(g_axes, list(range(nb))))
+
+
+def inner_rhs(g, a, b):
+    """The adjoint of `b` in `np.inner(a, b)`."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    na = np.ndim(a) - 1
+    return np.tensordot(g, a, axes=(list(range(na)), list(range(na))))
+
+
+def _tensordot_axes(axes, na, nb):
+    if isinstance(axes, (int, np.integer)):
+        return list(range(na - axes, na)), list(range(axes))
+    a_axes, b_axes = axes
+    a_axes = [a_axes] if isinstance(a_axes, (int, np.integer)) else list(a_axes)
+    b_axes = [b_axes] if isinstance(b_axes, (int, np.integer)) else list(b_axes)
+    return [i % na for i in a_axes], [i % nb for i in b_axes]
+
+
+def tensordot_lhs(g, a, b, axes=2):
+    """The adjoint of `a` in `np.tensordot(a, b, axes)`."""
+    na, nb = np.ndim(a), np.ndim(b)
+    a_axes, b_axes = _tensordot_axes(axes, na, nb)
+    a_free = [i for i in range(na) if i not in a_axes]
+    b_free = [i for i in range(nb) if i not in b_axes]
+    g_b_axes = list(range(len(a_free), np.ndim(g)))
+    ga = np.tensordot(g, b, axes=(g_b_axes, b_free))  # axes: a_free..., then b_axes order
+    order = a_free + a_axes
+    return np.transpose(ga, np.argsort(order))
+
+
+def tensordot_rhs(g, a, b, axes=2):
+    """The adjoint of `b` in `np.tensordot(a, b, axes)`."""
+    na, nb = np.ndim(a), np.ndim(b)
+    a_axes, b_axes = _tensordot_axes(axes, na, nb)
+    a_free = [i for i in range(na) if i not in a_axes]
+    b_free = [i for i in range(nb) if i not in b_axes]
+    gb = np.tensordot(a, g, axes=(a_free, list(range(len(a_free)))))  # axes: a_axes..., then b_free
+    order = b_axes + b_free
+    return np.transpose(gb, np.argsort(order))
+
+
+def _parse_einsum(subscripts, count):
+    subscripts = subscripts.replace(" ", "")
+    if "." in subscripts:
+        raise GradcError("gradc differentiates einsum without `...`; write the subscripts out")
+    if "->" in subscripts:
+        inputs, output = subscripts.split("->")
+    else:
+        inputs = subscripts
+        letters = inputs.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    inputs = inputs.split(",")
+    if len(inputs) != count:
+        raise GradcError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {count}")
+    return inputs, output
+
+
+def einsum_adjoint(position, g, subscripts, *operands):
+    """The adjoint of operand `position` of `np.einsum(subscripts, *operands)`."""
+    inputs, output = _parse_einsum(subscripts, len(operands))
+    target = inputs[position]
+    if len(set(target)) != len(target):
+        raise GradcError(f"gradc cannot differentiate einsum {subscripts!r}: an index repeats within "
+                         f"operand {position} (a diagonal); use np.diagonal first")
+    others = [(s, op) for i, (s, op) in enumerate(zip(inputs, operands)) if i != position]
+    available = set(output).union(*(set(s) for s, _ in others))
+    kept = "".join(c for c in target if c in available)
+    spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
+    reduced = np.einsum(spec, g, *[op for _, op in others])
+    if kept == target:
+        return reduced
+    shape = np.shape(operands[position])
+    expanded = np.expand_dims(reduced, tuple(i for i, c in enumerate(target) if c not in available))
+    return np.broadcast_to(expanded, shape)
+
+
+def prod_adjoint(g, a, axis=None, keepdims=False):
+    """The adjoint of `np.prod(a, axis)`, correct where `a` has zeros (exclusive products)."""
+    a = np.asarray(a)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        i % a.ndim for i in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    rest = [i for i in range(a.ndim) if i not in axes]
+    moved = np.transpose(a, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    others = (before * after).reshape(moved.shape)
+    others = np.transpose(others, np.argsort(rest + list(axes)))
+    return g * others
+
+
+def split_like(g, arrays, axis=0):
+    """The adjoints of the pieces of `np.concatenate(arrays, axis)`: `g` cut back into them."""
+    if axis is None:
+        sizes = [np.size(a) for a in arrays]
+        pieces = np.split(np.ravel(g), np.cumsum(sizes)[:-1])
+    else:
+        sizes = [np.shape(a)[axis] for a in arrays]
+        pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    return [np.reshape(p, np.shape(a)) for p, a in zip(pieces, arrays)]
+
+
+def unstack(g, arrays, axis=0):
+    """The adjoints of the items of `np.stack(arrays, axis)`."""
+    return [np.reshape(p, np.shape(a)) for p, a in zip(np.moveaxis(g, axis, 0), arrays)]
+
+
+def hstack_adjoint(g, arrays):
+    """The adjoints of the items of `np.hstack(arrays)`."""
+    axis = 0 if np.ndim(np.atleast_1d(arrays[0])) == 1 else 1
+    sizes = [np.shape(np.atleast_1d(a))[axis] for a in arrays]
+    return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, np.cumsum(sizes)[:-1], axis=axis), arrays)]
+
+
+def vstack_adjoint(g, arrays):
+    """The adjoints of the items of `np.vstack(arrays)`."""
+    sizes = [np.shape(np.atleast_2d(a))[0] for a in arrays]
+    return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, np.cumsum(sizes)[:-1], axis=0), arrays)]
+
+
+def untile(g, a, reps):
+    """The adjoint of `np.tile(a, reps)`: each tile's gradient summed onto `a`."""
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    shape = np.shape(a)
+    n = max(len(shape), len(reps))
+    shape_full = (1,) * (n - len(shape)) + shape
+    reps_full = (1,) * (n - len(reps)) + reps
+    split = [d for pair in zip(reps_full, shape_full) for d in pair]
+    summed = np.reshape(g, split).sum(axis=tuple(range(0, 2 * n, 2)))
+    return np.reshape(summed, shape)
+
+
+def unrepeat(g, a, repeats, axis=None):
+    """The adjoint of `np.repeat(a, repeats, axis)`: the copies' gradients summed."""
+    shape = np.shape(a)
+    if axis is None:
+        source = np.ravel(a)
+        axis = 0
+    else:
+        source = np.asarray(a)
+        axis %= max(source.ndim, 1)
+    n = source.shape[axis] if source.ndim else 1
+    counts = np.broadcast_to(np.asarray(repeats), (n,))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+    summed = np.add.reduceat(g, starts, axis=axis) if np.ndim(g) else g
+    summed = np.where(np.expand_dims(counts, tuple(i for i in range(np.ndim(summed)) if i != axis)) > 0,
+                      summed, 0.0) if np.ndim(summed) else summed
+    return np.reshape(summed, shape)
+
+
+def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
+    """The adjoint of `np.linalg.norm(x, ord, axis, keepdims)` for the 2-norm, Frobenius and 1-norm.
+
+    At a zero vector the 2-norm has no derivative; gradc returns 0 there (a subgradient).
+    """
+    x = np.asarray(x)
+    if axis is not None and not keepdims:
+        g, ans = np.expand_dims(g, axis), np.expand_dims(ans, axis)
+    vector = axis is None and x.ndim == 1 or isinstance(axis, (int, np.integer))
+    if ord is None or ord == "fro" or (ord == 2 and vector):
+        safe = np.where(ans == 0, 1.0, ans)
+        return g * np.where(ans == 0, 0.0, x / safe)
+    if ord == 1 and vector:
+        return g * np.sign(x)
+    raise GradcError(f"gradc has no rule for np.linalg.norm with ord={ord!r} on this shape",
+                     hint="the 2-norm, Frobenius norm and vector 1-norm are supported")
+
+
+def inverse_axes(axes, ndim):
+    """The permutation that undoes `transpose(axes)` (also for `x.transpose(*axes)` forms)."""
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = tuple(axes[0]) if axes[0] is not None else ()
+    if not axes:
+        return tuple(reversed(range(ndim)))
+    return tuple(np.argsort([a % ndim for a in axes]).tolist())
+
+
+def diag_adjoint(g, v, k=0):
+    """The adjoint of `np.diag(v, k)`: a diagonal read back, or a diagonal placed back."""
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k)
+    out = np.zeros(np.shape(v), dtype=np.result_type(g, np.float32))
+    n = len(g)
+    rows = np.arange(n) + max(-k, 0)
+    cols = np.arange(n) + max(k, 0)
+    out[rows, cols] = g
+    return out
+
+
+def solve_adjoint_b(g, a):
+    """The adjoint of `b` in `np.linalg.solve(a, b)`: solve with aᵀ."""
+    return np.linalg.solve(np.swapaxes(a, -1, -2), g)
+
+
+def solve_adjoint_a(gb, ans, b):
+    """The adjoint of `a` in `x = np.linalg.solve(a, b)`, given the adjoint of `b`."""
+    if np.ndim(b) == 1:
+        return -np.multiply.outer(gb, ans)
+    return -(gb @ np.swapaxes(ans, -1, -2))
+
+
+def astype_adjoint(g, x, ans):
+    """The adjoint of `x.astype(dtype)`: back in x's dtype; zero when the cast went to integers."""
+    if not np.issubdtype(np.asarray(ans).dtype, np.inexact):
+        return np.zeros(np.shape(x), dtype=np.result_type(x, np.float32))
+    return np.asarray(g).astype(np.result_type(x, np.float32))
+
+__all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a"]
