@@ -74,7 +74,7 @@ class _Namespace:
             name = base if k == 1 else f"{base}_{k}"
             if name in self.reserved and name not in family:
                 continue
-            if self.holders.get(name, -2) < start:
+            if self.holders.get(name, -2) <= start:  # `dx = dx + c` may reuse the name it reads
                 self.holders[name] = end
                 return name
         raise AssertionError("no free name")  # pragma: no cover
@@ -402,6 +402,8 @@ class _Emitter:
 def _inner_source(text: str) -> str:
     """The gradient function alone: the factory's body less its closing `return`, dedented."""
     lines = text.splitlines()[1:-1]
+    while lines and not lines[0].strip():
+        lines.pop(0)
     return "\n".join(line[4:] for line in lines) + "\n"
 
 
