@@ -17,9 +17,8 @@ from . import rules  # noqa: F401  (registers every rule)
 from .ad.reverse import reverse
 from .backend.emit import Emitted, emit
 from .backend.load import compile_factory, instantiate
-from .errors import GradcError, NonDifferentiableArgumentError
+from .errors import GradcError, NonDifferentiableArgumentError, UnresolvedNameError
 from .frontend.lower import local_names, lower_function
-from .frontend.normalize import normalize
 from .frontend.source import ParsedFunction, parse_function
 from .ir.core import Function
 from .ir.printer import print_function
@@ -41,10 +40,10 @@ class Compiled:
 
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
-                     parsed: ParsedFunction | None = None) -> Compiled:
+                     parsed: ParsedFunction | None = None, primal: Function | None = None) -> Compiled:
     """Run the pipeline on `fn`: the stages, in order."""
     parsed = parsed or parse_function(fn)                     # source → AST
-    primal = verify(lower_function(parsed))                   # AST → normalized AST → IR
+    primal = verify(primal or lower_function(parsed))         # AST → normalized AST → IR
     primal_text = print_function(primal)
     adjoint = reverse(primal, list(wrt), mode)                # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
@@ -58,16 +57,42 @@ def _user_names(parsed: ParsedFunction, function: Function) -> set[str]:
     return local_names(parsed.node) | {p.hint for p in function.params}
 
 
-# In-memory cache: code object → {options → Compiled}. A redefined function has a new code object.
-_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple, Compiled]]" = weakref.WeakKeyDictionary()
+class _CodeCache:
+    """Compiled gradients per code object, by identity (equal code objects of two functions
+    defined alike must not share an entry: comments name the lines). A redefined function has
+    a new code object, so its old entries are never found again, and they go when it goes."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref, dict[tuple, Compiled]]] = {}
+
+    def entries(self, code: Any) -> dict[tuple, Compiled] | None:
+        found = self._entries.get(id(code))
+        return found[1] if found is not None and found[0]() is code else None
+
+    def get(self, fn: Callable, key: tuple) -> Compiled | None:
+        entries = self.entries(fn.__code__)
+        return entries.get(key + (rules_version(),)) if entries else None
+
+    def put(self, fn: Callable, key: tuple, compiled: Compiled) -> None:
+        code = fn.__code__
+        if self.entries(code) is None:
+            ident = id(code)
+            self._entries[ident] = (weakref.ref(code, lambda _: self._entries.pop(ident, None)), {})
+        self._entries[id(code)][1][key + (rules_version(),)] = compiled
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_CACHE = _CodeCache()
 
 
 def _cached(fn: Callable, key: tuple) -> Compiled | None:
-    return _CACHE.get(fn.__code__, {}).get(key + (rules_version(),))
+    return _CACHE.get(fn, key)
 
 
 def _store(fn: Callable, key: tuple, compiled: Compiled) -> None:
-    _CACHE.setdefault(fn.__code__, {})[key + (rules_version(),)] = compiled
+    _CACHE.put(fn, key, compiled)
 
 
 def clear_cache() -> None:
@@ -153,18 +178,21 @@ class GradFunction:
                  cache: bool | None = None, mode: str = "grad"):
         fun = _unwrap(fun)
         self.__wrapped__ = fun
+        self._mode, self._optimize, self._cache = mode, bool(optimize), cache
+        self._function: Callable | None = None
+        self._parsed, self._primal = None, None
+        if _CACHE.entries(getattr(fun, "__code__", None)) is None:
+            # Refuse unsupported code now, at grad(f) time. If a name is not defined yet (a helper
+            # defined below a decorated function), lowering waits for the first call.
+            self._parsed = parse_function(fun)
+            try:
+                self._primal = lower_function(self._parsed)
+            except UnresolvedNameError:
+                pass
         self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
         self._names = _parameters(fun)
         self._key = (self._wrt, mode, bool(optimize))
-        self._mode, self._optimize, self._cache = mode, bool(optimize), cache
-        self._function: Callable | None = None
         self._compiled = _cached(fun, self._key)
-        self._parsed = None
-        if self._compiled is None:
-            # Refuse unsupported syntax now, at grad(f) time; names are resolved at the first call,
-            # so helpers defined below the decorated function are found.
-            self._parsed = parse_function(fun)
-            normalize(self._parsed)
         self.__name__ = f"d{getattr(fun, '__name__', 'f')}"
         self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
 
@@ -174,7 +202,8 @@ class GradFunction:
         """The compilation result (compiling now if this is the first use)."""
         if self._compiled is None or _cached(self.__wrapped__, self._key) is None:
             self._compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
-                                              self._parsed)
+                                              self._parsed, self._primal)
+            self._parsed = self._primal = None  # the IR is consumed by the transform
             _store(self.__wrapped__, self._key, self._compiled)
             self._function = None
         return self._compiled

@@ -18,6 +18,7 @@ __all__ = [
     "NonScalarOutputError",
     "NonDifferentiableArgumentError",
     "SourceUnavailableError",
+    "UnresolvedNameError",
 ]
 
 
@@ -79,6 +80,10 @@ class UnsupportedSyntaxError(GradcError, SyntaxError):
 
     def __str__(self) -> str:
         return self.render()
+
+
+class UnresolvedNameError(GradcError, NameError):
+    """A name the function reads is not defined (yet) in its closure, globals or builtins."""
 
 
 class NoGradientRuleError(GradcError):

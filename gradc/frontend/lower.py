@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import GradcError, Loc, UnsupportedSyntaxError
+from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from ..ir.core import Function, Op, Region, Value
 from .normalize import normalize
 from .source import UNRESOLVED, ParsedFunction, parse_function
@@ -218,7 +218,7 @@ class _Lowerer:
         if isinstance(node, ast.Name):
             obj = self.parsed.resolve(node.id)
             if obj is UNRESOLVED:
-                raise GradcError(f"name `{node.id}` is not defined", self.parsed.loc(node))
+                raise UnresolvedNameError(f"name `{node.id}` is not defined", self.parsed.loc(node))
             return obj
         assert isinstance(node, ast.Attribute)
         base = self.resolve_static(node.value)

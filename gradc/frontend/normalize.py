@@ -30,8 +30,8 @@ _STATEMENT_NAMES = {
     ast.ClassDef: "a class definition", ast.FunctionDef: "a nested function definition",
     ast.AsyncFunctionDef: "an async function", ast.Global: "`global`", ast.Nonlocal: "`nonlocal`",
     ast.Delete: "`del`", ast.Import: "`import`", ast.ImportFrom: "`import`",
-    ast.Assert: "`assert`", ast.If: "`if` statements", ast.For: "`for` loops",
-    ast.While: "`while` loops", ast.AsyncFor: "`async for`", ast.Break: "`break`",
+    ast.Assert: "`assert`", ast.If: "an `if` statement", ast.For: "a `for` loop",
+    ast.While: "a `while` loop", ast.AsyncFor: "`async for`", ast.Break: "`break`",
     ast.Continue: "`continue`",
 }
 _EXPRESSION_NAMES = {

@@ -1,0 +1,140 @@
+"""Every refused construct raises a GradcError subclass naming the construct, file, line and column."""
+import numpy as np
+import pytest
+
+import gradc
+from fixtures import refused
+
+
+def _location_of(function, text):
+    """(line, column) of the first occurrence of `text` in the fixture file, 1-based/0-based."""
+    lines = open(refused.__file__).read().splitlines()
+    start = function.__code__.co_firstlineno
+    for number in list(range(start + 1, len(lines) + 1)) + [start]:  # the body first, then the signature
+        column = lines[number - 1].find(text)
+        if column >= 0:
+            return number, column
+    raise AssertionError(text)
+
+
+@pytest.mark.parametrize("name, construct, words", [
+    ("uses_try", "try:", "`try`"),
+    ("uses_with", "with ", "`with`"),
+    ("uses_for", "for ", "`for` loop"),
+    ("uses_if", "if ", "`if`"),
+    ("uses_yield", "yield", "`yield`"),
+    ("uses_global", "global", "`global`"),
+    ("uses_del", "del ", "`del`"),
+    ("star_args", "xs):", "`*xs`"),
+    ("star_kwargs", "options", "`**options`"),
+    ("calls_star", "*shape", "star-arguments"),
+    ("assigns_element", "x[0]", "assignment to an element"),
+    ("expression_statement", "print", "expression statement"),
+    ("uses_walrus", "y :=", "`:=`"),
+    ("uses_comprehension", "[x * i", "list comprehension"),
+    ("aug_assign_view", "y +=", "view"),
+    ("no_return_value", "y = x * 2", "does not end in `return"),
+    ("asynchronous", "async def", "async"),
+    ("class_inside", "class Point", "class definition"),
+])
+def test_unsupported_syntax_is_refused_at_grad_time(name, construct, words):
+    function = getattr(refused, name)
+    with pytest.raises(gradc.UnsupportedSyntaxError) as info:
+        gradc.grad(function)
+    error = info.value
+    line, column = _location_of(function, construct)
+    assert isinstance(error, SyntaxError)
+    assert words in error.message
+    assert error.loc.file == refused.__file__
+    assert (error.loc.line, error.loc.col) == (line, column), (error.loc, line, column)
+    text = str(error)
+    assert text.startswith(f"{refused.__file__}:{line}:{column + 1}: error: ")
+    caret_line = text.splitlines()[2]
+    shown = text.splitlines()[1]
+    assert caret_line.index("^") == shown.index(construct.strip()[0]) or "^" in caret_line
+
+
+def test_lambda_is_refused():
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="lambda"):
+        gradc.grad(refused.square)
+
+
+def test_calling_a_function_passed_in_is_refused():
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="calling `f`") as info:
+        gradc.grad(refused.calls_local_function, wrt=1)(np.sin, 1.0)
+    assert info.value.loc.line == _location_of(refused.calls_local_function, "f(x)")[0]
+
+
+def no_rule(x):
+    return np.sum(np.sinc(x))
+
+
+def helper(x):
+    return x * 2.0
+
+
+def calls_helper(x):
+    return helper(x) + 1.0
+
+
+def test_missing_rule_names_callee_and_how_to_register():
+    with pytest.raises(gradc.NoGradientRuleError) as info:
+        gradc.grad(no_rule)(np.ones(3))
+    text = str(info.value)
+    assert "numpy.sinc" in text and "@gradc.defvjp(np.sinc)" in text
+    assert info.value.loc.line == no_rule.__code__.co_firstlineno + 1
+
+
+def test_user_function_without_rule_is_refused_for_now():
+    with pytest.raises(gradc.NoGradientRuleError, match="helper"):
+        gradc.grad(calls_helper)(1.0)
+
+
+def vector_output(x):
+    return np.sin(x)
+
+
+def test_non_scalar_output_points_to_vjp():
+    with pytest.raises(gradc.NonScalarOutputError, match="vjp"):
+        gradc.grad(vector_output)(np.ones(3))
+    cotangent = np.arange(3.0)
+    np.testing.assert_allclose(gradc.vjp(vector_output)(np.ones(3), cotangent), np.cos(1.0) * cotangent)
+
+
+def square_sum(x):
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("bad", [3, True, np.int64(2), np.arange(3), np.array([True, False])])
+def test_integer_and_boolean_arguments_are_refused(bad):
+    with pytest.raises(gradc.NonDifferentiableArgumentError, match="`x`"):
+        gradc.grad(square_sum)(bad)
+
+
+def test_integer_argument_outside_wrt_is_fine():
+    def scaled(x, n):
+        return np.sum(x * n)
+    # defined in a test: source is available through the test file
+    np.testing.assert_allclose(gradc.grad(scaled)(np.ones(2), 3), [3.0, 3.0])
+
+
+def test_builtin_and_exec_functions_have_no_source():
+    with pytest.raises(gradc.SourceUnavailableError, match="builtin"):
+        gradc.grad(len)
+    namespace = {}
+    exec("def made(x):\n    return x * x\n", namespace)
+    with pytest.raises(gradc.SourceUnavailableError, match="exec"):
+        gradc.grad(namespace["made"])
+
+
+@pytest.mark.parametrize("wrt, message", [("nope", "no argument named 'nope'"), (5, "has 1 argument"),
+                                          ((), "empty"), ((0, 0), "twice"), (1.5, "index or name")])
+def test_bad_wrt(wrt, message):
+    with pytest.raises(gradc.GradcError, match=message):
+        gradc.grad(square_sum, wrt=wrt)
+
+
+def test_errors_are_gradc_errors():
+    for cls in (gradc.UnsupportedSyntaxError, gradc.NoGradientRuleError, gradc.NonScalarOutputError,
+                gradc.NonDifferentiableArgumentError, gradc.SourceUnavailableError):
+        assert issubclass(cls, gradc.GradcError)
