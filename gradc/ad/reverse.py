@@ -65,7 +65,7 @@ class _Backward:
             return
         previous = self.adjoint.get(value)
         if previous is None:
-            if contribution.owner is not None and contribution.owner.kind == "const":
+            if _is_constant(contribution):  # a folded seed: give it the shape of what it is the adjoint of
                 contribution = self.call(np.broadcast_to, contribution, self.call(np.shape, value))
             self.adjoint[value] = contribution
         else:
@@ -151,17 +151,23 @@ class _Backward:
             items: list[Value | None] = [returned]
         elif owner is not None and owner.kind == "tuple" and len(owner.operands) == len(targets):
             items = list(owner.operands)
+        elif owner is not None and owner.kind == "const" and isinstance(owner.attrs["value"], tuple):
+            items = [self.const(item) for item in owner.attrs["value"]]  # `return g, g` with g folded
         else:
             items = [self.emit("getitem", [returned, self.const(i)]) if t in self.active else None
                      for i, t in enumerate(targets)]
         for target, item in zip(targets, items):
             if target is None or item is None or target not in self.active:
                 continue
-            if item.owner is not None and item.owner.kind == "const" and item.owner.attrs["value"] is None:
+            if _is_constant(item) and item.owner.attrs["value"] is None:
                 continue
-            if rule.broadcasts and not _only_scalar_partners(op, target):
+            if rule.broadcasts and not _only_scalar_partners(op, target) and not _is_constant(item):
                 item = self.call(runtime.unbroadcast, item, target)
             self.accumulate(target, item)
+
+
+def _is_constant(value: Value) -> bool:
+    return value.owner is not None and value.owner.kind == "const"
 
 
 def _only_scalar_partners(op: Op, target: Value) -> bool:

@@ -95,7 +95,7 @@ class _Emitter:
         self.globals = globals_
         self.closure_names = closure_names
         self.ops = function.body.ops
-        spelled = self.spelling_roots()
+        spelled = self.spelled = self.spelling_roots()
         self.user_names = user_names
         self.namespace = _Namespace(spelled | user_names | {function.name, FACTORY_NAME, _COMMENT})
         self.bindings: dict[str, Any] = {}
@@ -186,11 +186,14 @@ class _Emitter:
 
     # -- references to objects --------------------------------------------------------------
     def module_alias(self, module: types.ModuleType) -> ast.expr:
-        for name, obj in self.globals.items():
-            if obj is module and name not in self.user_names and name not in self.closure_names \
-                    and name not in self.namespace.holders:
+        """The user's own name for `module` (the one the function spells, else `np`), or a binding."""
+        short = {"numpy": "np"}.get(module.__name__, module.__name__)
+        candidates = sorted((name for name, obj in self.globals.items() if obj is module),
+                            key=lambda name: (name not in self.spelled, name != short, name))
+        for name in candidates:
+            if name not in self.user_names and name not in self.closure_names and name not in self.namespace.holders:
                 return ast.Name(name, ast.Load())
-        return self.bound(module, module.__name__.split(".")[-1])
+        return self.bound(module, short)
 
     def bound(self, obj: Any, base: str) -> ast.expr:
         name = self.bound_ids.get(id(obj))
