@@ -171,9 +171,10 @@ def _is_constant(value: Value) -> bool:
 
 
 def _only_scalar_partners(op: Op, target: Value) -> bool:
-    """True when every other operand is a Python number, so the result has `target`'s shape."""
+    """True when every other operand is a Python number (or `target` itself, as in `x * x`),
+    so the result has `target`'s shape and needs no unbroadcast."""
     others = [v for v in op.operands if v is not target]
-    return bool(others) and all(
+    return all(
         v.owner is not None and v.owner.kind == "const" and type(v.owner.attrs["value"]) in (int, float)
         for v in others)
 

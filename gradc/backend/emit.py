@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATORS
-from ..ir.core import Function, Op, Value
+from ..ir.core import Function, Op, Value, describe_value
 
 __all__ = ["Emitted", "emit", "FACTORY_NAME"]
 
@@ -36,18 +36,6 @@ _COMMENT = "__gradc_comment__"
 _BINARY_AST = {fn: cls for cls, fn in BINARY_OPERATORS.items()}
 _UNARY_AST = {fn: cls for cls, fn in UNARY_OPERATORS.items()}
 _COMPARE_AST = {fn: cls for cls, fn in COMPARE_OPERATORS.items() if fn is not operator.contains}
-
-# Names for temporaries, by what computes them.
-_TEMP_NAMES = {
-    operator.add: "z", operator.sub: "diff", operator.mul: "prod", operator.truediv: "ratio",
-    operator.matmul: "mm", operator.pow: "power", operator.neg: "neg", operator.getitem: "item",
-}
-
-
-# Temporaries computed by np.sum and friends would shadow builtins; call them this instead.
-_INSTEAD_OF_BUILTINS = {"sum": "total", "max": "largest", "min": "smallest", "abs": "magnitude", "pow": "power",
-                        "round": "rounded"}
-
 
 @dataclass
 class Emitted:
@@ -147,22 +135,8 @@ class _Emitter:
                     self.inlined.add(value)
 
     def temp_base(self, value: Value) -> str:
-        if value.hint:
-            return value.hint
-        op = value.owner
-        if op is None:
-            return "t"
-        if op.kind == "call":
-            callee = op.attrs["callee"]
-            if callee in _TEMP_NAMES:
-                return _TEMP_NAMES[callee]
-            name = getattr(callee, "__name__", "t").strip("_") or "t"
-            name = name.removesuffix("_adjoint")
-            return _INSTEAD_OF_BUILTINS.get(name, name)
-        if op.kind in ("method", "getattr"):
-            base = self.names.get(op.operands[0])
-            return f"{base}_{op.attrs['name']}" if base else op.attrs["name"]
-        return {"getitem": "item", "tuple": "items", "list": "items", "boolop": "cond"}.get(op.kind, "t")
+        receiver = value.owner.operands[0] if value.owner is not None and value.owner.operands else None
+        return describe_value(value, self.names.get(receiver) if receiver is not None else None)
 
     def base_name(self, value: Value) -> str:
         if value.adjoint_of is not None:
@@ -339,7 +313,7 @@ class _Emitter:
             if is_backward and not backward_started:
                 body.append(self.comment("backward"))
                 backward_started = True
-            if key is not None and (is_backward or len(stmts) > 1):
+            if key is not None:
                 body.append(self.comment(self.describe(key[0])))
             body.extend(stmts)
         return body

@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 from ..errors import Loc
 
-__all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS"]
+__all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value"]
 
 OP_KINDS = frozenset(
     {"const", "call", "method", "getattr", "tuple", "list", "getitem", "boolop",
@@ -154,3 +154,30 @@ class Function:
         last = self.body.ops[-1]
         assert last.kind == "return", last
         return last.operands[0]
+
+
+# Names for temporaries, by what computes them (shared by the printer and the emitter).
+_OPERATOR_NAMES = {"add": "z", "sub": "diff", "mul": "prod", "truediv": "ratio", "matmul": "mm",
+                   "pow": "power", "neg": "neg", "getitem": "item"}
+# np.sum's result would shadow the builtin `sum`; call it this instead.
+_INSTEAD_OF_BUILTINS = {"sum": "total", "max": "largest", "min": "smallest", "abs": "magnitude",
+                        "pow": "power", "round": "rounded"}
+
+
+def describe_value(value: Value, receiver_name: str | None = None) -> str:
+    """A readable base name for a temporary: what computes it (`exp`, `mm`, `x_T`)."""
+    if value.hint:
+        return value.hint
+    op = value.owner
+    if op is None:
+        return "t"
+    if op.kind == "call":
+        callee = op.attrs["callee"]
+        name = getattr(callee, "__name__", "t")
+        if getattr(callee, "__module__", None) in ("_operator", "operator") and name in _OPERATOR_NAMES:
+            return _OPERATOR_NAMES[name]
+        name = name.strip("_").removesuffix("_adjoint") or "t"
+        return _INSTEAD_OF_BUILTINS.get(name, name)
+    if op.kind in ("method", "getattr"):
+        return f"{receiver_name}_{op.attrs['name']}" if receiver_name else op.attrs["name"]
+    return {"getitem": "item", "tuple": "items", "list": "items", "boolop": "cond"}.get(op.kind, "t")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import operator
 
-from .core import Function, Op, Region, Value
+from .core import Function, Op, Region, Value, describe_value
 
 __all__ = ["print_function"]
 
@@ -47,7 +47,8 @@ class _Printer:
             return value.hint
         if value.adjoint_of is not None:
             return "d" + self.base(value.adjoint_of)
-        return "%t"
+        receiver = value.owner.operands[0] if value.owner is not None and value.owner.operands else None
+        return "%" + describe_value(value, receiver.hint if receiver is not None else None)
 
     def name(self, value: Value) -> str:
         if value.owner is not None and value.owner.kind == "const" and value not in self.shown_consts:
