@@ -47,9 +47,19 @@ def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", opt
     primal_text = print_function(primal)
     adjoint = reverse(primal, list(wrt), mode)                # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
-    emitted = emit(adjoint, fn.__globals__, set(fn.__code__.co_freevars),
-                   _user_names(parsed, adjoint))              # → Python source
+    emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
     return Compiled(primal_text, print_function(adjoint), emitted, compile_factory(emitted))
+
+
+def _closure(fn: Callable) -> dict[str, Any]:
+    """The primal's closure variables by name (empty cells left out)."""
+    values = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            values[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return values
 
 
 def _user_names(parsed: ParsedFunction, function: Function) -> set[str]:

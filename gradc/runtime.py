@@ -53,6 +53,9 @@ def check_scalar(value):
             f"grad needs a floating-point output, but the function returned {type(value).__name__} {value!r}")
 
 
+CHECKS = (check_scalar,)  # helpers called for their effect only (generated code may contain them)
+
+
 def scatter_add(g, x, index):
     """The adjoint of `x[index]`: zeros shaped like `x` with `g` added at `index` (repeats accumulate)."""
     dx = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))

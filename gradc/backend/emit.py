@@ -78,10 +78,11 @@ class _Namespace:
 
 
 class _Emitter:
-    def __init__(self, function: Function, globals_: dict, closure_names: set[str], user_names: set[str]):
+    def __init__(self, function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str]):
         self.function = function
         self.globals = globals_
-        self.closure_names = closure_names
+        self.closure = closure
+        self.closure_names = set(closure)
         self.ops = function.body.ops
         spelled = self.spelled = self.spelling_roots()
         self.user_names = user_names
@@ -90,7 +91,7 @@ class _Emitter:
         self.bound_ids: dict[int, str] = {}
         self.names: dict[Value, str] = {}
         self.inlined: set[Value] = set()
-        self.used_closure = sorted(spelled & closure_names)
+        self.used_closure = sorted(spelled & self.closure_names)
 
     # -- analysis -------------------------------------------------------------------------
     def spelling_roots(self) -> set[str]:
@@ -181,6 +182,9 @@ class _Emitter:
         """An expression that denotes `obj` in the generated code."""
         if obj is np or obj is math:
             return self.module_alias(obj)
+        for name in sorted(self.spelled):  # a name the function already uses for it
+            if self.closure.get(name, self.globals.get(name)) is obj and name not in self.user_names:
+                return ast.Name(name, ast.Load())
         name = getattr(obj, "__name__", None)
         if isinstance(name, str):
             if getattr(np, name, None) is obj:
@@ -397,7 +401,10 @@ def _line_map(text: str) -> dict[int, int]:
     return mapping
 
 
-def emit(function: Function, globals_: dict, closure_names: set[str], user_names: set[str]) -> Emitted:
-    """Print `function` as a Python module (see the module docstring)."""
-    return _Emitter(function, globals_, closure_names, user_names).run()
+def emit(function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str]) -> Emitted:
+    """Print `function` as a Python module (see the module docstring).
+
+    `globals_` and `closure` are the primal's namespaces: objects found there under a name the
+    function spells are referred to by that name."""
+    return _Emitter(function, globals_, closure, user_names).run()
 

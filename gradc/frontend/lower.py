@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
+from .. import runtime
 from ..ir.core import Function, Op, Region, Value
 from .normalize import normalize
 from .source import UNRESOLVED, ParsedFunction, parse_function
@@ -146,6 +147,9 @@ class _Lowerer:
                 for target in stmt.targets:
                     self.bind(target, value)
                 return False
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and not self.rule_mode:
+                self.lower_check(stmt.value)
+                return False
             if self.rule_mode and isinstance(stmt, ast.If):
                 return self.lower_block(stmt.body if self.static_truth(stmt.test) else stmt.orelse)
             if self.rule_mode and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
@@ -153,6 +157,17 @@ class _Lowerer:
             raise self.error(stmt, f"`{type(stmt).__name__}` is not supported here")
         finally:
             self.stmt = outer
+
+    def lower_check(self, call: ast.Call) -> None:
+        """A call made for its effect: only gradc's run-time checks (in generated code) are kept."""
+        value = self.lower_expr(call)
+        op = value.owner
+        if op is None or op.kind != "call" or op.attrs["callee"] not in runtime.CHECKS:
+            raise UnsupportedSyntaxError(
+                "an expression statement (a call made for its side effect) is not supported by gradc",
+                self.parsed.loc(call), "assign the result to a name, or move the call out of the "
+                "differentiated function")
+        op.attrs["effect"] = True
 
     def static_truth(self, test: ast.expr) -> bool:
         ok, value = static_value(self.lower_expr(test))

@@ -4,6 +4,7 @@ After `normalize`, a function body holds only these statements:
 
     Assign(targets=[Name | Tuple/List of Names], value)
     Return(value)
+    Expr(Call)      # accepted by `lower` only for gradc's run-time checks, as in generated code
 
 and expressions built from names, constants, calls, attributes, operators,
 comparisons, `and`/`or`/`not`, tuples, lists and subscripts. Everything else
@@ -126,9 +127,9 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stm
         assign = ast.copy_location(ast.Assign([stmt.target], value), stmt)
         assign.augmented = True  # lower checks that rebinding equals the in-place update
         return [assign]
-    if isinstance(stmt, ast.Expr):
-        _refuse(parsed, stmt, "an expression statement (a call made for its side effect)",
-                "assign the result to a name, or move the call out of the differentiated function")
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        _check_expression(parsed, stmt.value)
+        return [stmt]  # `lower` accepts only gradc's own checks (generated code calls them)
     _refuse(parsed, stmt, f"`{type(stmt).__name__}`")
     return []
 
