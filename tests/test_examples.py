@@ -1,0 +1,26 @@
+"""The examples run, and their gradients agree with finite differences and autograd."""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+
+import mlp  # noqa: E402
+from gradcheck import assert_gradients  # noqa: E402
+
+
+def test_mlp_gradient_matches_oracles():
+    rng = np.random.default_rng(3)
+    W1, b1, W2, b2 = mlp.init(rng, n_in=5, n_hidden=4, n_out=3)
+    b1, b2 = rng.standard_normal(4) * 0.1, rng.standard_normal(3) * 0.1
+    x = rng.standard_normal((6, 5))
+    y = np.eye(3)[rng.integers(0, 3, 6)]
+    assert_gradients(mlp.loss, [W1, b1, W2, b2, x, y], wrt=(0, 1, 2, 3))
+
+
+def test_mlp_training_lowers_the_loss(capsys):
+    mlp.train(steps=15)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step")]
+    first, last = float(lines[0].split()[-1]), float(lines[-1].split()[-1])
+    assert last < first
