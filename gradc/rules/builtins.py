@@ -1,12 +1,14 @@
-"""Derivative rules for Python builtins: `abs`, `float`, `pow`, `min`/`max` of two values.
+"""Derivative rules for Python builtins: `abs`, `float`, `pow`, `min`/`max` of two values, `sum`.
 
-At a tie, `max(a, b)` and `min(a, b)` give each argument half the gradient.
+At a tie, `max(a, b)` and `min(a, b)` give each argument half the gradient, and
+`abs` has derivative 0 at 0. The weights are Python booleans for Python floats, so
+the gradient is `g` itself (exact, a float), never rounded through a float32 weight.
 """
 import builtins
 
 import numpy as np
 
-from ..runtime import reshape_like, tie_step
+from ..runtime import reshape_like
 from .registry import vjp, zero_gradient
 
 
@@ -20,16 +22,21 @@ def float_(g, ans, x):
     return reshape_like(g, x)
 
 
+@vjp(builtins.sum)
+def sum_(g, ans, iterable, start=0):
+    return np.broadcast_to(g, np.shape(iterable))
+
+
 @vjp(builtins.max, broadcasts=True)
 def max_(g, ans, a, b):
-    w = tie_step(a, b)
-    return g * w, g * (1.0 - w)
+    half = 0.5 * g * (a == b)
+    return g * (a > b) + half, g * (b > a) + half
 
 
 @vjp(builtins.min, broadcasts=True)
 def min_(g, ans, a, b):
-    w = tie_step(b, a)
-    return g * w, g * (1.0 - w)
+    half = 0.5 * g * (a == b)
+    return g * (a < b) + half, g * (b < a) + half
 
 
 zero_gradient(builtins.round, builtins.int, builtins.bool, builtins.len, builtins.isinstance,

@@ -3,12 +3,18 @@ import math
 
 import numpy as np
 
+from ..runtime import prod_adjoint
 from .registry import vjp, zero_gradient
 
 
 @vjp(math.exp)
 def exp(g, ans, x):
     return g * ans
+
+
+@vjp(math.exp2)
+def exp2(g, ans, x):
+    return g * ans * math.log(2.0)
 
 
 @vjp(math.expm1)
@@ -45,7 +51,14 @@ def sqrt(g, ans, x):
 
 @vjp(math.pow)
 def pow_(g, ans, x, y):
-    return g * y * math.pow(x, y - 1.0), g * math.log(x) * ans
+    # d/dy x**y = x**y log(x): 0 at x == 0 (0**y does not change with y > 0); for x < 0,
+    # where x**y is real only at integer y, math.log raises math's domain error.
+    return g * y * math.pow(x, y - 1.0), g * ans * math.log(x + (x == 0.0))
+
+
+@vjp(math.cbrt)
+def cbrt(g, ans, x):
+    return g / (3.0 * ans * ans)
 
 
 @vjp(math.sin)
@@ -134,4 +147,47 @@ def erfc(g, ans, x):
     return -g * 2.0 / math.sqrt(math.pi) * math.exp(-x * x)
 
 
-zero_gradient(math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.copysign)
+@vjp(math.degrees)
+def degrees(g, ans, x):
+    return math.degrees(g)
+
+
+@vjp(math.radians)
+def radians(g, ans, x):
+    return math.radians(g)
+
+
+@vjp(math.ldexp)
+def ldexp(g, ans, x, i=0):
+    return math.ldexp(g, i)
+
+
+@vjp(math.fmod, math.remainder)
+def fmod(g, ans, x, y):
+    # ans = x - n * y for an integer n (truncated for fmod, rounded for remainder).
+    return g, -g * round((x - ans) / y)
+
+
+@vjp(math.fsum)
+def fsum(g, ans, iterable):
+    return np.broadcast_to(g, np.shape(iterable))
+
+
+@vjp(math.prod)
+def prod(g, ans, iterable, start=1):
+    return prod_adjoint(g * start, iterable)
+
+
+@vjp(math.dist)
+def dist(g, ans, p, q):
+    d = g * np.subtract(p, q) / ans
+    return d, -d
+
+
+@vjp(math.copysign)
+def copysign(g, ans, x, y):
+    # |x| with y's sign: y only chooses the sign (zero gradient); like abs, 0 at x == 0.
+    return g * np.sign(x) * math.copysign(1.0, y), None
+
+
+zero_gradient(math.isclose, math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite)
