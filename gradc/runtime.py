@@ -14,8 +14,8 @@ from .errors import GradcError, NonScalarOutputError
 __all__ = [
     "unbroadcast", "check_scalar", "scatter_add", "tie_step", "matmul_lhs", "matmul_rhs", "dot_lhs",
     "dot_rhs", "prod_adjoint", "split_like", "unstack", "untile", "unrepeat", "norm_adjoint",
-    "inverse_axes", "einsum_adjoint", "tensordot_lhs", "tensordot_rhs", "inner_lhs", "inner_rhs",
-    "diag_adjoint", "solve_adjoint_b", "astype_adjoint", "reshape_like",
+    "inverse_axes", "einsum_adjoint", "einsum_adjoints", "tensordot_lhs", "tensordot_rhs", "inner_lhs",
+    "inner_rhs", "diag_adjoint", "solve_adjoint_b", "astype_adjoint", "reshape_like", "index_order",
 ]
 
 
@@ -39,6 +39,16 @@ def unbroadcast(g, x):
 def reshape_like(g, x):
     """`g` with the shape of `x` (a Python scalar for a Python scalar)."""
     return np.reshape(g, np.shape(x))
+
+
+def index_order(x, order="C"):
+    """The index order, "C" or "F", in which `np.reshape(x, shape, order)` or `x.ravel(order)` reads `x`."""
+    if order in ("C", "F"):
+        return order
+    if order == "A" or np.asarray(x).flags.c_contiguous or np.asarray(x).flags.f_contiguous:
+        return "F" if np.isfortran(x) else "C"
+    raise GradcError(f"gradc differentiates order={order!r} only for a contiguous array",
+                     hint="pass order='C' or order='F'")
 
 
 def check_scalar(value):
@@ -65,10 +75,6 @@ def scatter_add(g, x, index):
 
 def tie_step(x, y):
     """The weight `max(x, y)` gives `x`: 1 where x > y, 0 where x < y, and 1/2 at a tie."""
-    if y is None:
-        return 1.0
-    if x is None:
-        return 0.0
     return (np.greater(x, y) + 0.5 * np.equal(x, y)).astype(np.result_type(x, y, np.float32))
 
 
@@ -151,8 +157,8 @@ def tensordot_lhs(g, a, b, axes=2):
     a_free = [i for i in range(na) if i not in a_axes]
     b_free = [i for i in range(nb) if i not in b_axes]
     g_b_axes = list(range(len(a_free), np.ndim(g)))
-    ga = np.tensordot(g, b, axes=(g_b_axes, b_free))  # axes: a_free..., then b_axes order
-    order = a_free + a_axes
+    ga = np.tensordot(g, b, axes=(g_b_axes, b_free))  # axes: a_free..., then b's contracted axes, ascending
+    order = a_free + [a_axes[b_axes.index(j)] for j in sorted(b_axes)]
     return np.transpose(ga, np.argsort(order))
 
 
@@ -162,8 +168,8 @@ def tensordot_rhs(g, a, b, axes=2):
     a_axes, b_axes = _tensordot_axes(axes, na, nb)
     a_free = [i for i in range(na) if i not in a_axes]
     b_free = [i for i in range(nb) if i not in b_axes]
-    gb = np.tensordot(a, g, axes=(a_free, list(range(len(a_free)))))  # axes: a_axes..., then b_free
-    order = b_axes + b_free
+    gb = np.tensordot(a, g, axes=(a_free, list(range(len(a_free)))))  # a's contracted axes, ascending; b_free
+    order = [b_axes[a_axes.index(i)] for i in sorted(a_axes)] + b_free
     return np.transpose(gb, np.argsort(order))
 
 
@@ -200,6 +206,12 @@ def einsum_adjoint(position, g, subscripts, *operands):
     shape = np.shape(operands[position])
     expanded = np.expand_dims(reduced, tuple(i for i, c in enumerate(target) if c not in available))
     return np.broadcast_to(expanded, shape)
+
+
+def einsum_adjoints(g, subscripts, operands):
+    """The adjoints of the arguments of `np.einsum(subscripts, *operands)`: None for the subscripts,
+    then one per operand."""
+    return (None,) + tuple(einsum_adjoint(i, g, subscripts, *operands) for i in range(len(operands)))
 
 
 def prod_adjoint(g, a, axis=None, keepdims=False):

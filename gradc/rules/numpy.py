@@ -1,10 +1,18 @@
 """Derivative rules for NumPy functions and ndarray methods and attributes.
 
 Conventions at non-differentiable points (documented in docs/reference.md):
-- `max`/`min` reductions, `maximum`/`minimum` and `clip` bounds split the
-  gradient equally among tied inputs;
+- `max`/`min` reductions split the gradient equally among the k elements
+  tied for the extreme (1/k each, per reduced slice);
+- `maximum`/`minimum` (and `fmax`/`fmin`) give 1/2 to each operand where they
+  are equal; `clip` gives 1/2 to `a` and 1/2 to a bound that `a` equals
+  (a bound of None is absent and gets nothing);
 - `abs` has derivative 0 at 0 (`sign(0) == 0`);
 - the 2-norm has gradient 0 at the zero vector.
+
+Ravel and reshape undo `order="F"` (and `"A"`, by the array's layout); `take`
+with an axis scatters through `a[:, ..., i]`, so scalar and N-D indices work.
+tests/test_rules_numpy.py checks every rule here numerically, and
+tests/test_rules_numpy_registry.py fails for a rule that has no test case.
 """
 import builtins
 import operator
@@ -12,10 +20,10 @@ import operator
 import numpy as np
 
 from ..runtime import (
-    astype_adjoint, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoint, hstack_adjoint, inner_lhs,
-    inner_rhs, inverse_axes, norm_adjoint, prod_adjoint, reshape_like, scatter_add, solve_adjoint_a,
-    solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, unbroadcast, unrepeat,
-    unstack, untile, vstack_adjoint,
+    astype_adjoint, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoints, hstack_adjoint, index_order,
+    inner_lhs, inner_rhs, inverse_axes, norm_adjoint, prod_adjoint, reshape_like, scatter_add,
+    solve_adjoint_a, solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, unbroadcast,
+    unrepeat, unstack, untile, vstack_adjoint,
 )
 from .registry import Attr, Method, vjp, zero_gradient
 
@@ -185,16 +193,16 @@ def where(g, ans, condition, x, y):
 
 @vjp(np.clip, broadcasts=True)
 def clip(g, ans, a, a_min, a_max):
-    # clip(a, lo, hi) is minimum(maximum(a, lo), hi); ties split the gradient in half.
-    w_lo = tie_step(a, a_min)
-    w_hi = tie_step(a_max, np.maximum(a, a_min) if a_min is not None else a)
+    # clip(a, lo, hi) is minimum(maximum(a, lo), hi); ties split the gradient in half; None: no bound.
+    w_lo = tie_step(a, a_min) if a_min is not None else 1.0
+    w_hi = tie_step(a_max, np.maximum(a, a_min) if a_min is not None else a) if a_max is not None else 1.0
     return g * w_lo * w_hi, g * (1.0 - w_lo) * w_hi, g * (1.0 - w_hi)
 
 
 @vjp(Method("clip"))
 def clip_method(g, ans, a, min=None, max=None):
-    w_lo = tie_step(a, min)
-    w_hi = tie_step(max, np.maximum(a, min) if min is not None else a)
+    w_lo = tie_step(a, min) if min is not None else 1.0
+    w_hi = tie_step(max, np.maximum(a, min) if min is not None else a) if max is not None else 1.0
     return g * w_lo * w_hi
 
 
@@ -202,14 +210,14 @@ def clip_method(g, ans, a, min=None, max=None):
 
 
 @vjp(np.sum, Method("sum"))
-def sum_(g, ans, a, axis=None, keepdims=False):
+def sum_(g, ans, a, axis=None, dtype=None, keepdims=False):
     if axis is None or keepdims:
         return np.broadcast_to(g, np.shape(a))
     return np.broadcast_to(np.expand_dims(g, axis), np.shape(a))
 
 
 @vjp(np.mean, Method("mean"))
-def mean(g, ans, a, axis=None, keepdims=False):
+def mean(g, ans, a, axis=None, dtype=None, keepdims=False):
     if axis is None and not keepdims:
         return np.broadcast_to(g / np.size(a), np.shape(a))
     if keepdims:
@@ -290,7 +298,7 @@ def tensordot(g, ans, a, b, axes=2):
 
 @vjp(np.einsum, diff_varargs=True)
 def einsum(g, ans, subscripts, *operands):
-    return (None,) + tuple(einsum_adjoint(i, g, subscripts, *operands) for i in range(len(operands)))
+    return einsum_adjoints(g, subscripts, operands)
 
 
 @vjp(np.trace, Method("trace"))
@@ -328,15 +336,36 @@ def solve(g, ans, a, b):
 # -- shapes and copies ------------------------------------------------------------------------
 
 
-@vjp(np.reshape, np.ravel, np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, Method("ravel"),
-     Method("flatten"), Method("squeeze"))
+@vjp(np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, Method("squeeze"))
 def reshape(g, ans, a, *options, **keywords):
     return reshape_like(g, a)
 
 
+@vjp(np.reshape)
+def reshape_function(g, ans, a, shape=None, order="C", **keywords):
+    if order == "C":
+        return reshape_like(g, a)
+    if order == "F":
+        return np.reshape(g, np.shape(a), order="F")
+    return np.reshape(g, np.shape(a), order=index_order(a, order))
+
+
 @vjp(Method("reshape"))
-def reshape_method(g, ans, a, *shape, **keywords):
-    return reshape_like(g, a)
+def reshape_method(g, ans, a, *shape, order="C", **keywords):
+    if order == "C":
+        return reshape_like(g, a)
+    if order == "F":
+        return np.reshape(g, np.shape(a), order="F")
+    return np.reshape(g, np.shape(a), order=index_order(a, order))
+
+
+@vjp(np.ravel, Method("ravel"), Method("flatten"))
+def ravel(g, ans, a, order="C"):
+    if order == "C":
+        return reshape_like(g, a)
+    if order == "F":
+        return np.reshape(g, np.shape(a), order="F")
+    return np.reshape(g, np.shape(a), order=index_order(a, order))
 
 
 @vjp(np.transpose)
@@ -348,8 +377,6 @@ def transpose(g, ans, a, axes=None):
 
 @vjp(Method("transpose"))
 def transpose_method(g, ans, a, *axes):
-    if len(axes) == 0:
-        return np.transpose(g)
     return np.transpose(g, inverse_axes(axes, np.ndim(a)))
 
 
@@ -428,7 +455,8 @@ def astype(g, ans, a, dtype=None):
 def take(g, ans, a, indices=None, axis=None):
     if axis is None:
         return np.reshape(scatter_add(g, np.ravel(a), indices), np.shape(a))
-    return np.moveaxis(scatter_add(np.moveaxis(g, axis, 0), np.moveaxis(a, axis, 0), indices), 0, axis)
+    # np.take(a, i, axis) is a[:, ..., :, i] with `axis` full slices before i.
+    return scatter_add(g, a, (slice(None),) * (axis % np.ndim(a)) + (indices,))
 
 
 # -- functions whose derivative is zero almost everywhere, and non-numeric results --------------
@@ -441,4 +469,5 @@ zero_gradient(
     np.count_nonzero, np.all, np.any, np.heaviside, np.signbit,
     Method("argmax"), Method("argmin"), Method("argsort"), Method("all"), Method("any"),
     Method("nonzero"), Attr("shape"), Attr("ndim"), Attr("size"), Attr("dtype"),
+    index_order,  # a helper the reshape rules call: it returns a string
 )

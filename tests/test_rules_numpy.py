@@ -1,0 +1,1125 @@
+"""Numeric checks of every NumPy rule (gradc/rules/numpy.py and NumPy's operator twins).
+
+Each case is a module-level function (gradc reads its source) wrapped around one
+primitive so that a wrong rule changes the result: the primitive's output goes
+through something nonlinear, and non-scalar outputs are reduced with weights
+that differ per element (an argument `w` that is not differentiated), so a
+permuted or mis-shaped gradient is caught. `CASES` lists, for each function,
+its arguments, the arguments to differentiate and the primitives it exercises;
+`test_rules_numpy_registry.py` checks that every registered NumPy rule appears
+there.
+
+Ties and other non-differentiable points are tested at the end against the
+exact values the rule module documents (no finite differences there).
+"""
+import builtins
+import operator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+import gradc
+from gradc.rules import Attr, Method
+from gradcheck import assert_gradients
+
+rng = np.random.default_rng(20240601)
+
+
+def r(*shape):
+    """Standard normal numbers of `shape` (float64)."""
+    return rng.standard_normal(shape)
+
+
+def pos(*shape):
+    """Numbers in [0.5, 2) (for log, sqrt, a power's base ...)."""
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def unit(*shape):
+    """Numbers in (-0.9, 0.9) (for arcsin, arctanh ...)."""
+    return rng.uniform(-0.9, 0.9, shape)
+
+
+def w(*shape):
+    """Weights for reducing a result to a scalar: distinct per element."""
+    return rng.uniform(0.5, 1.5, shape)
+
+
+def well_conditioned(*shape):
+    """Matrices comfortably far from singular."""
+    return r(*shape) + 3.0 * np.eye(shape[-1])
+
+
+@dataclass
+class Case:
+    fn: object
+    args: list
+    primitives: tuple
+    wrt: object = 0
+    options: dict = field(default_factory=dict)
+
+    @property
+    def id(self):
+        return self.fn.__name__
+
+
+CASES = []
+
+
+def case(fn, args, *primitives, wrt=0, **options):
+    CASES.append(Case(fn, args, primitives, wrt, options))
+
+
+# -- elementwise functions of one argument -----------------------------------------------------
+
+def f_exp(x, w):
+    return np.sum(np.exp(x) * w)
+def f_exp2(x, w):
+    return np.sum(np.exp2(x) * w)
+def f_expm1(x, w):
+    return np.sum(np.expm1(x) * w)
+def f_log(x, w):
+    return np.sum(np.log(x) * w)
+def f_log2(x, w):
+    return np.sum(np.log2(x) * w)
+def f_log10(x, w):
+    return np.sum(np.log10(x) * w)
+def f_log1p(x, w):
+    return np.sum(np.log1p(x) * w)
+def f_sqrt(x, w):
+    return np.sum(np.sqrt(x) * w)
+def f_cbrt(x, w):
+    return np.sum(np.cbrt(x) * w)
+def f_square(x, w):
+    return np.sum(np.square(x) * w)
+def f_reciprocal(x, w):
+    return np.sum(np.reciprocal(x) * w)
+def f_negative(x, w):
+    return np.sum(np.sin(np.negative(x)) * w)
+def f_positive(x, w):
+    return np.sum(np.sin(np.positive(x)) * w)
+def f_unary_minus(x, w):
+    return np.sum(np.sin(-x) * w)
+def f_abs(x, w):
+    return np.sum(np.abs(x) * x * w)
+def f_absolute(x, w):
+    return np.sum(np.sin(np.absolute(x)) * w)
+def f_fabs(x, w):
+    return np.sum(np.sin(np.fabs(x)) * w)
+def f_builtin_abs(x, w):
+    return np.sum(np.sin(abs(x)) * w)
+def f_sin(x, w):
+    return np.sum(np.sin(x) * w)
+def f_cos(x, w):
+    return np.sum(np.cos(x) * w)
+def f_tan(x, w):
+    return np.sum(np.tan(x) * w)
+def f_arcsin(x, w):
+    return np.sum(np.arcsin(x) * w)
+def f_arccos(x, w):
+    return np.sum(np.arccos(x) * w)
+def f_arctan(x, w):
+    return np.sum(np.arctan(x) * w)
+def f_sinh(x, w):
+    return np.sum(np.sinh(x) * w)
+def f_cosh(x, w):
+    return np.sum(np.cosh(x) * w)
+def f_tanh(x, w):
+    return np.sum(np.tanh(x) * w)
+def f_arcsinh(x, w):
+    return np.sum(np.arcsinh(x) * w)
+def f_arccosh(x, w):
+    return np.sum(np.arccosh(x + 1.5) * w)
+def f_arctanh(x, w):
+    return np.sum(np.arctanh(x) * w)
+def f_unary_chain(x, w):
+    return np.sum(np.tanh(np.exp(np.sin(x)) * np.sqrt(np.square(x) + 1.0)) * w)
+
+
+case(f_exp, [r(3, 4), w(3, 4)], np.exp)
+case(f_exp2, [r(3, 4), w(3, 4)], np.exp2)
+case(f_expm1, [r(3, 4), w(3, 4)], np.expm1)
+case(f_log, [pos(3, 4), w(3, 4)], np.log)
+case(f_log2, [pos(3, 4), w(3, 4)], np.log2)
+case(f_log10, [pos(3, 4), w(3, 4)], np.log10)
+case(f_log1p, [unit(3, 4), w(3, 4)], np.log1p)
+case(f_sqrt, [pos(3, 4), w(3, 4)], np.sqrt)
+case(f_cbrt, [pos(3, 4) * np.sign(r(3, 4)), w(3, 4)], np.cbrt)
+case(f_square, [r(3, 4), w(3, 4)], np.square)
+case(f_reciprocal, [pos(3, 4), w(3, 4)], np.reciprocal)
+case(f_negative, [r(3, 4), w(3, 4)], np.negative)
+case(f_positive, [r(3, 4), w(3, 4)], np.positive)
+case(f_unary_minus, [r(3, 4), w(3, 4)], operator.neg)
+case(f_abs, [r(3, 4), w(3, 4)], np.abs)
+case(f_absolute, [r(3, 4), w(3, 4)], np.absolute)
+case(f_fabs, [r(3, 4), w(3, 4)], np.fabs)
+case(f_builtin_abs, [r(3, 4), w(3, 4)], builtins.abs)
+case(f_sin, [r(3, 4), w(3, 4)], np.sin)
+case(f_cos, [r(3, 4), w(3, 4)], np.cos)
+case(f_tan, [unit(3, 4), w(3, 4)], np.tan)
+case(f_arcsin, [unit(3, 4), w(3, 4)], np.arcsin)
+case(f_arccos, [unit(3, 4), w(3, 4)], np.arccos)
+case(f_arctan, [r(3, 4), w(3, 4)], np.arctan)
+case(f_sinh, [r(3, 4), w(3, 4)], np.sinh)
+case(f_cosh, [r(3, 4), w(3, 4)], np.cosh)
+case(f_tanh, [r(3, 4), w(3, 4)], np.tanh)
+case(f_arcsinh, [r(3, 4), w(3, 4)], np.arcsinh)
+case(f_arccosh, [pos(3, 4), w(3, 4)], np.arccosh)
+case(f_arctanh, [unit(3, 4), w(3, 4)], np.arctanh)
+case(f_unary_chain, [r(3, 4), w(3, 4)], np.tanh, np.exp, np.sin, np.sqrt, np.square)
+
+# -- elementwise functions of two or three arguments, broadcasting ------------------------------
+
+def f_add(x, y, w):
+    return np.sum(np.sin(x + y) * w)
+def f_np_add(x, y, w):
+    return np.sum(np.sin(np.add(x, y)) * w)
+def f_sub(x, y, w):
+    return np.sum(np.sin(x - y) * w)
+def f_np_subtract(x, y, w):
+    return np.sum(np.sin(np.subtract(x, y)) * w)
+def f_mul(x, y, w):
+    return np.sum(np.sin(x * y) * w)
+def f_np_multiply(x, y, w):
+    return np.sum(np.sin(np.multiply(x, y)) * w)
+def f_div(x, y, w):
+    return np.sum(np.sin(x / y) * w)
+def f_np_divide(x, y, w):
+    return np.sum(np.sin(np.divide(x, y)) * w)
+def f_mod(x, y, w):
+    return np.sum(np.sin(x % y) * w)
+def f_np_mod(x, y, w):
+    return np.sum(np.sin(np.mod(x, y)) * w)
+def f_np_remainder(x, y, w):
+    return np.sum(np.sin(np.remainder(x, y)) * w)
+def f_pow_op(x, y, w):
+    return np.sum(np.sin(x ** y) * w)
+def f_np_power(x, y, w):
+    return np.sum(np.sin(np.power(x, y)) * w)
+def f_np_float_power(x, y, w):
+    return np.sum(np.sin(np.float_power(x, y)) * w)
+def f_pow_int(x, w):
+    return np.sum(x ** 3 * w)
+def f_pow_float(x, w):
+    return np.sum(x ** 2.5 * w)
+def f_pow_base(x, w):
+    return np.sum(2.0 ** x * w)
+def f_pow_np_const(x, w):
+    return np.sum(np.sin(np.power(x, 2)) * w)
+def f_pow_zero_base(x, w):
+    return np.sum(x ** 2.0 * w)
+def f_builtin_pow(x, y):
+    return pow(x, y) * x
+def f_arctan2(x, y, w):
+    return np.sum(np.arctan2(x, y) * w)
+def f_hypot(x, y, w):
+    return np.sum(np.sin(np.hypot(x, y)) * w)
+def f_maximum(x, y, w):
+    return np.sum(np.sin(np.maximum(x, y)) * w)
+def f_minimum(x, y, w):
+    return np.sum(np.sin(np.minimum(x, y)) * w)
+def f_fmax(x, y, w):
+    return np.sum(np.sin(np.fmax(x, y)) * w)
+def f_fmin(x, y, w):
+    return np.sum(np.sin(np.fmin(x, y)) * w)
+def f_maximum_scalar(x, w):
+    return np.sum(np.sin(np.maximum(x, 0.1)) * w)
+def f_logaddexp(x, y, w):
+    return np.sum(np.sin(np.logaddexp(x, y)) * w)
+def f_where(x, y, w):
+    return np.sum(np.sin(np.where(x > 0.0, x * y, y)) * w)
+def f_where_broadcast(c, x, y, w):
+    return np.sum(np.sin(np.where(c > 0.0, x, y)) * w)
+def f_clip(x, w):
+    return np.sum(np.sin(np.clip(x, -0.5, 0.7)) * w)
+def f_clip_arrays(x, lo, hi, w):
+    return np.sum(np.sin(np.clip(x, lo, hi)) * w)
+def f_clip_none_low(x, w):
+    return np.sum(np.sin(np.clip(x, None, 0.3)) * w)
+def f_clip_none_high(x, w):
+    return np.sum(np.sin(np.clip(x, -0.3, None)) * w)
+def f_clip_method(x, w):
+    return np.sum(np.sin(x.clip(-0.5, 0.7)) * w)
+def f_clip_method_min(x, w):
+    return np.sum(np.sin(x.clip(min=-0.2)) * w)
+def f_clip_method_max(x, w):
+    return np.sum(np.sin(x.clip(max=0.2)) * w)
+
+
+A31, A14, A4, A34 = (3, 1), (1, 4), (4,), (3, 4)
+for fn, prims in [(f_add, (operator.add,)), (f_np_add, (np.add,)), (f_sub, (operator.sub,)),
+                  (f_np_subtract, (np.subtract,)), (f_mul, (operator.mul,)),
+                  (f_np_multiply, (np.multiply,)), (f_arctan2, (np.arctan2,)), (f_hypot, (np.hypot,)),
+                  (f_maximum, (np.maximum,)), (f_minimum, (np.minimum,)), (f_fmax, (np.fmax,)),
+                  (f_fmin, (np.fmin,)), (f_logaddexp, (np.logaddexp,)), (f_where, (np.where,))]:
+    case(fn, [r(*A34), r(*A34), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [r(*A31), r(*A14), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [r(*A4), r(*A34), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [r(*A34), r(*A4), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [0.7, r(*A34), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [r(*A34), np.array(0.4), w(*A34)], *prims, wrt=(0, 1))
+for fn, prims in [(f_div, (operator.truediv,)), (f_np_divide, (np.divide,)), (f_pow_op, (operator.pow,)),
+                  (f_np_power, (np.power,)), (f_np_float_power, (np.float_power,))]:
+    case(fn, [pos(*A34), pos(*A34), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [pos(*A31), pos(*A14), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [pos(*A4), pos(*A34), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [1.3, pos(*A34), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [pos(*A34), 1.7, w(*A34)], *prims, wrt=(0, 1))
+for fn, prims in [(f_mod, (operator.mod,)), (f_np_mod, (np.mod,)), (f_np_remainder, (np.remainder,))]:
+    case(fn, [pos(*A34) + 3.0, pos(*A34), w(*A34)], *prims, wrt=(0, 1))
+    case(fn, [pos(*A31) + 3.0, pos(*A14), w(*A34)], *prims, wrt=(0, 1))
+case(f_pow_int, [r(3, 4), w(3, 4)], operator.pow)
+case(f_pow_float, [pos(3, 4), w(3, 4)], operator.pow)
+case(f_pow_base, [r(3, 4), w(3, 4)], operator.pow)
+case(f_pow_np_const, [r(3, 4), w(3, 4)], np.power)
+case(f_pow_zero_base, [np.array([0.0, 1.5, -0.5]), w(3)], operator.pow)
+case(f_builtin_pow, [1.3, 0.7], builtins.pow, wrt=(0, 1))
+case(f_maximum_scalar, [r(3, 4), w(3, 4)], np.maximum)
+case(f_where_broadcast, [r(3, 4), r(3, 1), 0.3, w(3, 4)], np.where, wrt=(1, 2))
+case(f_where_broadcast, [r(3, 4), r(4), r(3, 4), w(3, 4)], np.where, wrt=(1, 2))
+case(f_clip, [r(3, 4), w(3, 4)], np.clip)
+case(f_clip_arrays, [r(3, 4), -0.3 + 0.1 * r(3, 1), 0.4 + 0.1 * r(4), w(3, 4)], np.clip, wrt=(0, 1, 2))
+case(f_clip_arrays, [r(3, 4), -0.3 + 0.1 * r(3, 4), 0.4 + 0.1 * r(3, 4), w(3, 4)], np.clip, wrt=(0, 1, 2))
+case(f_clip_none_low, [r(3, 4), w(3, 4)], np.clip)
+case(f_clip_none_high, [r(3, 4), w(3, 4)], np.clip)
+case(f_clip_method, [r(3, 4), w(3, 4)], Method("clip"))
+case(f_clip_method_min, [r(3, 4), w(3, 4)], Method("clip"))
+case(f_clip_method_max, [r(3, 4), w(3, 4)], Method("clip"))
+
+# -- reductions -------------------------------------------------------------------------------
+
+def f_sum_all(x):
+    return np.sum(np.sin(x)) * np.sum(x)
+def f_sum_axis(x, w):
+    return np.sum(np.sin(np.sum(x, axis=1)) * w)
+def f_sum_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.sum(x, axis=-1, keepdims=True))
+def f_sum_tuple_axis(x, w):
+    return np.sum(np.sin(np.sum(x, axis=(0, 2))) * w)
+def f_sum_tuple_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.sum(x, axis=(0, -1), keepdims=True))
+def f_sum_keepdims_none(x):
+    return np.sum(np.sin(x) * np.sum(x, keepdims=True))
+def f_sum_positional_axis(x, w):
+    return np.sum(np.sin(np.sum(x, 0)) * w)
+def f_sum_method(x, w):
+    return np.sum(np.sin(x.sum(axis=1)) * w) + np.sin(x.sum())
+def f_sum_runtime_axis(x, w, axis):
+    return np.sum(np.sin(np.sum(x, axis=axis)) * w)
+
+def f_mean_all(x):
+    return np.sin(np.mean(x)) * np.mean(x * x)
+def f_mean_axis(x, w):
+    return np.sum(np.sin(np.mean(x, axis=1)) * w)
+def f_mean_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.mean(x, axis=-1, keepdims=True))
+def f_mean_tuple_axis(x, w):
+    return np.sum(np.sin(np.mean(x, axis=(0, 2))) * w)
+def f_mean_tuple_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.mean(x, axis=(0, -1), keepdims=True))
+def f_mean_keepdims_none(x):
+    return np.sum(np.sin(x) * np.mean(x, keepdims=True))
+def f_mean_method(x, w):
+    return np.sum(np.sin(x.mean(axis=-1)) * w) + np.sin(x.mean())
+def f_mean_runtime_axis(x, w, axis):
+    return np.sum(np.sin(np.mean(x, axis=axis)) * w)
+
+def f_prod_all(x):
+    return np.sin(np.prod(x))
+def f_prod_axis(x, w):
+    return np.sum(np.sin(np.prod(x, axis=1)) * w)
+def f_prod_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.prod(x, axis=-1, keepdims=True))
+def f_prod_tuple_axis(x, w):
+    return np.sum(np.sin(np.prod(x, axis=(0, 2))) * w)
+def f_prod_keepdims_none(x):
+    return np.sum(np.sin(x) * np.prod(x, keepdims=True))
+def f_prod_method(x, w):
+    return np.sum(np.sin(x.prod(axis=0)) * w) + np.sin(x.prod())
+
+def f_max_all(x):
+    return np.sin(np.max(x)) * np.max(x * x)
+def f_max_axis(x, w):
+    return np.sum(np.sin(np.max(x, axis=1)) * w)
+def f_max_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.max(x, axis=-1, keepdims=True))
+def f_max_tuple_axis(x, w):
+    return np.sum(np.sin(np.max(x, axis=(0, 2))) * w)
+def f_max_tuple_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.max(x, axis=(0, -1), keepdims=True))
+def f_max_keepdims_none(x):
+    return np.sum(np.sin(x) * np.max(x, keepdims=True))
+def f_amax(x, w):
+    return np.sum(np.sin(np.amax(x, axis=0)) * w)
+def f_max_method(x, w):
+    return np.sum(np.sin(x.max(axis=-1)) * w) + np.sin(x.max())
+def f_max_runtime_axis(x, w, axis):
+    return np.sum(np.sin(np.max(x, axis=axis)) * w)
+
+def f_min_all(x):
+    return np.sin(np.min(x)) * np.min(x * x)
+def f_min_axis(x, w):
+    return np.sum(np.sin(np.min(x, axis=1)) * w)
+def f_min_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.min(x, axis=-1, keepdims=True))
+def f_min_tuple_axis(x, w):
+    return np.sum(np.sin(np.min(x, axis=(0, 2))) * w)
+def f_min_tuple_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.min(x, axis=(0, -1), keepdims=True))
+def f_min_keepdims_none(x):
+    return np.sum(np.sin(x) * np.min(x, keepdims=True))
+def f_amin(x, w):
+    return np.sum(np.sin(np.amin(x, axis=0)) * w)
+def f_min_method(x, w):
+    return np.sum(np.sin(x.min(axis=-1)) * w) + np.sin(x.min())
+
+def f_var_all(x):
+    return np.sin(np.var(x))
+def f_var_axis(x, w):
+    return np.sum(np.sin(np.var(x, axis=1)) * w)
+def f_var_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.var(x, axis=-1, keepdims=True))
+def f_var_tuple_axis(x, w):
+    return np.sum(np.sin(np.var(x, axis=(0, 2))) * w)
+def f_var_tuple_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.var(x, axis=(0, -1), keepdims=True))
+def f_var_keepdims_none(x):
+    return np.sum(np.sin(x) * np.var(x, keepdims=True))
+def f_var_ddof(x, w):
+    return np.sum(np.sin(np.var(x, axis=1, ddof=1)) * w) + np.sin(np.var(x, ddof=1))
+def f_var_ddof_tuple(x, w):
+    return np.sum(np.sin(np.var(x, axis=(0, 2), ddof=1)) * w)
+def f_var_method(x, w):
+    return np.sum(np.sin(x.var(axis=-1)) * w) + np.sin(x.var(ddof=1))
+
+def f_std_all(x):
+    return np.sin(np.std(x))
+def f_std_axis(x, w):
+    return np.sum(np.sin(np.std(x, axis=1)) * w)
+def f_std_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.std(x, axis=-1, keepdims=True))
+def f_std_tuple_axis(x, w):
+    return np.sum(np.sin(np.std(x, axis=(0, 2))) * w)
+def f_std_tuple_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.std(x, axis=(0, -1), keepdims=True))
+def f_std_keepdims_none(x):
+    return np.sum(np.sin(x) * np.std(x, keepdims=True))
+def f_std_ddof(x, w):
+    return np.sum(np.sin(np.std(x, axis=1, ddof=1)) * w) + np.sin(np.std(x, ddof=1))
+def f_std_ddof_tuple_keepdims(x):
+    return np.sum(np.sin(x) * np.std(x, axis=(0, 2), ddof=1, keepdims=True))
+def f_std_method(x, w):
+    return np.sum(np.sin(x.std(axis=-1)) * w) + np.sin(x.std(ddof=1))
+
+def f_cumsum_none(x, w):
+    return np.sum(np.sin(np.cumsum(x)) * w)
+def f_cumsum_axis0(x, w):
+    return np.sum(np.sin(np.cumsum(x, axis=0)) * w)
+def f_cumsum_axis1(x, w):
+    return np.sum(np.sin(np.cumsum(x, axis=1)) * w)
+def f_cumsum_neg_axis(x, w):
+    return np.sum(np.sin(np.cumsum(x, -1)) * w)
+def f_cumsum_method(x, w):
+    return np.sum(np.sin(x.cumsum(axis=0)) * w) + np.sum(np.sin(x.cumsum()) * np.ravel(w))
+
+
+X3 = (2, 3, 4)
+for fn, args, prims in [
+    (f_sum_all, [r(*X3)], (np.sum,)),
+    (f_sum_axis, [r(*X3), w(2, 4)], (np.sum,)),
+    (f_sum_neg_axis_keepdims, [r(*X3)], (np.sum,)),
+    (f_sum_tuple_axis, [r(*X3), w(3)], (np.sum,)),
+    (f_sum_tuple_axis_keepdims, [r(*X3)], (np.sum,)),
+    (f_sum_keepdims_none, [r(*X3)], (np.sum,)),
+    (f_sum_positional_axis, [r(*X3), w(3, 4)], (np.sum,)),
+    (f_sum_method, [r(*X3), w(2, 4)], (Method("sum"),)),
+    (f_sum_runtime_axis, [r(*X3), w(2, 3), -1], (np.sum,)),
+    (f_sum_runtime_axis, [r(*X3), w(3), (0, 2)], (np.sum,)),
+    (f_mean_all, [r(*X3)], (np.mean,)),
+    (f_mean_axis, [r(*X3), w(2, 4)], (np.mean,)),
+    (f_mean_neg_axis_keepdims, [r(*X3)], (np.mean,)),
+    (f_mean_tuple_axis, [r(*X3), w(3)], (np.mean,)),
+    (f_mean_tuple_axis_keepdims, [r(*X3)], (np.mean,)),
+    (f_mean_keepdims_none, [r(*X3)], (np.mean,)),
+    (f_mean_method, [r(*X3), w(2, 3)], (Method("mean"),)),
+    (f_mean_runtime_axis, [r(*X3), w(3), (0, 2)], (np.mean,)),
+    (f_prod_all, [pos(2, 3)], (np.prod,)),
+    (f_prod_axis, [r(*X3), w(2, 4)], (np.prod,)),
+    (f_prod_neg_axis_keepdims, [r(*X3)], (np.prod,)),
+    (f_prod_tuple_axis, [r(*X3), w(3)], (np.prod,)),
+    (f_prod_keepdims_none, [0.5 * r(2, 3)], (np.prod,)),
+    (f_prod_method, [r(3, 4), w(4)], (Method("prod"),)),
+    (f_max_all, [r(*X3)], (np.max,)),
+    (f_max_axis, [r(*X3), w(2, 4)], (np.max,)),
+    (f_max_neg_axis_keepdims, [r(*X3)], (np.max,)),
+    (f_max_tuple_axis, [r(*X3), w(3)], (np.max,)),
+    (f_max_tuple_axis_keepdims, [r(*X3)], (np.max,)),
+    (f_max_keepdims_none, [r(*X3)], (np.max,)),
+    (f_amax, [r(*X3), w(3, 4)], (np.amax,)),
+    (f_max_method, [r(*X3), w(2, 3)], (Method("max"),)),
+    (f_max_runtime_axis, [r(*X3), w(2, 4), 1], (np.max,)),
+    (f_min_all, [r(*X3)], (np.min,)),
+    (f_min_axis, [r(*X3), w(2, 4)], (np.min,)),
+    (f_min_neg_axis_keepdims, [r(*X3)], (np.min,)),
+    (f_min_tuple_axis, [r(*X3), w(3)], (np.min,)),
+    (f_min_tuple_axis_keepdims, [r(*X3)], (np.min,)),
+    (f_min_keepdims_none, [r(*X3)], (np.min,)),
+    (f_amin, [r(*X3), w(3, 4)], (np.amin,)),
+    (f_min_method, [r(*X3), w(2, 3)], (Method("min"),)),
+    (f_var_all, [r(*X3)], (np.var,)),
+    (f_var_axis, [r(*X3), w(2, 4)], (np.var,)),
+    (f_var_neg_axis_keepdims, [r(*X3)], (np.var,)),
+    (f_var_tuple_axis, [r(*X3), w(3)], (np.var,)),
+    (f_var_tuple_axis_keepdims, [r(*X3)], (np.var,)),
+    (f_var_keepdims_none, [r(*X3)], (np.var,)),
+    (f_var_ddof, [r(*X3), w(2, 4)], (np.var,)),
+    (f_var_ddof_tuple, [r(*X3), w(3)], (np.var,)),
+    (f_var_method, [r(*X3), w(2, 3)], (Method("var"),)),
+    (f_std_all, [r(*X3)], (np.std,)),
+    (f_std_axis, [r(*X3), w(2, 4)], (np.std,)),
+    (f_std_neg_axis_keepdims, [r(*X3)], (np.std,)),
+    (f_std_tuple_axis, [r(*X3), w(3)], (np.std,)),
+    (f_std_tuple_axis_keepdims, [r(*X3)], (np.std,)),
+    (f_std_keepdims_none, [r(*X3)], (np.std,)),
+    (f_std_ddof, [r(*X3), w(2, 4)], (np.std,)),
+    (f_std_ddof_tuple_keepdims, [r(*X3)], (np.std,)),
+    (f_std_method, [r(*X3), w(2, 3)], (Method("std"),)),
+    (f_cumsum_none, [r(3, 4), w(12)], (np.cumsum,)),
+    (f_cumsum_none, [r(5), w(5)], (np.cumsum,)),
+    (f_cumsum_axis0, [r(3, 4), w(3, 4)], (np.cumsum,)),
+    (f_cumsum_axis1, [r(3, 4), w(3, 4)], (np.cumsum,)),
+    (f_cumsum_neg_axis, [r(*X3), w(*X3)], (np.cumsum,)),
+    (f_cumsum_method, [r(3, 4), w(3, 4)], (Method("cumsum"),)),
+]:
+    case(fn, args, *prims)
+
+# -- linear algebra ---------------------------------------------------------------------------
+
+def f_dot(a, b, w):
+    return np.sum(np.sin(np.dot(a, b)) * w)
+def f_dot_method(a, b, w):
+    return np.sum(np.sin(a.dot(b)) * w)
+def f_matmul(a, b, w):
+    return np.sum(np.sin(a @ b) * w)
+def f_np_matmul(a, b, w):
+    return np.sum(np.sin(np.matmul(a, b)) * w)
+def f_outer(a, b, w):
+    return np.sum(np.sin(np.outer(a, b)) * w)
+def f_inner(a, b, w):
+    return np.sum(np.sin(np.inner(a, b)) * w)
+def f_tensordot_1(a, b, w):
+    return np.sum(np.sin(np.tensordot(a, b, axes=1)) * w)
+def f_tensordot_2(a, b, w):
+    return np.sum(np.sin(np.tensordot(a, b)) * w)
+def f_tensordot_0(a, b, w):
+    return np.sum(np.sin(np.tensordot(a, b, 0)) * w)
+def f_tensordot_pairs(a, b, w):
+    return np.sum(np.sin(np.tensordot(a, b, axes=([2, 0], [0, 1]))) * w)
+def f_tensordot_int_pair(a, b, w):
+    return np.sum(np.sin(np.tensordot(a, b, axes=(1, -1))) * w)
+def f_einsum_matmul(a, b, w):
+    return np.sum(np.sin(np.einsum('ij,jk->ik', a, b)) * w)
+def f_einsum_full(a, b):
+    return np.sin(np.einsum('ij,ij->', a, b))
+def f_einsum_one(a, w):
+    return np.sum(np.sin(np.einsum('ij->j', a)) * w)
+def f_einsum_transpose(a, w):
+    return np.sum(np.sin(np.einsum('ijk->kij', a)) * w)
+def f_einsum_batched(a, b, w):
+    return np.sum(np.sin(np.einsum('bij,bjk->bik', a, b)) * w)
+def f_einsum_inner_sum(a, b, w):
+    return np.sum(np.sin(np.einsum('ij,k->k', a, b)) * w)
+def f_einsum_implicit(a, b, w):
+    return np.sum(np.sin(np.einsum('ij,jk', a, b)) * w)
+def f_einsum_three(a, b, c, w):
+    return np.sum(np.sin(np.einsum('ij,jk,k->i', a, b, c)) * w)
+def f_trace(a):
+    return np.sin(np.trace(a)) * np.trace(a * a)
+def f_trace_offset(a):
+    return np.sin(np.trace(a, 1)) + np.cos(np.trace(a, offset=-1))
+def f_trace_method(a):
+    return np.sin(a.trace()) + np.cos(a.trace(offset=1))
+def f_diag_make(v, w):
+    return np.sum(np.sin(np.diag(v)) * w)
+def f_diag_make_k(v, w):
+    return np.sum(np.sin(np.diag(v, 1)) * w)
+def f_diag_make_neg_k(v, w):
+    return np.sum(np.sin(np.diag(v, k=-2)) * w)
+def f_diag_read(a, w):
+    return np.sum(np.sin(np.diag(a)) * w)
+def f_diag_read_k(a, w):
+    return np.sum(np.sin(np.diag(a, 1)) * w)
+def f_diag_read_neg_k(a, w):
+    return np.sum(np.sin(np.diag(a, k=-1)) * w)
+def f_norm(x):
+    return np.sin(np.linalg.norm(x))
+def f_norm_fro(x):
+    return np.sin(np.linalg.norm(x, 'fro'))
+def f_norm_ord2(x):
+    return np.sin(np.linalg.norm(x, ord=2))
+def f_norm_ord1(x):
+    return np.sin(np.linalg.norm(x, ord=1))
+def f_norm_axis(x, w):
+    return np.sum(np.sin(np.linalg.norm(x, axis=1)) * w)
+def f_norm_neg_axis_keepdims(x):
+    return np.sum(np.sin(x) * np.linalg.norm(x, axis=-1, keepdims=True))
+def f_norm_axis_ord1(x, w):
+    return np.sum(np.sin(np.linalg.norm(x, ord=1, axis=0)) * w)
+def f_norm_matrix_axes(x, w):
+    return np.sum(np.sin(np.linalg.norm(x, axis=(1, 2))) * w)
+def f_inv(a, w):
+    return np.sum(np.sin(np.linalg.inv(a)) * w)
+def f_det(a):
+    return np.sin(np.linalg.det(a))
+def f_det_batched(a, w):
+    return np.sum(np.sin(np.linalg.det(a)) * w)
+def f_solve(a, b, w):
+    return np.sum(np.sin(np.linalg.solve(a, b)) * w)
+
+
+for fn, prims in [(f_dot, (np.dot,)), (f_dot_method, (Method("dot"),))]:
+    case(fn, [r(4), r(4), 1.0], *prims, wrt=(0, 1))
+    case(fn, [r(3, 4), r(4), w(3)], *prims, wrt=(0, 1))
+    case(fn, [r(4), r(4, 2), w(2)], *prims, wrt=(0, 1))
+    case(fn, [r(3, 4), r(4, 2), w(3, 2)], *prims, wrt=(0, 1))
+    case(fn, [r(2, 3, 4), r(5, 4, 2), w(2, 3, 5, 2)], *prims, wrt=(0, 1))
+    case(fn, [r(2, 3, 4), r(4), w(2, 3)], *prims, wrt=(0, 1))
+    case(fn, [r(4), r(5, 4, 2), w(5, 2)], *prims, wrt=(0, 1))
+    case(fn, [r(3, 4), 0.7, w(3, 4)], *prims, wrt=(0, 1))
+for fn, prims in [(f_matmul, (operator.matmul,)), (f_np_matmul, (np.matmul,))]:
+    case(fn, [r(4), r(4), 1.0], *prims, wrt=(0, 1))
+    case(fn, [r(3, 4), r(4), w(3)], *prims, wrt=(0, 1))
+    case(fn, [r(4), r(4, 2), w(2)], *prims, wrt=(0, 1))
+    case(fn, [r(3, 4), r(4, 2), w(3, 2)], *prims, wrt=(0, 1))
+    case(fn, [r(2, 3, 4), r(4, 5), w(2, 3, 5)], *prims, wrt=(0, 1))
+    case(fn, [r(3, 4), r(2, 4, 5), w(2, 3, 5)], *prims, wrt=(0, 1))
+    case(fn, [r(2, 1, 3, 4), r(5, 4, 2), w(2, 5, 3, 2)], *prims, wrt=(0, 1))
+    case(fn, [r(2, 3, 4), r(4), w(2, 3)], *prims, wrt=(0, 1))
+    case(fn, [r(4), r(2, 4, 3), w(2, 3)], *prims, wrt=(0, 1))
+case(f_outer, [r(3), r(4), w(3, 4)], np.outer, wrt=(0, 1))
+case(f_outer, [r(2, 3), r(4), w(6, 4)], np.outer, wrt=(0, 1))
+case(f_inner, [r(4), r(4), 1.0], np.inner, wrt=(0, 1))
+case(f_inner, [r(3, 4), r(4), w(3)], np.inner, wrt=(0, 1))
+case(f_inner, [r(3, 4), r(2, 4), w(3, 2)], np.inner, wrt=(0, 1))
+case(f_inner, [r(2, 3, 4), r(5, 4), w(2, 3, 5)], np.inner, wrt=(0, 1))
+case(f_inner, [0.6, r(2, 4), w(2, 4)], np.inner, wrt=(0, 1))
+case(f_tensordot_1, [r(3, 4), r(4, 5), w(3, 5)], np.tensordot, wrt=(0, 1))
+case(f_tensordot_2, [r(2, 3, 4), r(3, 4, 5), w(2, 5)], np.tensordot, wrt=(0, 1))
+case(f_tensordot_0, [r(2, 3), r(4), w(2, 3, 4)], np.tensordot, wrt=(0, 1))
+case(f_tensordot_pairs, [r(2, 3, 4), r(4, 2, 5), w(3, 5)], np.tensordot, wrt=(0, 1))
+case(f_tensordot_int_pair, [r(2, 3, 4), r(5, 3), w(2, 4, 5)], np.tensordot, wrt=(0, 1))
+case(f_einsum_matmul, [r(3, 4), r(4, 2), w(3, 2)], np.einsum, wrt=(0, 1))
+case(f_einsum_full, [r(3, 4), r(3, 4)], np.einsum, wrt=(0, 1))
+case(f_einsum_one, [r(3, 4), w(4)], np.einsum)
+case(f_einsum_transpose, [r(2, 3, 4), w(4, 2, 3)], np.einsum)
+case(f_einsum_batched, [r(2, 3, 4), r(2, 4, 5), w(2, 3, 5)], np.einsum, wrt=(0, 1))
+case(f_einsum_inner_sum, [r(3, 4), r(5), w(5)], np.einsum, wrt=(0, 1))
+case(f_einsum_implicit, [r(3, 4), r(4, 2), w(3, 2)], np.einsum, wrt=(0, 1))
+case(f_einsum_three, [r(3, 4), r(4, 5), r(5), w(3)], np.einsum, wrt=(0, 1, 2))
+case(f_trace, [r(3, 3)], np.trace)
+case(f_trace, [r(3, 5)], np.trace)
+case(f_trace_offset, [r(4, 3)], np.trace)
+case(f_trace_method, [r(3, 4)], Method("trace"))
+case(f_diag_make, [r(3), w(3, 3)], np.diag)
+case(f_diag_make_k, [r(3), w(4, 4)], np.diag)
+case(f_diag_make_neg_k, [r(3), w(5, 5)], np.diag)
+case(f_diag_read, [r(3, 3), w(3)], np.diag)
+case(f_diag_read, [r(3, 5), w(3)], np.diag)
+case(f_diag_read_k, [r(3, 4), w(3)], np.diag)
+case(f_diag_read_neg_k, [r(4, 3), w(3)], np.diag)
+case(f_norm, [r(5)], np.linalg.norm)
+case(f_norm, [r(3, 4)], np.linalg.norm)
+case(f_norm_fro, [r(3, 4)], np.linalg.norm)
+case(f_norm_ord2, [r(5)], np.linalg.norm)
+case(f_norm_ord1, [r(5)], np.linalg.norm)
+case(f_norm_axis, [r(3, 4), w(3)], np.linalg.norm)
+case(f_norm_neg_axis_keepdims, [r(3, 4)], np.linalg.norm)
+case(f_norm_axis_ord1, [r(3, 4), w(4)], np.linalg.norm)
+case(f_norm_matrix_axes, [r(2, 3, 4), w(2)], np.linalg.norm)
+case(f_inv, [well_conditioned(3, 3), w(3, 3)], np.linalg.inv)
+case(f_inv, [well_conditioned(2, 3, 3), w(2, 3, 3)], np.linalg.inv)
+case(f_det, [well_conditioned(3, 3)], np.linalg.det)
+case(f_det_batched, [well_conditioned(2, 3, 3), w(2)], np.linalg.det)
+case(f_solve, [well_conditioned(3, 3), r(3), w(3)], np.linalg.solve, wrt=(0, 1))
+case(f_solve, [well_conditioned(3, 3), r(3, 2), w(3, 2)], np.linalg.solve, wrt=(0, 1))
+case(f_solve, [well_conditioned(2, 3, 3), r(2, 3, 2), w(2, 3, 2)], np.linalg.solve, wrt=(0, 1))
+
+# -- shapes, copies and joins -----------------------------------------------------------------
+
+def f_reshape(x, w):
+    return np.sum(np.sin(np.reshape(x, (2, 6))) * w)
+def f_reshape_minus_one(x, w):
+    return np.sum(np.sin(np.reshape(x, -1)) * w)
+def f_reshape_newshape_kw(x, w):
+    return np.sum(np.sin(np.reshape(x, shape=(4, 3))) * w)
+def f_reshape_method_args(x, w):
+    return np.sum(np.sin(x.reshape(2, 6)) * w)
+def f_reshape_method_tuple(x, w):
+    return np.sum(np.sin(x.reshape((2, 6))) * w)
+def f_reshape_method_minus_one(x, w):
+    return np.sum(np.sin(x.reshape(-1, 3)) * w)
+def f_transpose(x, w):
+    return np.sum(np.sin(np.transpose(x)) * w)
+def f_transpose_axes(x, w):
+    return np.sum(np.sin(np.transpose(x, (1, 0, 2))) * w)
+def f_transpose_axes_kw(x, w):
+    return np.sum(np.sin(np.transpose(x, axes=(2, 0, 1))) * w)
+def f_transpose_neg_axes(x, w):
+    return np.sum(np.sin(np.transpose(x, (-1, 0, 1))) * w)
+def f_transpose_method(x, w):
+    return np.sum(np.sin(x.transpose()) * w)
+def f_transpose_method_args(x, w):
+    return np.sum(np.sin(x.transpose(1, 0, 2)) * w)
+def f_transpose_method_cycle(x, w):
+    return np.sum(np.sin(x.transpose(2, 0, 1)) * w)
+def f_transpose_method_tuple(x, w):
+    return np.sum(np.sin(x.transpose((2, 0, 1))) * w)
+def f_T(x, w):
+    return np.sum(np.sin(x.T) * w)
+def f_swapaxes(x, w):
+    return np.sum(np.sin(np.swapaxes(x, 0, 2)) * w)
+def f_swapaxes_method(x, w):
+    return np.sum(np.sin(x.swapaxes(-1, 1)) * w)
+def f_moveaxis(x, w):
+    return np.sum(np.sin(np.moveaxis(x, 0, -1)) * w)
+def f_moveaxis_tuple(x, w):
+    return np.sum(np.sin(np.moveaxis(x, (0, 1), (2, 0))) * w)
+def f_expand_dims(x, w):
+    return np.sum(np.sin(np.expand_dims(x, 1)) * w)
+def f_expand_dims_tuple(x, w):
+    return np.sum(np.sin(np.expand_dims(x, axis=(0, -1))) * w)
+def f_squeeze(x, w):
+    return np.sum(np.sin(np.squeeze(x)) * w)
+def f_squeeze_axis(x, w):
+    return np.sum(np.sin(np.squeeze(x, axis=0)) * w)
+def f_squeeze_method(x, w):
+    return np.sum(np.sin(x.squeeze(2)) * w)
+def f_ravel(x, w):
+    return np.sum(np.sin(np.ravel(x)) * w)
+def f_ravel_method(x, w):
+    return np.sum(np.sin(x.ravel()) * w)
+def f_flatten_method(x, w):
+    return np.sum(np.sin(x.flatten()) * w)
+def f_atleast_1d(x, w):
+    return np.sum(np.sin(np.atleast_1d(x)) * w)
+def f_atleast_2d(x, w):
+    return np.sum(np.sin(np.atleast_2d(x)) * w)
+def f_concatenate0(a, b, w):
+    return np.sum(np.sin(np.concatenate([a, b])) * w)
+def f_concatenate1(a, b, c, w):
+    return np.sum(np.sin(np.concatenate((a, b, c), axis=1)) * w)
+def f_concatenate_none(a, b, w):
+    return np.sum(np.sin(np.concatenate([a, b], axis=None)) * w)
+def f_concatenate_neg(a, b, w):
+    return np.sum(np.sin(np.concatenate([a * b, b], -1)) * w)
+def f_stack0(a, b, w):
+    return np.sum(np.sin(np.stack([a, b])) * w)
+def f_stack1(a, b, c, w):
+    return np.sum(np.sin(np.stack((a, b, c), axis=1)) * w)
+def f_stack_neg(a, b, w):
+    return np.sum(np.sin(np.stack([a, b], axis=-1)) * w)
+def f_hstack(a, b, w):
+    return np.sum(np.sin(np.hstack([a, b])) * w)
+def f_vstack(a, b, w):
+    return np.sum(np.sin(np.vstack([a, b])) * w)
+def f_broadcast_to(x, w):
+    return np.sum(np.sin(np.broadcast_to(x, (3, 4))) * w)
+def f_broadcast_to_3d(x, w):
+    return np.sum(np.sin(np.broadcast_to(x, (2, 3, 4))) * w)
+def f_tile(x, w):
+    return np.sum(np.sin(np.tile(x, 2)) * w)
+def f_tile_tuple(x, w):
+    return np.sum(np.sin(np.tile(x, (2, 3))) * w)
+def f_tile_longer(x, w):
+    return np.sum(np.sin(np.tile(x, (2, 1, 2))) * w)
+def f_repeat(x, w):
+    return np.sum(np.sin(np.repeat(x, 2)) * w)
+def f_repeat_axis(x, w):
+    return np.sum(np.sin(np.repeat(x, 3, axis=1)) * w)
+def f_repeat_neg_axis(x, w):
+    return np.sum(np.sin(np.repeat(x, 2, axis=-2)) * w)
+def f_repeat_array(x, w):
+    return np.sum(np.sin(np.repeat(x, [1, 0, 3], axis=0)) * w)
+def f_repeat_array_flat(x, w):
+    return np.sum(np.sin(np.repeat(x, [2, 1, 0, 1, 3, 1])) * w)
+def f_repeat_method(x, w):
+    return np.sum(np.sin(x.repeat(2, axis=0)) * w)
+def f_flip(x, w):
+    return np.sum(np.sin(np.flip(x)) * w)
+def f_flip_axis(x, w):
+    return np.sum(np.sin(np.flip(x, 1)) * w)
+def f_flip_tuple(x, w):
+    return np.sum(np.sin(np.flip(x, axis=(0, -1))) * w)
+def f_take(x, w):
+    return np.sum(np.sin(np.take(x, [0, 0, 5, 11, 5])) * w)
+def f_take_axis(x, w):
+    return np.sum(np.sin(np.take(x, [2, 0, 2], axis=1)) * w)
+def f_take_neg_axis(x, w):
+    return np.sum(np.sin(np.take(x, [1, 1], axis=-1)) * w)
+def f_array_scalars(a, b, c, w):
+    return np.sum(np.sin(np.array([a * b, b, c])) * w)
+def f_array_nested(a, b, w):
+    return np.sum(np.sin(np.array([[a, b], [b * a, a]])) * w)
+def f_array_of_arrays(x, y, w):
+    return np.sum(np.sin(np.array([x, y * x])) * w)
+def f_asarray(x, w):
+    return np.sum(np.sin(np.asarray(x)) * w)
+def f_copy(x, w):
+    return np.sum(np.sin(np.copy(x)) * w)
+def f_copy_method(x, w):
+    return np.sum(np.sin(x.copy()) * w)
+def f_real(x, w):
+    return np.sum(np.sin(x.real) * w)
+def f_astype32(x, w):
+    return np.sum(np.sin(x.astype(np.float32)).astype(np.float64) * w)
+def f_astype64(x, w):
+    return np.sum(np.sin(x.astype(np.float64)) * w)
+def f_astype_int(x, w):
+    return np.sum(x.astype(int) * x * w)
+def f_shape_constants(x):
+    return np.sum(x ** 2) / x.size + x.shape[0] * np.sum(np.sin(x)) + x.ndim * np.sum(x)
+def f_np_shape_constants(x):
+    return np.sum(np.sin(x)) * np.size(x) + np.shape(x)[1] * np.sum(x ** 2) / np.ndim(x)
+
+
+for fn, args, prims in [
+    (f_reshape, [r(3, 4), w(2, 6)], (np.reshape,)),
+    (f_reshape_minus_one, [r(3, 4), w(12)], (np.reshape,)),
+    (f_reshape_newshape_kw, [r(3, 4), w(4, 3)], (np.reshape,)),
+    (f_reshape_method_args, [r(3, 4), w(2, 6)], (Method("reshape"),)),
+    (f_reshape_method_tuple, [r(3, 4), w(2, 6)], (Method("reshape"),)),
+    (f_reshape_method_minus_one, [r(3, 4), w(4, 3)], (Method("reshape"),)),
+    (f_transpose, [r(3, 4), w(4, 3)], (np.transpose,)),
+    (f_transpose, [r(*X3), w(4, 3, 2)], (np.transpose,)),
+    (f_transpose_axes, [r(*X3), w(3, 2, 4)], (np.transpose,)),
+    (f_transpose_axes_kw, [r(*X3), w(4, 2, 3)], (np.transpose,)),
+    (f_transpose_neg_axes, [r(*X3), w(4, 2, 3)], (np.transpose,)),
+    (f_transpose_method, [r(*X3), w(4, 3, 2)], (Method("transpose"),)),
+    (f_transpose_method_args, [r(*X3), w(3, 2, 4)], (Method("transpose"),)),
+    (f_transpose_method_cycle, [r(*X3), w(4, 2, 3)], (Method("transpose"),)),
+    (f_transpose_method_tuple, [r(*X3), w(4, 2, 3)], (Method("transpose"),)),
+    (f_T, [r(3, 4), w(4, 3)], (Attr("T"),)),
+    (f_T, [r(*X3), w(4, 3, 2)], (Attr("T"),)),
+    (f_swapaxes, [r(*X3), w(4, 3, 2)], (np.swapaxes,)),
+    (f_swapaxes_method, [r(*X3), w(2, 4, 3)], (Method("swapaxes"),)),
+    (f_moveaxis, [r(*X3), w(3, 4, 2)], (np.moveaxis,)),
+    (f_moveaxis_tuple, [r(*X3), w(3, 4, 2)], (np.moveaxis,)),
+    (f_expand_dims, [r(3, 4), w(3, 1, 4)], (np.expand_dims,)),
+    (f_expand_dims_tuple, [r(3, 4), w(1, 3, 4, 1)], (np.expand_dims,)),
+    (f_squeeze, [r(1, 3, 1, 4), w(3, 4)], (np.squeeze,)),
+    (f_squeeze_axis, [r(1, 3, 1, 4), w(3, 1, 4)], (np.squeeze,)),
+    (f_squeeze_method, [r(3, 4, 1), w(3, 4)], (Method("squeeze"),)),
+    (f_ravel, [r(*X3), w(24)], (np.ravel,)),
+    (f_ravel_method, [r(*X3), w(24)], (Method("ravel"),)),
+    (f_ravel_method, [r(4, 3).T, w(12)], (Method("ravel"),)),
+    (f_flatten_method, [r(*X3), w(24)], (Method("flatten"),)),
+    (f_atleast_1d, [np.array(0.3), w(1)], (np.atleast_1d,)),
+    (f_atleast_1d, [r(3), w(3)], (np.atleast_1d,)),
+    (f_atleast_2d, [r(3), w(1, 3)], (np.atleast_2d,)),
+    (f_atleast_2d, [np.array(0.3), w(1, 1)], (np.atleast_2d,)),
+    (f_concatenate0, [r(2, 3), r(4, 3), w(6, 3)], (np.concatenate,)),
+    (f_concatenate1, [r(2, 3), r(2, 1), r(2, 2), w(2, 6)], (np.concatenate,)),
+    (f_concatenate_none, [r(2, 3), r(4), w(10)], (np.concatenate,)),
+    (f_concatenate_neg, [r(2, 3), r(2, 3), w(2, 6)], (np.concatenate,)),
+    (f_stack0, [r(3, 4), r(3, 4), w(2, 3, 4)], (np.stack,)),
+    (f_stack1, [r(3, 4), r(3, 4), r(3, 4), w(3, 3, 4)], (np.stack,)),
+    (f_stack_neg, [r(3, 4), r(3, 4), w(3, 4, 2)], (np.stack,)),
+    (f_hstack, [r(3), r(2), w(5)], (np.hstack,)),
+    (f_hstack, [r(3, 2), r(3, 4), w(3, 6)], (np.hstack,)),
+    (f_vstack, [r(3), r(3), w(2, 3)], (np.vstack,)),
+    (f_vstack, [r(2, 3), r(4, 3), w(6, 3)], (np.vstack,)),
+    (f_vstack, [r(2, 3), r(3), w(3, 3)], (np.vstack,)),
+    (f_broadcast_to, [r(4), w(3, 4)], (np.broadcast_to,)),
+    (f_broadcast_to, [r(3, 1), w(3, 4)], (np.broadcast_to,)),
+    (f_broadcast_to, [np.array(0.4), w(3, 4)], (np.broadcast_to,)),
+    (f_broadcast_to_3d, [r(3, 1), w(2, 3, 4)], (np.broadcast_to,)),
+    (f_tile, [r(3), w(6)], (np.tile,)),
+    (f_tile_tuple, [r(2, 3), w(4, 9)], (np.tile,)),
+    (f_tile_tuple, [r(3), w(2, 9)], (np.tile,)),
+    (f_tile_longer, [r(2, 3), w(2, 2, 6)], (np.tile,)),
+    (f_repeat, [r(2, 3), w(12)], (np.repeat,)),
+    (f_repeat_axis, [r(2, 3), w(2, 9)], (np.repeat,)),
+    (f_repeat_neg_axis, [r(*X3), w(2, 6, 4)], (np.repeat,)),
+    (f_repeat_array, [r(3, 2), w(4, 2)], (np.repeat,)),
+    (f_repeat_array_flat, [r(2, 3), w(8)], (np.repeat,)),
+    (f_repeat_method, [r(2, 3), w(4, 3)], (Method("repeat"),)),
+    (f_flip, [r(3, 4), w(3, 4)], (np.flip,)),
+    (f_flip_axis, [r(3, 4), w(3, 4)], (np.flip,)),
+    (f_flip_tuple, [r(*X3), w(*X3)], (np.flip,)),
+    (f_take, [r(3, 4), w(5)], (np.take,)),
+    (f_take_axis, [r(2, 3, 4), w(2, 3, 4)], (np.take,)),
+    (f_take_neg_axis, [r(3, 4), w(3, 2)], (np.take,)),
+    (f_array_scalars, [0.3, -1.2, 0.8, w(3)], (np.array, (0, 1, 2))),
+    (f_array_nested, [0.3, -1.2, w(2, 2)], (np.array, (0, 1))),
+    (f_array_of_arrays, [r(3), r(3), w(2, 3)], (np.array, (0, 1))),
+    (f_asarray, [r(3, 4), w(3, 4)], (np.asarray,)),
+    (f_copy, [r(3, 4), w(3, 4)], (np.copy,)),
+    (f_copy_method, [r(3, 4), w(3, 4)], (Method("copy"),)),
+    (f_real, [r(3, 4), w(3, 4)], (Attr("real"),)),
+    (f_astype64, [r(3, 4), w(3, 4)], (Method("astype"),)),
+    (f_shape_constants, [r(3, 4)], (Attr("shape"), Attr("size"), Attr("ndim"))),
+    (f_np_shape_constants, [r(3, 4)], (np.shape, np.size, np.ndim)),
+]:
+    if isinstance(prims[-1], tuple):
+        prims, wrt = prims[:-1], prims[-1]
+    else:
+        wrt = 0
+    case(fn, args, *prims, wrt=wrt)
+# autograd is no oracle for these: its prod gradient is nan at zeros, its tile gradient is wrong for
+# an int `reps` on a 2-D array, and it passes gradients through a cast to int.
+case(f_prod_all, [np.array([[0.7, 0.0, 1.3], [-0.9, 1.1, 0.6]])], np.prod, use_autograd=False)
+case(f_prod_all, [np.array([[0.7, 0.0, 1.3], [-0.9, 0.0, 0.6]])], np.prod, use_autograd=False)
+case(f_prod_axis, [np.array([[[0.5, 0.0, 2.0, 1.0], [1.0, 1.5, -1.0, 0.0]],
+                             [[0.0, 0.0, 1.0, 3.0], [2.0, 1.0, 0.5, 1.0]]]), w(2, 4)], np.prod,
+     use_autograd=False)
+case(f_prod_tuple_axis, [np.where(rng.uniform(size=X3) < 0.2, 0.0, r(*X3)), w(3)], np.prod, use_autograd=False)
+case(f_tile, [r(2, 3), w(2, 6)], np.tile, use_autograd=False)
+case(f_astype_int, [r(3, 4) * 3.0, w(3, 4)], Method("astype"), use_autograd=False)
+
+def f_reshape_order_f(x, w):
+    return np.sum(np.sin(np.reshape(x, (2, 6), order='F')) * w)
+def f_reshape_method_order_f(x, w):
+    return np.sum(np.sin(x.reshape(2, 6, order='F')) * w)
+def f_ravel_order_f(x, w):
+    return np.sum(np.sin(np.ravel(x, order='F')) * w)
+def f_ravel_order_a(x, w):
+    return np.sum(np.sin(np.ravel(x, 'A')) * w)
+def f_flatten_order_f(x, w):
+    return np.sum(np.sin(x.flatten('F')) * w)
+def f_take_scalar(x):
+    return np.sin(np.take(x, 3)) * np.take(x, -1)
+def f_take_scalar_axis(x, w):
+    return np.sum(np.sin(np.take(x, 1, axis=1)) * w)
+def f_take_2d_indices(x, w):
+    return np.sum(np.sin(np.take(x, [[0, 1], [1, 1]], axis=1)) * w)
+def f_sum_dtype(x, w):
+    return np.sum(np.sin(np.sum(x, axis=0, dtype=np.float64)) * w) + np.mean(x * x, dtype=np.float64)
+def f_clip_keywords(x, w):
+    return np.sum(np.sin(np.clip(x, a_min=0.1, a_max=0.6)) * w)
+
+
+case(f_reshape_order_f, [r(3, 4), w(2, 6)], np.reshape)
+case(f_reshape_method_order_f, [r(3, 4), w(2, 6)], Method("reshape"))
+case(f_ravel_order_f, [r(3, 4), w(12)], np.ravel)
+case(f_ravel_order_a, [r(3, 4), w(12)], np.ravel)
+case(f_flatten_order_f, [r(3, 4), w(12)], Method("flatten"))
+case(f_take_scalar, [r(3, 4)], np.take)
+case(f_take_scalar_axis, [r(3, 4), w(3)], np.take)
+case(f_take_2d_indices, [r(3, 4), w(3, 2, 2)], np.take)
+case(f_sum_dtype, [r(3, 4), w(4)], np.sum, np.mean)
+case(f_clip_keywords, [r(3, 4), w(3, 4)], np.clip)
+
+# -- indexing ---------------------------------------------------------------------------------
+
+def f_index_int(x, w):
+    return np.sum(np.sin(x[0]) * w) + np.sin(x[-1, 2])
+def f_index_slice(x, w):
+    return np.sum(np.sin(x[1:3]) * w)
+def f_index_reversed(x, w):
+    return np.sum(np.sin(x[::-1]) * w)
+def f_index_column(x, w):
+    return np.sum(np.sin(x[:, 0]) * w) + np.sum(np.cos(x[:, 1:3]))
+def f_index_repeated(x, w):
+    return np.sum(np.sin(x[[0, 0, 2]]) * w)
+def f_index_mask(x):
+    return np.sum(np.sin(x[x > 0]) * x[x > 0])
+def f_index_array_arg(x, idx, w):
+    return np.sum(np.sin(x[idx]) * w)
+def f_index_ellipsis_newaxis(x, w):
+    return np.sum(np.sin(x[..., 1]) * w) + np.sum(np.sin(x[None, :, 0]))
+def f_index_argmax(x):
+    return x[np.argmax(x)] * np.sum(x)
+
+
+case(f_index_int, [r(3, 4), w(4)], operator.getitem)
+case(f_index_slice, [r(5, 2), w(2, 2)], operator.getitem)
+case(f_index_reversed, [r(5), w(5)], operator.getitem)
+case(f_index_column, [r(3, 4), w(3)], operator.getitem)
+case(f_index_repeated, [r(4, 2), w(3, 2)], operator.getitem)
+case(f_index_mask, [r(3, 4)], operator.getitem, operator.gt)
+case(f_index_array_arg, [r(5), np.array([4, 1, 4, 4]), w(4)], operator.getitem)
+case(f_index_ellipsis_newaxis, [r(2, 3, 4), w(2, 3)], operator.getitem)
+case(f_index_argmax, [r(6)], operator.getitem, np.argmax)
+
+# -- functions with zero gradient, used inside differentiable expressions ----------------------
+
+def f_floor(x):
+    return np.sum(x * np.floor(x))
+def f_round(x):
+    return np.sum(np.sin(x) * np.round(x))
+def f_sign(x):
+    return np.sum(x * x * np.sign(x))
+def f_comparisons(x, y):
+    return np.sum(x * (x > y) + y * np.greater_equal(y, x) + np.less(x, 0.0) * x * y)
+def f_ceil_trunc(x):
+    return np.sum(x * np.ceil(x) + x * x * np.trunc(x) + x * np.rint(x))
+
+
+case(f_floor, [3.0 * r(3, 4)], np.floor)
+case(f_round, [3.0 * r(3, 4)], np.round)
+case(f_sign, [r(3, 4)], np.sign)
+case(f_comparisons, [r(3, 4), r(3, 4)], np.greater_equal, np.less, wrt=(0, 1))
+case(f_ceil_trunc, [3.0 * r(3, 4)], np.ceil, np.trunc, np.rint)
+
+# -- dtypes and 0-d arrays --------------------------------------------------------------------
+
+def f_float32_mix(x, y, w):
+    return np.sum(np.tanh(x @ y + 0.5 * x[:, :1]) * w) + np.mean(np.exp(x)) * np.max(y)
+def f_float32_mixed_dtypes(x, y, w):
+    return np.sum(np.sin(x * y) * w)
+def f_zero_d(x, y):
+    return np.sin(x) * y + np.exp(x * y) + np.sum(np.square(x))
+
+
+f32 = np.float32
+case(f_float32_mix, [r(3, 4).astype(f32), r(4, 2).astype(f32), w(3, 2).astype(f32)],
+     operator.matmul, np.tanh, wrt=(0, 1), rtol=1e-3, atol=1e-3, use_autograd=False)
+case(f_float32_mixed_dtypes, [r(3, 4).astype(f32), r(4), w(3, 4)], operator.mul, wrt=(0, 1),
+     rtol=1e-4, atol=1e-4, use_autograd=False)
+case(f_exp, [r(3, 4).astype(f32), w(3, 4).astype(f32)], np.exp, rtol=1e-3, atol=1e-3, use_autograd=False)
+case(f_sum_axis, [r(*X3).astype(f32), w(2, 4).astype(f32)], np.sum, rtol=1e-3, atol=1e-3,
+     use_autograd=False)
+case(f_zero_d, [np.array(0.3), np.array(-0.7)], np.sin, np.exp, np.square, wrt=(0, 1))
+case(f_zero_d, [np.array(0.3, dtype=f32), np.array(-0.7, dtype=f32)], np.sin, wrt=(0, 1), rtol=1e-3,
+     atol=1e-3, use_autograd=False)
+
+
+@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
+def test_rule(c):
+    assert_gradients(c.fn, c.args, wrt=c.wrt, **c.options)
+
+
+# -- float32 through a cast: finite differences are too coarse there, so compare with the formula --
+
+def test_astype_float32_keeps_the_argument_dtype():
+    x, weights = r(3, 4), w(3, 4)
+    grad = gradc.grad(f_astype32)(x, weights)
+    assert grad.dtype == np.float64 and grad.shape == x.shape
+    np.testing.assert_allclose(grad, np.cos(x) * weights, rtol=1e-5, atol=1e-6)
+    x32 = x.astype(np.float32)
+    grad32 = gradc.grad(f_astype64)(x32, weights)
+    assert grad32.dtype == np.float32
+    np.testing.assert_allclose(grad32, np.cos(x32.astype(np.float64)) * weights, rtol=1e-5, atol=1e-6)
+
+
+def f_float_scalars(x, y):
+    return np.sin(x) * np.exp(y) + np.sum(np.square(x * y)) + np.max(x)
+
+
+def test_python_floats_give_python_floats():
+    dx, dy = assert_gradients(f_float_scalars, [0.4, -0.8], wrt=(0, 1))
+    assert type(dx) is float and type(dy) is float
+
+
+def test_zero_d_arrays_stay_zero_d():
+    dx, dy = assert_gradients(f_zero_d, [np.array(0.3), np.array(-0.7)], wrt=(0, 1))
+    assert isinstance(dx, np.ndarray) and dx.shape == () and dy.shape == ()
+
+
+# -- second derivatives of scalar functions through the rules ----------------------------------
+
+def g_exp_sin(x):
+    return np.exp(np.sin(x)) * np.cos(x)
+def g_log_sqrt(x):
+    return np.log(x) * np.sqrt(x) + np.reciprocal(x)
+def g_tanh_pow(x):
+    return np.tanh(x) ** 3 + np.power(x, 2.5) + np.square(np.arctan(x))
+def g_hyperbolic(x):
+    return np.sinh(x) * np.cosh(x) + np.arcsin(x / 4.0) + np.log1p(x) + np.expm1(x)
+
+
+@pytest.mark.parametrize("fn", [g_exp_sin, g_log_sqrt, g_tanh_pow, g_hyperbolic])
+def test_second_derivative(fn):
+    first = gradc.grad(fn)
+    second = gradc.grad(first)
+    x, eps = 0.8, 1e-5
+    expected = (first(x + eps) - first(x - eps)) / (2 * eps)
+    assert abs(second(x) - expected) <= 1e-6 * max(1.0, abs(expected))
+
+
+# -- ties and other non-differentiable points: the documented values ---------------------------
+
+def t_max(x):
+    return np.max(x)
+def t_min(x):
+    return np.min(x)
+def t_max_axis(x, w):
+    return np.sum(np.max(x, axis=1) * w)
+def t_min_axis_keepdims(x, w):
+    return np.sum(np.min(x, axis=0, keepdims=True) * w)
+def t_max_method(x):
+    return x.max()
+def t_amax_tuple(x, w):
+    return np.sum(np.amax(x, axis=(0, 2)) * w)
+def t_maximum(x, y):
+    return np.sum(np.maximum(x, y) * np.array([1.0, 2.0, 3.0]))
+def t_minimum(x, y):
+    return np.sum(np.minimum(x, y) * np.array([1.0, 2.0, 3.0]))
+def t_clip(x, lo, hi):
+    return np.sum(np.clip(x, lo, hi) * np.array([1.0, 2.0, 3.0, 4.0]))
+def t_clip_const(x):
+    return np.sum(np.clip(x, 0.0, 1.0) * np.array([1.0, 2.0, 3.0, 4.0]))
+def t_clip_method(x):
+    return np.sum(x.clip(0.0, 1.0) * np.array([1.0, 2.0, 3.0, 4.0]))
+def t_abs(x):
+    return np.sum(np.abs(x) * np.array([1.0, 2.0, 3.0]))
+def t_norm(x):
+    return np.linalg.norm(x)
+
+
+def test_max_reduction_splits_ties_equally():
+    x = np.array([1.0, 3.0, -2.0, 3.0, 3.0])
+    np.testing.assert_array_equal(gradc.grad(t_max)(x), [0.0, 1 / 3, 0.0, 1 / 3, 1 / 3])
+    np.testing.assert_array_equal(gradc.grad(t_max_method)(x), [0.0, 1 / 3, 0.0, 1 / 3, 1 / 3])
+    np.testing.assert_array_equal(gradc.grad(t_min)(x), [0.0, 0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(gradc.grad(t_min)(np.array([2.0, 2.0])), [0.5, 0.5])
+
+
+def test_max_min_reductions_split_ties_along_the_axis():
+    x = np.array([[1.0, 5.0, 5.0], [2.0, 2.0, 2.0]])
+    np.testing.assert_allclose(gradc.grad(t_max_axis)(x, np.array([2.0, 3.0])),
+                               [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(gradc.grad(t_min_axis_keepdims)(x, np.array([[1.0, 2.0, 4.0]])),
+                               [[1.0, 0.0, 0.0], [0.0, 2.0, 4.0]])
+    y = np.zeros((2, 2, 2))
+    y[0, 1, 0] = y[1, 1, 1] = 1.0  # column 1: two winners among 4; column 0: all 4 tie at 0
+    expected = np.zeros((2, 2, 2))
+    expected[:, 0, :] = 0.25 * 2.0
+    expected[0, 1, 0] = expected[1, 1, 1] = 0.5 * 3.0
+    np.testing.assert_allclose(gradc.grad(t_amax_tuple)(y, np.array([2.0, 3.0])), expected)
+
+
+def test_maximum_minimum_split_ties_in_half():
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.0, 4.0])
+    dx, dy = gradc.grad(t_maximum, wrt=(0, 1))(x, y)
+    np.testing.assert_array_equal(dx, [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(dy, [0.0, 1.0, 3.0])
+    dx, dy = gradc.grad(t_minimum, wrt=(0, 1))(x, y)
+    np.testing.assert_array_equal(dx, [0.0, 1.0, 3.0])
+    np.testing.assert_array_equal(dy, [1.0, 1.0, 0.0])
+
+
+def test_clip_bounds_split_ties_in_half():
+    x = np.array([-1.0, 0.0, 0.5, 1.0])
+    lo, hi = np.zeros(4), np.ones(4)
+    dx, dlo, dhi = gradc.grad(t_clip, wrt=(0, 1, 2))(x, lo, hi)
+    np.testing.assert_array_equal(dx, [0.0, 1.0, 3.0, 2.0])
+    np.testing.assert_array_equal(dlo, [1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dhi, [0.0, 0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(gradc.grad(t_clip_const)(x), [0.0, 1.0, 3.0, 2.0])
+    np.testing.assert_array_equal(gradc.grad(t_clip_method)(x), [0.0, 1.0, 3.0, 2.0])
+
+
+def test_abs_has_derivative_zero_at_zero():
+    np.testing.assert_array_equal(gradc.grad(t_abs)(np.array([-2.0, 0.0, 3.0])), [-1.0, 0.0, 3.0])
+
+
+def test_norm_has_gradient_zero_at_the_zero_vector():
+    np.testing.assert_array_equal(gradc.grad(t_norm)(np.zeros(3)), np.zeros(3))
+
+
+def test_ravel_order_a_follows_the_memory_layout():
+    # finite differences perturb C-ordered copies, so compare with order='F' on the same values instead
+    x, weights = np.asfortranarray(r(3, 4)), w(12)
+    np.testing.assert_allclose(gradc.grad(f_ravel_order_a)(x, weights), gradc.grad(f_ravel_order_f)(x, weights))
