@@ -20,8 +20,6 @@ def _location_of(function, text):
 @pytest.mark.parametrize("name, construct, words", [
     ("uses_try", "try:", "`try`"),
     ("uses_with", "with ", "`with`"),
-    ("uses_for", "for ", "`for` loop"),
-    ("uses_if", "if ", "`if`"),
     ("uses_yield", "yield", "`yield`"),
     ("uses_global", "global", "`global`"),
     ("uses_del", "del ", "`del`"),

@@ -72,18 +72,7 @@ def test_random_scalar_program(tmp_path, statements, reassign, x, y):
     for optimize in (False, True):
         dx, dy = gradc.grad(f, wrt=(0, 1), optimize=optimize)(x, y)
         assert type(dx) is float and type(dy) is float, source
-        try:
-            np.testing.assert_allclose([dx, dy], expected, rtol=1e-5, atol=1e-6, err_msg=source)
-        except AssertionError:
-            if optimize and _repeats_an_expression(source):
-                pytest.xfail("known bug: CSE-merged values get clashing adjoint names "
-                             "(see test_cse_merged_rebinding_known_bug)")
-            raise
-
-
-def _repeats_an_expression(source):
-    right_sides = [line.split(" = ", 1)[1] for line in source.splitlines() if " = " in line]
-    return len(right_sides) != len(set(right_sides))
+        np.testing.assert_allclose([dx, dy], expected, rtol=1e-5, atol=1e-6, err_msg=source)
 
 
 def f_cse_merged_rebinding(y):
@@ -93,9 +82,8 @@ def f_cse_merged_rebinding(y):
     return v2 + math.tanh(v1)
 
 
-@pytest.mark.xfail(strict=True, reason="the optimized gradient reads `dv1` after the adjoint of the "
-                   "first `v1` overwrote the adjoint of the second (emitter/CSE naming bug)")
-def test_cse_merged_rebinding_known_bug():
+def test_cse_merged_rebinding():
+    """Once a wrong gradient: the adjoint of one `v1` overwrote the other's while still needed."""
     expected = numeric_gradient(f_cse_merged_rebinding, [2.0], 0)
     np.testing.assert_allclose(gradc.grad(f_cse_merged_rebinding, optimize=False)(2.0), expected, rtol=1e-6)
     np.testing.assert_allclose(gradc.grad(f_cse_merged_rebinding)(2.0), expected, rtol=1e-6)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import runtime
 from ..analysis.activity import active_values, rule_key
-from ..errors import NoGradientRuleError
+from ..errors import NoGradientRuleError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule
 from ..ir.core import Function, Op, Region, Value
 from ..rules.registry import Attr, Method, Rule, lookup
@@ -195,6 +195,9 @@ def _registration_hint(op: Op) -> str:
 def reverse(primal: Function, wrt: list[int], mode: str = "grad") -> Function:
     """The gradient function of `primal` with respect to the parameters at `wrt`."""
     assert mode in MODES, mode
+    for op in primal.walk():  # until control flow is differentiated, refuse it rather than guess
+        if op.kind in ("if", "for", "while"):
+            raise UnsupportedSyntaxError(f"`{op.kind}` is not differentiated yet", op.loc)
     body = primal.body
     return_op = body.ops[-1]
     output = return_op.operands[0]

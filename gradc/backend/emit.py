@@ -5,18 +5,16 @@ The emitted module is a factory that binds the names the gradient needs
 closure variables) and returns the gradient function. The gradient itself
 runs in the user's module globals, so their names mean what they mean there.
 
-Readability, by construction:
-- a temporary read once, in the same statement, is inlined into its reader,
-  so a primal statement comes out as the user wrote it;
-- values keep the user's names, reusing a name for a new SSA version where the
-  old one is dead, and adjoints are called `d<name>`;
-- every block starts with a `# line N: <primal statement>` comment.
+Which values are inlined and what each variable is called is decided in
+`names.py`; this module builds the statements: a structured `if`/`for`/`while`
+op becomes the Python statement, with the copies its yields need (rare: only
+where two versions of a variable are needed at once), and every block starts
+with a `# line N: <primal statement>` comment.
 """
 from __future__ import annotations
 
 import ast
 import builtins
-import keyword
 import math
 import operator
 import types
@@ -26,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATORS
-from ..ir.core import Function, Op, Value, describe_value
+from .. import runtime
+from ..ir.core import Function, Op, Region, Value
+from .names import STRUCTURED, Layout, _is_undefined
 
 __all__ = ["Emitted", "emit", "FACTORY_NAME"]
 
@@ -49,51 +49,24 @@ class Emitted:
     line_map: dict[int, int] = field(default_factory=dict)  # module line → primal line
 
 
-class _Namespace:
-    """Deterministic, collision-free names (never random ids: output is a golden fixture)."""
-
-    def __init__(self, reserved: set[str]):
-        self.reserved = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
-        self.holders: dict[str, int] = {}  # name → last top-level index its holder is read at
-
-    def claim(self, base: str, start: int, end: int, family: set[str]) -> str:
-        """A name derived from `base`, free from `start` on, held until `end`."""
-        for k in range(1, 10_000):
-            name = base if k == 1 else f"{base}_{k}"
-            if name in self.reserved and name not in family:
-                continue
-            if self.holders.get(name, -2) <= start:  # `dx = dx + c` may reuse the name it reads
-                self.holders[name] = end
-                return name
-        raise AssertionError("no free name")  # pragma: no cover
-
-    def bind(self, base: str) -> str:
-        """A name reserved for the whole function (factory bindings)."""
-        name, k = base, 1
-        while name in self.reserved or name in self.holders:
-            k += 1
-            name = f"{base}_{k}"
-        self.reserved.add(name)
-        return name
-
-
 class _Emitter:
     def __init__(self, function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str]):
         self.function = function
         self.globals = globals_
         self.closure = closure
         self.closure_names = set(closure)
-        self.ops = function.body.ops
-        spelled = self.spelled = self.spelling_roots()
+        self.spelled = self.spelling_roots()
         self.user_names = user_names
-        self.namespace = _Namespace(spelled | user_names | {function.name, FACTORY_NAME, _COMMENT})
+        helpers = set(runtime.__all__) | {"np", "math"}
+        self.layout = Layout(function, self.spelled | helpers | {function.name, FACTORY_NAME, _COMMENT}, user_names)
+        self.names = self.layout.names
+        self.inlined = self.layout.inlined
+        self.taken = set(self.names.values()) | self.spelled | user_names | {function.name, FACTORY_NAME}
         self.bindings: dict[str, Any] = {}
         self.bound_ids: dict[int, str] = {}
-        self.names: dict[Value, str] = {}
-        self.inlined: set[Value] = set()
-        self.used_closure = sorted(spelled & self.closure_names)
+        self.used_closure = sorted(self.spelled & self.closure_names)
+        self.comments: list[str] = []
 
-    # -- analysis -------------------------------------------------------------------------
     def spelling_roots(self) -> set[str]:
         roots = set()
         for op in self.function.walk():
@@ -106,59 +79,6 @@ class _Emitter:
                     roots.add(node.id)
         return roots
 
-    def uses(self) -> dict[Value, list[int]]:
-        uses: dict[Value, list[int]] = {}
-        for index, op in enumerate(self.ops):
-            stack = [op]
-            while stack:
-                inner = stack.pop()
-                for v in inner.operands:
-                    uses.setdefault(v, []).append(index)
-                for region in inner.regions:
-                    stack.extend(region.ops)
-        return uses
-
-    def choose_inlined(self, uses: dict[Value, list[int]]) -> None:
-        for index, op in enumerate(self.ops):
-            if len(op.results) != 1 or op.attrs.get("effect"):
-                continue
-            value = op.result
-            readers = uses.get(value, [])
-            if op.kind == "const":
-                self.inlined.add(value)
-                continue
-            if value.hint is not None and not value.temp or value.adjoint_of is not None:
-                continue
-            if len(readers) == 1 and readers[0] > index:
-                reader = self.ops[readers[0]]
-                if reader.stmt is op.stmt and reader.backward == op.backward and \
-                        (reader.kind != "return" or op.kind == "tuple"):
-                    self.inlined.add(value)
-
-    def temp_base(self, value: Value) -> str:
-        receiver = value.owner.operands[0] if value.owner is not None and value.owner.operands else None
-        return describe_value(value, self.names.get(receiver) if receiver is not None else None)
-
-    def base_name(self, value: Value) -> str:
-        if value.adjoint_of is not None:
-            primal = value.adjoint_of
-            return "d" + (self.names.get(primal) or self.temp_base(primal))
-        return self.temp_base(value)
-
-    def assign_names(self, uses: dict[Value, list[int]]) -> None:
-        for param in self.function.params:
-            self.names[param] = param.hint
-            self.namespace.holders[param.hint] = max(uses.get(param, [-1]))
-            self.namespace.reserved.add(param.hint)
-        for index, op in enumerate(self.ops):
-            for value in op.results:
-                if value in self.inlined or (op.attrs.get("effect") and not uses.get(value)):
-                    continue
-                base = self.base_name(value)
-                family = {base} if (value.hint and not value.temp) else set()
-                end = max(uses.get(value, [index]))
-                self.names[value] = self.namespace.claim(base, index, end, family)
-
     # -- references to objects --------------------------------------------------------------
     def module_alias(self, module: types.ModuleType) -> ast.expr:
         """The user's own name for `module` (the one the function spells, else `np`), or a binding."""
@@ -166,14 +86,17 @@ class _Emitter:
         candidates = sorted((name for name, obj in self.globals.items() if obj is module),
                             key=lambda name: (name not in self.spelled, name != short, name))
         for name in candidates:
-            if name not in self.user_names and name not in self.closure_names and name not in self.namespace.holders:
+            if name not in self.user_names and name not in self.closure_names and name not in self.names.values():
                 return ast.Name(name, ast.Load())
         return self.bound(module, short)
 
     def bound(self, obj: Any, base: str) -> ast.expr:
         name = self.bound_ids.get(id(obj))
         if name is None:
-            name = self.namespace.bind(base)
+            name, k = base, 1
+            while name in self.taken or name in self.bindings:
+                k += 1
+                name = f"{base}_{k}"
             self.bound_ids[id(obj)] = name
             self.bindings[name] = obj
         return ast.Name(name, ast.Load())
@@ -193,8 +116,7 @@ class _Emitter:
                 return ast.Attribute(ast.Attribute(self.module_alias(np), "linalg", ast.Load()), name, ast.Load())
             if getattr(math, name, None) is obj:
                 return ast.Attribute(self.module_alias(math), name, ast.Load())
-            if getattr(builtins, name, None) is obj and name not in self.globals \
-                    and name not in self.user_names and name not in self.namespace.holders:
+            if getattr(builtins, name, None) is obj and name not in self.globals and name not in self.taken:
                 return ast.Name(name, ast.Load())
             module = getattr(obj, "__module__", "") or ""
             base = name.strip("_")
@@ -294,37 +216,116 @@ class _Emitter:
         return ast.Call(func, [self.expr(v) for v in args], self.keywords(op))
 
     # -- statements --------------------------------------------------------------------------
-    def statements(self) -> list[ast.stmt]:
+    def block(self, region: Region, top: bool = False) -> list[ast.stmt]:
+        """The statements of a region, with a comment heading each primal statement's block."""
         body: list[ast.stmt] = []
-        groups: list[tuple[Any, list[ast.stmt]]] = []
-        for op in self.ops:
-            if op.results and op.result in self.inlined:
-                continue
-            if op.kind == "return":
-                stmt: ast.stmt = ast.Return(self.expr(op.operands[0]))
-            elif op.attrs.get("effect") and op.result not in self.names:
-                stmt = ast.Expr(self.op_expr(op))
-            else:
-                targets = [ast.Name(self.names[op.result], ast.Store())]
-                stmt = ast.Assign(targets, self.op_expr(op), lineno=0)
-            key = (op.stmt, op.backward) if op.stmt is not None else None
-            if not groups or groups[-1][0] != key:
-                groups.append((key, []))
-            groups[-1][1].append(stmt)
+        current: Any = ()
         backward_started = False
-        for key, stmts in groups:
-            is_backward = key is not None and key[1]
-            if is_backward and not backward_started:
+        for op in region.ops:
+            if op.kind == "yield" or (op.results and op.results[0] in self.inlined):
+                continue
+            stmts = self.statement(op)
+            if not stmts:
+                continue
+            key = (op.stmt, op.backward) if op.stmt is not None else None
+            if top and op.backward and not backward_started:
                 body.append(self.comment("backward"))
                 backward_started = True
-            if key is not None:
-                body.append(self.comment(self.describe(key[0])))
+                current = ()
+            if key != current and key is not None and not getattr(op.stmt, "flag", False):
+                body.append(self.comment(self.describe(op.stmt)))
+            current = key
             body.extend(stmts)
         return body
 
+    def statement(self, op: Op) -> list[ast.stmt]:
+        if op.kind == "return":
+            return [ast.Return(self.expr(op.operands[0]))]
+        if op.kind == "if":
+            return self.if_statement(op)
+        if op.kind == "for":
+            return self.for_statement(op)
+        if op.kind == "while":
+            return self.while_statement(op)
+        if op.results and op.result in self.names:
+            return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.op_expr(op), lineno=0)]
+        return [ast.Expr(self.op_expr(op))]
+
+    def copies(self, targets: list[Value], sources: list[Value]) -> list[ast.stmt]:
+        """Assignments that make each target's variable hold its source (parallel when they overlap)."""
+        pairs = []
+        for target, source in zip(targets, sources):
+            name = self.names.get(target)
+            if name is None or _is_undefined(source) or self.names.get(source) == name:
+                continue
+            pairs.append((name, source))
+        if not pairs:
+            return []
+        read = {n for _, source in pairs for n in self.source_names(source)}
+        if len(pairs) > 1 and read & {name for name, _ in pairs}:
+            targets_ast = ast.Tuple([ast.Name(n, ast.Store()) for n, _ in pairs], ast.Store())
+            values = ast.Tuple([self.expr(v) for _, v in pairs], ast.Load())
+            return [ast.Assign([targets_ast], values, lineno=0)]
+        return [ast.Assign([ast.Name(n, ast.Store())], self.expr(v), lineno=0) for n, v in pairs]
+
+    def source_names(self, value: Value) -> set[str]:
+        return {self.names[v] for v in self.layout.reads(value.owner) if v in self.names} \
+            if value in self.inlined and value.owner is not None else {self.names.get(value, "")}
+
+    def region_with_yield(self, region: Region, targets: list[Value], skip: int = 0) -> list[ast.stmt]:
+        body = self.block(region)
+        body += self.copies(targets, region.ops[-1].operands[skip:])
+        return body
+
+    def if_statement(self, op: Op) -> list[ast.stmt]:
+        then = self.region_with_yield(op.regions[0], op.results)
+        orelse = self.region_with_yield(op.regions[1], op.results)
+        test = self.expr(op.operands[0])
+        if not then and not orelse:
+            return []
+        if not then:
+            test, then, orelse = ast.UnaryOp(ast.Not(), test), orelse, []
+        return [ast.If(test, then, orelse)]
+
+    def loop_tail(self, op: Op, body_region: Region, carried: list[Value]) -> list[ast.stmt]:
+        stop = 1 if op.attrs.get("stop") else 0
+        body = self.region_with_yield(body_region, carried, skip=stop)
+        if stop:
+            body.append(ast.If(self.expr(body_region.ops[-1].operands[0]), [ast.Break()], []))
+        return body or [ast.Pass()]
+
+    def for_statement(self, op: Op) -> list[ast.stmt]:
+        body_region = op.regions[0]
+        n_items = op.attrs.get("n_items", 1)
+        items, carried = body_region.args[:n_items], body_region.args[n_items:]
+        before = self.copies(carried, op.operands[1:])
+        target = self.target(op.attrs.get("pattern"), iter(items))
+        loop = ast.For(target, self.expr(op.operands[0]), self.loop_tail(op, body_region, carried), [], lineno=0)
+        return before + [loop]
+
+    def target(self, pattern: Any, items: Any) -> ast.expr:
+        if pattern is None:
+            value = next(items)
+            return ast.Name(self.names.get(value, "_"), ast.Store())
+        return ast.Tuple([self.target(p, items) for p in pattern], ast.Store())
+
+    def while_statement(self, op: Op) -> list[ast.stmt]:
+        cond_region, body_region = op.regions
+        before = self.copies(cond_region.args, op.operands)
+        cond_stmts = self.block(cond_region)
+        test = self.expr(cond_region.ops[-1].operands[0])
+        body = self.loop_tail(op, body_region, body_region.args)
+        if cond_stmts:  # the condition needs statements: test it at the top of the body
+            body = cond_stmts + [ast.If(ast.UnaryOp(ast.Not(), test), [ast.Break()], [])] + body
+            test = ast.Constant(True)
+        return before + [ast.While(test, body, [])]
+
     def describe(self, stmt: ast.stmt) -> str:
         lines = self.function.lines
-        first, last = stmt.lineno, getattr(stmt, "end_lineno", stmt.lineno) or stmt.lineno
+        first = stmt.lineno
+        last = getattr(stmt, "end_lineno", first) or first
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            last = first  # a compound statement: its header
         text = " ".join(lines.get(n, "").strip() for n in range(first, last + 1)).strip()
         text = text or ast.unparse(stmt)
         if len(text) > 90:
@@ -337,11 +338,7 @@ class _Emitter:
         return ast.Expr(call)
 
     def run(self) -> Emitted:
-        self.comments: list[str] = []
-        uses = self.uses()
-        self.choose_inlined(uses)
-        self.assign_names(uses)
-        body = self.statements()
+        body = self.block(self.function.body, top=True)
         signature = self.signature()
         inner = ast.FunctionDef(self.function.name, signature, body, [], None, lineno=0)
         if hasattr(inner, "type_params"):
@@ -407,4 +404,3 @@ def emit(function: Function, globals_: dict, closure: dict[str, Any], user_names
     `globals_` and `closure` are the primal's namespaces: objects found there under a name the
     function spells are referred to by that name."""
     return _Emitter(function, globals_, closure, user_names).run()
-

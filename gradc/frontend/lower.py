@@ -152,11 +152,134 @@ class _Lowerer:
                 return False
             if self.rule_mode and isinstance(stmt, ast.If):
                 return self.lower_block(stmt.body if self.static_truth(stmt.test) else stmt.orelse)
+            if isinstance(stmt, ast.If):
+                self.lower_if(stmt)
+                return False
+            if isinstance(stmt, ast.For):
+                self.lower_for(stmt)
+                return False
+            if isinstance(stmt, ast.While):
+                self.lower_while(stmt)
+                return False
             if self.rule_mode and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 return False  # a rule's docstring
             raise self.error(stmt, f"`{type(stmt).__name__}` is not supported here")
         finally:
             self.stmt = outer
+
+    # -- structured control flow ------------------------------------------------------------
+    def in_region(self, region: Region, env: dict[str, Value], stmts: list[ast.stmt]) -> dict[str, Value]:
+        """Lower `stmts` into `region` starting from `env`; return the environment at its end."""
+        saved = self.region, self.env
+        self.region, self.env = region, dict(env)
+        try:
+            self.lower_block(stmts)
+            return self.env
+        finally:
+            self.region, self.env = saved
+
+    def value_of(self, env: dict[str, Value], name: str, region: Region, node: ast.AST) -> Value:
+        """`name`'s value in `env`; a name not assigned on this path yields None (never read)."""
+        if name in env:
+            return env[name]
+        saved, self.region = self.region, region
+        try:
+            return self.const(None, node)
+        finally:
+            self.region = saved
+
+    def close(self, region: Region, values: list[Value], node: ast.AST) -> None:
+        region.append(Op("yield", values, [], {}, [], self.parsed.loc(node), self.stmt))
+
+    def merge(self, op_kind: str, operands: list[Value], regions: list[Region], names: list[str],
+              node: ast.AST, **attrs: Any) -> None:
+        """Append a structured op whose results are the new values of `names`."""
+        results = [Value(name) for name in names]
+        self.region.append(Op(op_kind, operands, results, attrs, regions, self.parsed.loc(node), self.stmt))
+        for name, result in zip(names, results):
+            self.env[name] = result
+
+    def lower_if(self, stmt: ast.If) -> None:
+        cond = self.lower_expr(stmt.test)
+        names = sorted(_stored_names(stmt.body) | _stored_names(stmt.orelse))
+        regions = []
+        for body in (stmt.body, stmt.orelse):
+            region = Region()
+            env = self.in_region(region, self.env, body)
+            self.close(region, [self.value_of(env, n, region, stmt) for n in names], stmt)
+            regions.append(region)
+        self.merge("if", [cond], regions, names, stmt)
+
+    def expr_IfExp(self, node: ast.IfExp) -> Value:
+        if self.rule_mode:
+            return self.lower_expr(node.body if self.static_truth(node.test) else node.orelse)
+        cond = self.lower_expr(node.test)
+        regions = []
+        for branch in (node.body, node.orelse):
+            region = Region()
+            saved, self.region = self.region, region
+            try:
+                value = self.lower_expr(branch)
+            finally:
+                self.region = saved
+            self.close(region, [value], branch)
+            regions.append(region)
+        return self.emit("if", [cond], node, regions=regions)
+
+    def loop_state(self, names: list[str], node: ast.AST) -> tuple[list[Value], list[Value], dict[str, Value]]:
+        """Initial values of the carried `names`, fresh region arguments for them, and the body's env."""
+        inits = [self.env[n] if n in self.env else self.const(None, node) for n in names]
+        args = [Value(n) for n in names]
+        env = dict(self.env)
+        env.update(zip(names, args))
+        return inits, args, env
+
+    def stop_value(self, stmt: ast.For | ast.While, env: dict[str, Value], region: Region) -> list[Value]:
+        """The value that ends the loop after this iteration (`broke or returned`), if any."""
+        flags = getattr(stmt, "stop", [])
+        if not flags:
+            return []
+        test = flags[0] if len(flags) == 1 else ast.copy_location(ast.BoolOp(ast.Or(), flags), stmt)
+        saved = self.region, self.env
+        self.region, self.env = region, env
+        try:
+            return [self.lower_expr(test)]
+        finally:
+            self.region, self.env = saved
+
+    def lower_for(self, stmt: ast.For) -> None:
+        iterable = self.lower_expr(stmt.iter)
+        names = sorted(_stored_names(stmt.body) | _stored_names([stmt.target]))
+        inits, carried, env = self.loop_state(names, stmt)
+        items, pattern = _target_args(stmt.target)
+        env.update((v.hint, v) for v in items)
+        body = Region(items + carried)
+        end = self.in_region(body, env, stmt.body)
+        stop = self.stop_value(stmt, end, body)
+        self.close(body, stop + [end[n] for n in names], stmt)
+        self.merge("for", [iterable] + inits, [body], names, stmt, pattern=pattern, n_items=len(items),
+                   stop=bool(stop))
+
+    def lower_while(self, stmt: ast.While) -> None:
+        names = sorted(_stored_names(stmt.body))
+        inits, carried, env = self.loop_state(names, stmt)
+        cond_region = Region(list(carried))
+        cond_env = self.in_region(cond_region, env, [])
+        saved = self.region, self.env
+        self.region, self.env = cond_region, cond_env
+        try:
+            cond = self.lower_expr(stmt.test)
+        finally:
+            self.region, self.env = saved
+        self.close(cond_region, [cond], stmt.test)
+        body_args = [Value(n) for n in names]
+        body_env = dict(self.env)
+        body_env.update(zip(names, body_args))
+        body = Region(body_args)
+        end = self.in_region(body, body_env, stmt.body)
+        stop = self.stop_value(stmt, end, body)
+        self.close(body, stop + [end[n] for n in names], stmt)
+        self.merge("while", inits, [cond_region, body], names, stmt, stop=bool(stop))
 
     def lower_check(self, call: ast.Call) -> None:
         """A call made for its effect: only gradc's run-time checks (in generated code) are kept."""
@@ -317,11 +440,6 @@ class _Lowerer:
             regions.append(region)
         return self.emit("boolop", [first], node, regions=regions, op=kind)
 
-    def expr_IfExp(self, node: ast.IfExp) -> Value:
-        if not self.rule_mode:
-            raise self.error(node, "a conditional expression is not supported")
-        return self.lower_expr(node.body if self.static_truth(node.test) else node.orelse)
-
     def expr_Tuple(self, node: ast.Tuple) -> Value:
         items = [self.lower_expr(e) for e in node.elts]
         if self.rule_mode and all(static_value(v)[0] for v in items):
@@ -368,6 +486,23 @@ class _Lowerer:
         raise self.error(node, f"calling `{ast.unparse(func)}`, a value computed inside the function, "
                          "is not supported", "gradc resolves callees when it compiles; call a function "
                          "by its module-level name")
+
+
+def _stored_names(stmts: list[ast.AST]) -> set[str]:
+    """Names assigned anywhere in `stmts` (loop targets included)."""
+    return {n.id for stmt in stmts for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _target_args(target: ast.expr) -> tuple[list[Value], Any]:
+    """Region arguments for a loop target, and its shape: None for a name, a tuple for unpacking."""
+    if isinstance(target, ast.Name):
+        return [Value(target.id)], None
+    args, pattern = [], []
+    for element in target.elts:
+        sub_args, sub_pattern = _target_args(element)
+        args.extend(sub_args)
+        pattern.append(sub_pattern)
+    return args, tuple(pattern)
 
 
 def lower_function(parsed: ParsedFunction) -> Function:

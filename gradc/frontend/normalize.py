@@ -3,8 +3,11 @@
 After `normalize`, a function body holds only these statements:
 
     Assign(targets=[Name | Tuple/List of Names], value)
-    Return(value)
+    If(test, body, orelse)
+    For(target, iter, body, orelse=[]) with `stop`: the flags that end the loop after an iteration
+    While(test, body, orelse=[])       with `stop`, likewise
     Expr(Call)      # accepted by `lower` only for gradc's run-time checks, as in generated code
+    Return(value)   # once, last
 
 and expressions built from names, constants, calls, attributes, operators,
 comparisons, `and`/`or`/`not`, tuples, lists and subscripts. Everything else
@@ -14,6 +17,12 @@ raises :class:`~gradc.UnsupportedSyntaxError` pointing at the construct, at
 - `x op= e`        → `x = x op e`  (checked for aliasing by `lower`)
 - `x: T = e`       → `x = e`
 - a docstring, `pass` → nothing
+- `break`          → `broke = True`, the rest of the iteration guarded by `if not broke:`,
+                     and the loop's `stop` names `broke`
+- `continue`       → `skip = True` (reset at the top of each iteration), the rest guarded
+- early `return e` → `result = e; returned = True`, the rest guarded, loops stopped, and
+                     one `return result` at the end
+- a loop's `else:` → `if not broke: ...` after the loop
 """
 from __future__ import annotations
 
@@ -31,16 +40,14 @@ _STATEMENT_NAMES = {
     ast.ClassDef: "a class definition", ast.FunctionDef: "a nested function definition",
     ast.AsyncFunctionDef: "an async function", ast.Global: "`global`", ast.Nonlocal: "`nonlocal`",
     ast.Delete: "`del`", ast.Import: "`import`", ast.ImportFrom: "`import`",
-    ast.Assert: "`assert`", ast.If: "an `if` statement", ast.For: "a `for` loop",
-    ast.While: "a `while` loop", ast.AsyncFor: "`async for`", ast.Break: "`break`",
-    ast.Continue: "`continue`",
+    ast.Assert: "`assert`", ast.AsyncFor: "`async for`",
 }
 _EXPRESSION_NAMES = {
     ast.Yield: "`yield`", ast.YieldFrom: "`yield from`", ast.Await: "`await`",
     ast.Lambda: "a lambda", ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
     ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression",
     ast.NamedExpr: "the `:=` operator", ast.Starred: "star-arguments (`*args`)",
-    ast.IfExp: "a conditional expression (`a if c else b`)", ast.JoinedStr: "an f-string",
+    ast.JoinedStr: "an f-string",
     ast.Set: "a set display", ast.Dict: "a dict display",
 }
 if hasattr(ast, "TryStar"):
@@ -49,9 +56,6 @@ if hasattr(ast, "Match"):
     _STATEMENT_NAMES[ast.Match] = "`match`"
 if hasattr(ast, "TypeAlias"):
     _STATEMENT_NAMES[ast.TypeAlias] = "`type`"
-
-_CONTROL_FLOW = (ast.If, ast.For, ast.While, ast.Break, ast.Continue)
-
 
 def _refuse(parsed: ParsedFunction, node: ast.AST, what: str, hint: str = "") -> None:
     raise UnsupportedSyntaxError(f"{what} is not supported by gradc", parsed.loc(node), hint)
@@ -100,8 +104,22 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stm
         return []
     what = _STATEMENT_NAMES.get(type(stmt))
     if what:
-        hint = "control flow is not differentiated yet" if isinstance(stmt, _CONTROL_FLOW) else ""
-        _refuse(parsed, stmt, what, hint)
+        _refuse(parsed, stmt, what)
+    if isinstance(stmt, (ast.Break, ast.Continue)):
+        return [stmt]
+    if isinstance(stmt, ast.If):
+        _check_expression(parsed, stmt.test)
+        stmt.body, stmt.orelse = _normalize_block(parsed, stmt.body), _normalize_block(parsed, stmt.orelse)
+        return [stmt]
+    if isinstance(stmt, ast.For):
+        _check_target(parsed, stmt.target)
+        _check_expression(parsed, stmt.iter)
+        stmt.body, stmt.orelse = _normalize_block(parsed, stmt.body), _normalize_block(parsed, stmt.orelse)
+        return [stmt]
+    if isinstance(stmt, ast.While):
+        _check_expression(parsed, stmt.test)
+        stmt.body, stmt.orelse = _normalize_block(parsed, stmt.body), _normalize_block(parsed, stmt.orelse)
+        return [stmt]
     if isinstance(stmt, ast.Return):
         if stmt.value is None:
             _refuse(parsed, stmt, "a `return` without a value")
@@ -134,19 +152,140 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stm
     return []
 
 
+class _Flags:
+    """The flags a block of statements may set: `break`, `continue` and early `return`."""
+
+    def __init__(self, names: set[str]):
+        self.taken = set(names)
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken:
+            k += 1
+            name = f"{base}_{k}"
+        self.taken.add(name)
+        return name
+
+
+def _assign(name: str, value: ast.expr, like: ast.AST) -> ast.Assign:
+    node = ast.Assign([ast.Name(name, ast.Store())], value)
+    node.flag = True  # written by gradc, not by the user
+    return ast.copy_location(node, like)
+
+
+def _constant(value: object, like: ast.AST) -> ast.expr:
+    return ast.copy_location(ast.Constant(value), like)
+
+
+def _none_set(flags: list[str], like: ast.AST) -> ast.expr:
+    """`not (f1 or f2 ...)`: none of the flags is set."""
+    names = [ast.copy_location(ast.Name(f, ast.Load()), like) for f in flags]
+    either = names[0] if len(names) == 1 else ast.copy_location(ast.BoolOp(ast.Or(), names), like)
+    return ast.copy_location(ast.UnaryOp(ast.Not(), either), like)
+
+
+class _ControlFlow:
+    """Rewrites `break`, `continue` and early `return` into flags, so the IR only sees
+    structured `if`/`for`/`while` (a loop's `stop` attribute names its break condition)."""
+
+    def __init__(self, parsed: ParsedFunction, flags: _Flags):
+        self.parsed = parsed
+        self.flags = flags
+        self.returned: str | None = None
+        self.retval: str | None = None
+        self.loops: list[dict] = []  # innermost last: {"break": name | None, "continue": name | None}
+
+    def block(self, stmts: list[ast.stmt]) -> tuple[list[ast.stmt], list[str]]:
+        """The rewritten block and the flags it may set (statements after a setter are guarded)."""
+        out: list[ast.stmt] = []
+        for index, stmt in enumerate(stmts):
+            new, may_set = self.statement(stmt)
+            out.extend(new)
+            if may_set:
+                rest, more = self.block(stmts[index + 1:])
+                if rest:
+                    guard = ast.copy_location(ast.If(_none_set(may_set, stmt), rest, []), stmt)
+                    guard.flag = True
+                    out.append(guard)
+                return out, sorted(set(may_set) | set(more))
+        return out, []
+
+    def statement(self, stmt: ast.stmt) -> tuple[list[ast.stmt], list[str]]:
+        if isinstance(stmt, ast.Break):
+            loop = self.loops[-1]
+            loop["break"] = loop["break"] or self.flags.fresh("broke")
+            return [_assign(loop["break"], _constant(True, stmt), stmt)], [loop["break"]]
+        if isinstance(stmt, ast.Continue):
+            loop = self.loops[-1]
+            loop["continue"] = loop["continue"] or self.flags.fresh("skip")
+            return [_assign(loop["continue"], _constant(True, stmt), stmt)], [loop["continue"]]
+        if isinstance(stmt, ast.Return):
+            if self.returned is None:
+                self.returned, self.retval = self.flags.fresh("returned"), self.flags.fresh("result")
+            return [_assign(self.retval, stmt.value, stmt),
+                    _assign(self.returned, _constant(True, stmt), stmt)], [self.returned]
+        if isinstance(stmt, ast.If):
+            body, set_a = self.block(stmt.body)
+            orelse, set_b = self.block(stmt.orelse)
+            stmt.body, stmt.orelse = body or [ast.copy_location(ast.Pass(), stmt)], orelse
+            return [stmt], sorted(set(set_a) | set(set_b))
+        if isinstance(stmt, (ast.For, ast.While)):
+            return self.loop(stmt)
+        return [stmt], []
+
+    def loop(self, stmt: ast.For | ast.While) -> tuple[list[ast.stmt], list[str]]:
+        self.loops.append({"break": None, "continue": None})
+        body, may_set = self.block(stmt.body)
+        loop = self.loops.pop()
+        before: list[ast.stmt] = []
+        if loop["continue"]:
+            body.insert(0, _assign(loop["continue"], _constant(False, stmt), stmt))
+        if loop["break"]:
+            before.append(_assign(loop["break"], _constant(False, stmt), stmt))
+        stops = [f for f in (loop["break"], self.returned) if f and f in may_set]
+        stmt.body = body or [ast.copy_location(ast.Pass(), stmt)]
+        stmt.stop = [ast.copy_location(ast.Name(f, ast.Load()), stmt) for f in stops]
+        orelse, stmt.orelse = stmt.orelse, []
+        after: list[ast.stmt] = []
+        outer_sets = [f for f in may_set if f == self.returned]
+        if orelse:
+            guarded = ast.copy_location(ast.If(_none_set(stops, stmt), orelse, []), stmt) if stops else None
+            new, sets = self.block([guarded] if guarded else orelse)
+            after.extend(new)
+            outer_sets = sorted(set(outer_sets) | set(sets))
+        return before + [stmt] + after, outer_sets
+
+    def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        returns = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Return)]
+        if returns == body[-1:]:  # one `return`, at the end: nothing to rewrite for it
+            new, _ = self.block(body[:-1])
+            return new + body[-1:]
+        new, _ = self.block(body)
+        start = [_assign(self.returned, _constant(False, body[0]), body[0]),
+                 _assign(self.retval, _constant(None, body[0]), body[0])]
+        end = ast.copy_location(ast.Return(ast.Name(self.retval, ast.Load())), body[-1])
+        return start + new + [end]
+
+
 def normalize(parsed: ParsedFunction) -> ast.FunctionDef:
     """Return a desugared copy of the function's definition, or raise UnsupportedSyntaxError."""
     _check_signature(parsed)
     node = copy.deepcopy(parsed.node)
-    body: list[ast.stmt] = []
-    for stmt in node.body:
-        body.extend(_normalize_statement(parsed, stmt))
-    if not body or not isinstance(body[-1], ast.Return):
-        last = node.body[-1]
-        _refuse(parsed, last, "a function that does not end in `return <expression>`")
-    for stmt in body[:-1]:
-        if isinstance(stmt, ast.Return):
-            _refuse(parsed, stmt, "a `return` before the end of the function")
-    node.body = body
+    body = _normalize_block(parsed, node.body)
+    if not any(isinstance(n, ast.Return) for n in ast.walk(node)):
+        _refuse(parsed, node.body[-1], "a function that does not end in `return <expression>`")
+    node.body = _ControlFlow(parsed, _Flags(_all_names(node))).function(body)
     node.decorator_list = []
     return node
+
+
+def _all_names(node: ast.AST) -> set[str]:
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return names | {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+
+
+def _normalize_block(parsed: ParsedFunction, stmts: list[ast.stmt]) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for stmt in stmts:
+        out.extend(_normalize_statement(parsed, stmt))
+    return out

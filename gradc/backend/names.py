@@ -1,0 +1,300 @@
+"""Out of SSA: which values are inlined, which share a Python variable, and its name.
+
+Three steps, each needed for the generated code to be both right and readable:
+
+1. Inlining. A temporary read once, by a later op of the same region and the
+   same primal statement, becomes part of its reader's expression, so a primal
+   statement comes out as the user wrote it.
+2. Liveness over the structured regions (a loop body's end flows back to its
+   start), computed on what the emitted statements really read, and from it
+   which values interfere (one is still needed where the other is assigned).
+3. Webs and names. The values a loop carries (initial value, the body's
+   argument, what the body yields, the loop's result) are one Python variable
+   when they do not interfere; so are the values a branch yields and the `if`'s
+   result. Each web gets a name derived from the user's variable (`h`, `h_2`
+   where two versions are needed at once), an adjoint `d<name>`, a temporary
+   what computes it; two webs share a name only when no members interfere.
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+from typing import Iterable
+
+from ..ir.core import Function, Op, Region, Value, describe_value
+
+__all__ = ["Layout"]
+
+STRUCTURED = ("if", "for", "while")
+
+
+def _is_undefined(value: Value) -> bool:
+    """A name not assigned on some path (lowering yields a None marker there)."""
+    owner = value.owner
+    return owner is not None and owner.kind == "const" and owner.attrs.get("undefined", False)
+
+
+class Layout:
+    """Inlining, liveness and names for one IR function."""
+
+    def __init__(self, function: Function, reserved: set[str], user_names: set[str]):
+        self.function = function
+        self.uses: dict[Value, list[Op]] = {}
+        self.region_of: dict[int, Region] = {}
+        self.position: dict[int, int] = {}
+        self.expression_ops: set[int] = set()  # ops inside boolop regions: always part of an expression
+        self._collect(function.body, inside_expression=False)
+        self.inlined: set[Value] = set()
+        self._choose_inlined(function.body)
+        self.interference: dict[Value, set[Value]] = {}
+        self.def_order: dict[Value, int] = {}
+        self._counter = 0
+        for param in function.params:
+            self._define(param)
+        self._liveness_region(function.body, set(), define_args=False)
+        self.names: dict[Value, str] = {}
+        self.parent: dict[Value, Value] = {}
+        self.groups: dict[Value, list[Value]] = {}
+        self._webs()
+        self._assign_names(reserved, user_names)
+
+    # -- collecting uses ---------------------------------------------------------------------
+    def _collect(self, region: Region, inside_expression: bool) -> None:
+        for index, op in enumerate(region.ops):
+            self.region_of[id(op)] = region
+            self.position[id(op)] = index
+            if inside_expression:
+                self.expression_ops.add(id(op))
+            for value in op.operands:
+                self.uses.setdefault(value, []).append(op)
+            for inner in op.regions:
+                self._collect(inner, inside_expression or op.kind == "boolop")
+
+    def _inlinable_into(self, value: Value, reader: Op) -> bool:
+        index = reader.operands.index(value)
+        if reader.kind == "yield":
+            owner = self._owner_of_region(reader)
+            # the stop flag of a loop (`if broke: break`) and a while loop's condition
+            return owner is not None and (
+                (owner.kind in ("for", "while") and owner.attrs.get("stop") and index == 0
+                 and self.region_of[id(reader)] is owner.regions[-1])
+                or (owner.kind == "while" and self.region_of[id(reader)] is owner.regions[0]))
+        if reader.kind in ("if", "for"):
+            return index == 0  # the condition, the iterable
+        if reader.kind == "while":
+            return False
+        if reader.kind == "return":
+            return value.owner.kind == "tuple"
+        return True
+
+    def _owner_of_region(self, op: Op) -> Op | None:
+        region = self.region_of[id(op)]
+        return self._region_owner.get(id(region))
+
+    def _choose_inlined(self, region: Region) -> None:
+        if not hasattr(self, "_region_owner"):
+            self._region_owner: dict[int, Op] = {}
+            for op in self.function.walk():
+                for inner in op.regions:
+                    self._region_owner[id(inner)] = op
+        for op in region.ops:
+            for inner in op.regions:
+                self._choose_inlined(inner)
+            if len(op.results) != 1 or op.attrs.get("effect") or op.kind in STRUCTURED:
+                continue
+            value = op.result
+            if op.kind == "const" or id(op) in self.expression_ops:
+                self.inlined.add(value)
+                continue
+            if (value.hint is not None and not value.temp) or value.adjoint_of is not None:
+                continue
+            readers = self.uses.get(value, [])
+            if len(readers) != 1 or readers[0].operands.count(value) != 1:
+                continue
+            reader = readers[0]
+            if self.region_of.get(id(reader)) is not region or \
+                    self.position[id(reader)] <= self.position[id(op)]:
+                continue
+            if reader.stmt is op.stmt and reader.backward == op.backward and self._inlinable_into(value, reader):
+                self.inlined.add(value)
+
+    # -- liveness ----------------------------------------------------------------------------
+    def reads(self, op: Op, operands: Iterable[Value] | None = None) -> set[Value]:
+        """The named values an op's statement reads (through the expressions inlined into it)."""
+        found: set[Value] = set()
+        stack = list(op.operands if operands is None else operands)
+        if op.kind == "boolop" and operands is None:
+            stack += [v for region in op.regions for inner in region.walk() for v in inner.operands]
+        while stack:
+            value = stack.pop()
+            if value in self.inlined:
+                owner = value.owner
+                stack.extend(owner.operands)
+                if owner.kind == "boolop":
+                    stack.extend(v for region in owner.regions for inner in region.walk() for v in inner.operands)
+            else:
+                found.add(value)
+        return found
+
+    def _define(self, value: Value, live_after: set[Value] | None = None) -> None:
+        if value not in self.def_order:
+            self.def_order[value] = self._counter
+            self._counter += 1
+        mine = self.interference.setdefault(value, set())
+        for other in live_after or ():
+            if other is not value:
+                mine.add(other)
+                self.interference.setdefault(other, set()).add(value)
+
+    def _liveness_region(self, region: Region, live_out: set[Value], define_args: bool = True) -> set[Value]:
+        live = set(live_out)
+        for op in reversed(region.ops):
+            live = self._transfer(op, live)
+        if define_args:
+            for arg in region.args:
+                self._define(arg, live)
+        return live - set(region.args)
+
+    def _transfer(self, op: Op, live_after: set[Value]) -> set[Value]:
+        if op.results and op.results[0] in self.inlined:
+            return live_after
+        if op.kind == "yield":
+            return live_after | self.reads(op)
+        if op.kind not in STRUCTURED:
+            for result in op.results:
+                self._define(result, live_after)
+            return (live_after - set(op.results)) | self.reads(op)
+        for result in op.results:
+            self._define(result, live_after)
+        after = live_after - set(op.results)
+        if op.kind == "if":
+            live = set()
+            for region in op.regions:
+                live |= self._liveness_region(region, after)
+            return live | self.reads(op, op.operands[:1])
+        if op.kind == "for":
+            body_in: set[Value] = set()
+            while True:
+                new = self._liveness_region(op.regions[0], after | body_in)
+                if new <= body_in:
+                    break
+                body_in |= new
+            return after | body_in | self.reads(op)
+        # while: condition, then body, then condition again
+        cond_region, body = op.regions
+        body_in: set[Value] = set()
+        while True:
+            cond_in = self._liveness_region(cond_region, after | body_in)
+            new = self._liveness_region(body, cond_in)
+            if new <= body_in:
+                break
+            body_in |= new
+        return cond_in | self.reads(op)
+
+    # -- webs and names ----------------------------------------------------------------------
+    def find(self, value: Value) -> Value:
+        root = value
+        while self.parent.get(root, root) is not root:
+            root = self.parent[root]
+        if root is not value:
+            self.parent[value] = root
+        return root
+
+    def members(self, root: Value) -> list[Value]:
+        return self.groups.get(root, [root])
+
+    def _compatible(self, a: Value, b: Value) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra is rb:
+            return True
+        group_b = set(self.members(rb))
+        return not any(self.interference.get(x, set()) & group_b for x in self.members(ra))
+
+    def _union(self, a: Value, b: Value, check: bool = True) -> bool:
+        if a in self.inlined or b in self.inlined or _is_undefined(a) or _is_undefined(b):
+            return False
+        if a not in self.def_order or b not in self.def_order:
+            return False
+        if check and not self._compatible(a, b):
+            return False
+        ra, rb = self.find(a), self.find(b)
+        if ra is not rb:
+            first, second = sorted((ra, rb), key=self.def_order.__getitem__)
+            self.parent[second] = first
+            self.groups[first] = self.members(first) + self.members(second)
+            self.groups.pop(second, None)
+        return True
+
+    def _webs(self) -> None:
+        ops = [op for op in self.function.walk() if op.kind in STRUCTURED]
+        for op in ops:  # what must be one variable: a loop's arguments and its results
+            if op.kind == "for":
+                body = op.regions[0]
+                carried = body.args[op.attrs.get("n_items", 0):]
+                for arg, result in zip(carried, op.results):
+                    self._union(arg, result, check=False)
+            elif op.kind == "while":
+                cond_region, body = op.regions
+                for a, b, result in zip(cond_region.args, body.args, op.results):
+                    self._union(a, b, check=False)
+                    self._union(a, result, check=False)
+        for op in ops:  # what may be: yields and initial values, where nothing interferes
+            if op.kind == "if":
+                for region in op.regions:
+                    for value, result in zip(region.ops[-1].operands, op.results):
+                        self._union(result, value)
+                continue
+            body = op.regions[-1]
+            stop = 1 if op.attrs.get("stop") else 0
+            carried_args = body.args[op.attrs.get("n_items", 0):] if op.kind == "for" else body.args
+            inits = op.operands[1:] if op.kind == "for" else op.operands
+            for value, arg in zip(body.ops[-1].operands[stop:], carried_args):
+                self._union(arg, value)
+            for init, arg in zip(inits, carried_args):
+                self._union(arg, init)
+
+    def _base_name(self, root: Value) -> str:
+        members = self.members(root)
+        for value in members:
+            if value in self.function.params:
+                return value.hint
+        for value in members:
+            if value.hint and not value.temp:
+                return value.hint
+        for value in members:
+            if value.adjoint_of is not None:
+                primal = value.adjoint_of
+                return "d" + (self.names.get(primal) or describe_value(primal))
+        for value in members:
+            if value.hint:
+                return value.hint
+        receiver = root.owner.operands[0] if root.owner is not None and root.owner.operands else None
+        return describe_value(root, self.names.get(receiver) if receiver is not None else None)
+
+    def _assign_names(self, reserved: set[str], user_names: set[str]) -> None:
+        taken = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
+        holders: dict[str, list[Value]] = {}
+        roots: dict[Value, None] = {}
+        for value in sorted(self.def_order, key=self.def_order.__getitem__):
+            if value in self.inlined or _is_undefined(value):
+                continue
+            owner = value.owner
+            if owner is not None and owner.kind not in STRUCTURED and not self.uses.get(value):
+                continue  # an effect's unused result (`check_scalar(loss)`)
+            roots.setdefault(self.find(value), None)
+        for root in roots:
+            members = self.members(root)
+            base = self._base_name(root)
+            is_user = any(v.hint == base and not v.temp for v in members)
+            for k in range(1, 100_000):
+                name = base if k == 1 else f"{base}_{k}"
+                if name in taken and not (is_user and name in user_names) and not \
+                        (k == 1 and any(v in self.function.params for v in members)):
+                    continue
+                if name in user_names and not is_user:
+                    continue
+                if all(self._compatible(root, other) for other in holders.get(name, [])):
+                    holders.setdefault(name, []).append(root)
+                    for value in members:
+                        self.names[value] = name
+                    break
