@@ -7,12 +7,17 @@ from ..runtime import prod_adjoint
 from .registry import vjp, zero_gradient
 
 
+def _since_311(name):
+    """math.exp2 and math.cbrt are new in Python 3.11: register them where they exist."""
+    return [getattr(math, name)] if hasattr(math, name) else []
+
+
 @vjp(math.exp)
 def exp(g, ans, x):
     return g * ans
 
 
-@vjp(math.exp2)
+@vjp(*_since_311("exp2"))
 def exp2(g, ans, x):
     return g * ans * math.log(2.0)
 
@@ -56,7 +61,7 @@ def pow_(g, ans, x, y):
     return g * y * math.pow(x, y - 1.0), g * ans * math.log(x + (x == 0.0))
 
 
-@vjp(math.cbrt)
+@vjp(*_since_311("cbrt"))
 def cbrt(g, ans, x):
     return g / (3.0 * ans * ans)
 
