@@ -63,6 +63,23 @@ def check_scalar(value):
             f"grad needs a floating-point output, but the function returned {type(value).__name__} {value!r}")
 
 
+def zeros_for(sequence):
+    """A fresh adjoint accumulator for a sequence a loop iterates over: an array, or a list."""
+    if isinstance(sequence, np.ndarray):
+        return np.zeros(sequence.shape, dtype=np.result_type(sequence, np.float32))
+    return [zeros_for(item) if isinstance(item, (list, tuple)) else np.zeros_like(item, dtype=float)
+            if isinstance(item, np.ndarray) else 0.0 for item in sequence]
+
+
+def add_at(accumulator, index, g):
+    """`accumulator[index] += g` in place (the accumulator is gradc's own), returning it."""
+    if isinstance(accumulator, np.ndarray):
+        accumulator[index] += g
+    else:
+        accumulator[index] = accumulator[index] + g
+    return accumulator
+
+
 CHECKS = (check_scalar,)  # helpers called for their effect only (generated code may contain them)
 
 
@@ -348,4 +365,4 @@ def astype_adjoint(g, x, ans):
         return np.zeros(np.shape(x), dtype=np.result_type(x, np.float32))
     return np.asarray(g).astype(np.result_type(x, np.float32))
 
-__all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a"]
+__all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at"]

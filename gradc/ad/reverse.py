@@ -21,7 +21,7 @@ from .. import runtime
 from ..analysis.activity import active_values, rule_key
 from ..errors import NoGradientRuleError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule
-from ..ir.core import Function, Op, Region, Value
+from ..ir.core import Function, Op, Region, Value, describe_value
 from ..rules.registry import Attr, Method, Rule, lookup
 
 __all__ = ["reverse", "MODES"]
@@ -38,15 +38,77 @@ def _describe_op(op: Op) -> str:
     return f"`{callee_name(key)}`"
 
 
-class _Backward:
-    """Builds the backward sweep into a region, one primal op at a time."""
+class _Scope:
+    """The adjoints one backward region holds: of the values its forward region defines
+    (`local`), and the contributions it makes to values defined outside it (`outer`),
+    which the enclosing backward `if` or loop hands on."""
 
-    def __init__(self, region: Region, active: set[Value]):
+    def __init__(self, region: Region, forward: Region | None, sweep: "_Backward"):
         self.region = region
+        self.forward = forward  # None for the function body: every value is local
+        self.sweep = sweep
+        self.local: dict[Value, Value] = {}
+        self.outer: dict[Value, Value] = {}
+
+    def _table(self, value: Value) -> dict[Value, Value]:
+        local = self.forward is None or self.sweep.inside(value, self.forward)
+        return self.local if local else self.outer
+
+    def get(self, value: Value) -> Value | None:
+        return self._table(value).get(value)
+
+    def set(self, value: Value, adjoint: Value) -> None:
+        self._table(value)[value] = adjoint
+
+
+class _Context:
+    """A forward region being reversed: a loop body (values it defines are saved on a tape)
+    or a branch (values it defines leave through extra results of its `if`)."""
+
+    def __init__(self, kind: str, op: Op, region: Region, branch: int = 0):
+        self.kind, self.op, self.region, self.branch = kind, op, region, branch
+        self.subst: dict[Value, Value] = {}
+        self.saves: list[tuple[Value, Value]] = []
+        self.tape: Value | None = None
+
+
+class _Backward:
+    """Builds the backward sweep, one primal op at a time, through branches and loops."""
+
+    def __init__(self, function: Function, region: Region, active: set[Value]):
         self.active = active
-        self.adjoint: dict[Value, Value] = {}
+        self.scope = _Scope(region, None, self)
+        self.contexts: list[_Context] = []
         self.stmt = None
         self.loc = None
+        self.def_region: dict[Value, Region] = {}
+        self.parent_region: dict[int, Region | None] = {id(function.body): None}
+        self.op_region: dict[int, Region] = {}
+        self._index(function.body)
+
+    def _index(self, region: Region) -> None:
+        for arg in region.args:
+            self.def_region[arg] = region
+        for op in region.ops:
+            self.op_region[id(op)] = region
+            for result in op.results:
+                self.def_region[result] = region
+            for inner in op.regions:
+                self.parent_region[id(inner)] = region
+                self._index(inner)
+
+    def inside(self, value: Value, region: Region) -> bool:
+        """Whether `value` is defined in `region` or in a region nested in it."""
+        current = self.def_region.get(value)
+        while current is not None:
+            if current is region:
+                return True
+            current = self.parent_region.get(id(current))
+        return False
+
+    @property
+    def region(self) -> Region:
+        return self.scope.region
 
     def emit(self, kind: str, operands: list[Value], hint: str | None = None, **attrs: Any) -> Value:
         result = Value(hint)
@@ -59,27 +121,87 @@ class _Backward:
     def call(self, callee: Any, *args: Value) -> Value:
         return self.emit("call", list(args), callee=callee, spelling=None, kwnames=())
 
+    # -- reading primal values from the backward sweep ------------------------------------------
+    def primal(self, value: Value, depth: int | None = None) -> Value:
+        """`value` as the backward sweep can read it: itself, or the copy a loop saved on its
+        tape, or the result through which a branch handed it out."""
+        depth = len(self.contexts) if depth is None else depth
+        for level in range(depth - 1, -1, -1):
+            context = self.contexts[level]
+            if context.kind == "loop" and context.op.kind == "while" and self.inside(value, context.op.regions[0]):
+                raise UnsupportedSyntaxError(
+                    "the gradient needs a value computed in this `while` condition", context.op.loc,
+                    "compute it in the loop body (or before the loop) and test a name in the condition")
+            if not self.inside(value, context.region):
+                continue
+            if value in context.subst:
+                return context.subst[value]
+            if _is_constant(value):  # a constant is written again, never saved
+                again = Value()
+                attrs = {"value": value.owner.attrs["value"], "spelling": value.owner.attrs.get("spelling")}
+                self.region.ops.insert(0, Op("const", [], [again], attrs, [], self.loc, self.stmt))
+                return again
+            if context.kind == "loop":
+                copy = Value(value.hint or describe_value(value), temp=value.temp or value.hint is None)
+                context.saves.append((value, copy))
+            else:
+                copy = self.primal(self.export(context, value), level)
+            context.subst[value] = copy
+            return copy
+        return value
+
+    def export(self, context: _Context, value: Value) -> Value:
+        """A new result of the forward `if`: `value` from its branch, None from the other."""
+        op = context.op
+        result = Value(value.hint or describe_value(value), temp=value.temp or value.hint is None)
+        result.owner = op
+        op.results.append(result)
+        for index, region in enumerate(op.regions):
+            closing = region.ops[-1]
+            if index == context.branch:
+                closing.operands.append(value)
+            else:
+                none = Value()
+                region.ops.insert(len(region.ops) - 1, Op("const", [], [none], {"value": None, "spelling": None},
+                                                          [], op.loc, closing.stmt))
+                self.def_region[none] = region
+                closing.operands.append(none)
+        self.def_region[result] = self.op_region[id(op)]
+        return result
+
+    def zeros_like(self, value: Value) -> Value:
+        return self.call(np.zeros_like, self.primal(value))
+
     def accumulate(self, value: Value, contribution: Value) -> None:
         """Add one contribution to `value`'s adjoint (the first one is the adjoint)."""
         if value not in self.active:
             return
-        previous = self.adjoint.get(value)
+        previous = self.scope.get(value)
         if previous is None:
             if _is_constant(contribution):  # a folded seed: give it the shape of what it is the adjoint of
-                contribution = self.call(np.broadcast_to, contribution, self.call(np.shape, value))
-            self.adjoint[value] = contribution
+                contribution = self.call(np.broadcast_to, contribution, self.call(np.shape, self.primal(value)))
+            adjoint = contribution
         else:
-            self.adjoint[value] = self.call(operator.add, previous, contribution)
-        adjoint = self.adjoint[value]
+            adjoint = self.call(operator.add, previous, contribution)
+        self.scope.set(value, adjoint)
         if adjoint.hint is None and adjoint.adjoint_of is None:
             adjoint.adjoint_of = value  # the emitter names it d<name of value>
 
+    def reverse_ops(self, ops: list[Op]) -> None:
+        for op in reversed(ops):
+            if any(r in self.active for r in op.results):
+                self.differentiate(op)
+
     # -- one primal op -----------------------------------------------------------------------
     def differentiate(self, op: Op) -> None:
-        g = self.adjoint.get(op.results[0]) if op.results else None
+        self.stmt, self.loc = op.stmt, op.loc
+        if op.kind == "if":
+            return self.reverse_if(op)
+        if op.kind in ("for", "while"):
+            return self.reverse_loop(op)
+        g = self.scope.get(op.results[0]) if op.results else None
         if g is None:
             return  # nothing flows back through this op
-        self.stmt, self.loc = op.stmt, op.loc
         if op.kind in ("tuple", "list"):
             for i, item in enumerate(op.operands):
                 if item in self.active:
@@ -92,12 +214,209 @@ class _Backward:
                 op.loc, _registration_hint(op))
         self.apply_rule(op, rule, g)
 
-    def apply_rule(self, op: Op, rule: Rule, g: Value) -> None:
-        receiver = [op.operands[0]] if op.kind in ("method", "getattr") else []
-        positional = receiver + (op.positional() if op.kind != "getattr" else [])
+    # -- branches and loops --------------------------------------------------------------------
+    def child_scope(self, forward: Region, context: _Context) -> _Scope:
+        scope = _Scope(Region(), forward, self)
+        self.scope_stack.append(self.scope)
+        self.contexts.append(context)
+        self.scope = scope
+        return scope
+
+    def leave_scope(self) -> None:
+        self.contexts.pop()
+        self.scope = self.scope_stack.pop()
+
+    def reverse_if(self, op: Op) -> None:
+        """`if c:` reverses to `if c:` on the same (saved) condition, each branch reversed."""
+        incoming = [(i, self.scope.get(r)) for i, r in enumerate(op.results)]
+        incoming = [(i, g) for i, g in incoming if g is not None]
+        if not incoming:
+            return
+        cond = self.primal(op.operands[0])
+        children = []
+        for index, forward in enumerate(op.regions):
+            child = self.child_scope(forward, _Context("branch", op, forward, index))
+            closing = forward.ops[-1]
+            for i, g in incoming:
+                self.accumulate(closing.operands[i], g)
+            self.reverse_ops(forward.ops[:-1])
+            self.leave_scope()
+            children.append(child)
+        outer = [v for child in children for v in child.outer if v in self.active]
+        outer = list(dict.fromkeys(outer))
+        if not outer:
+            return
+        for child in children:  # each branch hands out the adjoints of the values before the `if`
+            saved, self.scope = self.scope, child
+            self.scope_stack.append(saved)
+            values = []
+            for value in outer:
+                before = self.scope_stack[-1].get(value)
+                here = child.outer.get(value)
+                if before is not None and here is not None:
+                    values.append(self.call(operator.add, before, here))
+                else:
+                    values.append(here or before or self.zeros_like(value))
+            child.region.append(Op("yield", values, [], {}, [], op.loc, op.stmt))
+            self.scope = self.scope_stack.pop()
+        results = [Value(adjoint_of=v) for v in outer]
+        self.scope.region.append(Op("if", [cond], results, {}, [c.region for c in children], op.loc, op.stmt))
+        for value, result in zip(outer, results):
+            self.scope.set(value, result)
+
+    def reverse_loop(self, op: Op) -> None:
+        """A loop reverses to `while tape:`, popping what each iteration saved, last first."""
+        is_for = op.kind == "for"
+        body = op.regions[-1]
+        n_items = op.attrs.get("n_items", 1) if is_for else 0
+        items, carried = body.args[:n_items], body.args[n_items:]
+        inits = op.operands[1:] if is_for else op.operands
+        yielded = body.ops[-1].operands[1 if op.attrs.get("stop") else 0:]
+        sequences = self.active_item_sources(op, items) if is_for else []
+        if sequences:
+            index = self.enumerate_forward(op)
+            items = body.args[:n_items + 1]
+        # A carried variable's adjoint flows between iterations only if the loop's result or the
+        # next iteration reads it differentiably.
+        moving = [i for i, r in enumerate(op.results) if r in self.active or carried[i] in self.active]
+        incoming = {i: self.scope.get(op.results[i]) for i in moving}
+        if not any(g is not None for g in incoming.values()) and not self.has_active_inside(body):
+            return
+        tape = Value("tape")
+        parent = self.op_region[id(op)]
+        parent.ops.insert(parent.ops.index(op), Op("list", [], [tape], {}, [], op.loc, op.stmt))
+        self.def_region[tape] = parent
+        tape_here = self.primal(tape)
+        starts = [incoming[i] if incoming[i] is not None else self.zeros_like(op.results[i]) for i in moving]
+
+        context = _Context("loop", op, body)
+        child = self.child_scope(body, context)
+        carried_adjoints = [Value(adjoint_of=carried[i]) for i in moving]
+        for i, adjoint in zip(moving, carried_adjoints):
+            self.accumulate(yielded[i], adjoint)
+        self.reverse_ops(body.ops[:-1])
+        self.stmt, self.loc = op.stmt, op.loc
+        next_adjoints = [child.local.get(carried[i]) or self.zeros_like(op.results[i]) for i in moving]
+        outer = [v for v in child.outer if v in self.active]
+        accumulators = [Value(adjoint_of=v) for v in outer]
+        next_accumulators = [self.call(operator.add, a, child.outer[v]) for a, v in zip(accumulators, outer)]
+        # The items' adjoints go back into the sequences, element by element, in place.
+        item_accumulators = [Value(adjoint_of=sequence) for _, sequence, _ in sequences]
+        for accumulator, (item, _, reverse) in zip(item_accumulators, sequences):
+            adjoint = child.local.get(item)
+            if adjoint is None:
+                next_accumulators.append(accumulator)
+                continue
+            position = self.primal(index)
+            if reverse:
+                position = self.call(operator.sub, self.const(-1), position)
+            next_accumulators.append(self.call(runtime.add_at, accumulator, position, adjoint))
+            next_accumulators[-1].owner.attrs["mutable"] = True
+        accumulators += item_accumulators
+        child.region.append(Op("yield", next_adjoints + next_accumulators, [], {}, [], op.loc, op.stmt))
+        self.leave_scope()
+
+        self.save_and_restore(context, body, tape, tape_here, child.region)
+        accumulator_starts = [self.scope.get(v) or self.zeros_like(v) for v in outer]
+        for _, sequence, _ in sequences:  # updated in place: a fresh array each, never shared by CSE
+            accumulator_starts.append(self.call(runtime.zeros_for, self.primal(sequence)))
+            accumulator_starts[-1].owner.attrs["mutable"] = True
+        condition = Region([Value(adjoint_of=v.adjoint_of) for v in carried_adjoints + accumulators])
+        condition.append(Op("yield", [tape_here], [], {}, [], op.loc, op.stmt))
+        child.region.args = carried_adjoints + accumulators
+        results = [Value(adjoint_of=v.adjoint_of) for v in carried_adjoints + accumulators]
+        self.scope.region.append(Op("while", starts + accumulator_starts, results, {},
+                                    [condition, child.region], op.loc, op.stmt))
+        for i, result in zip(moving, results):
+            self.accumulate(inits[i], result)
+        for value, result in zip(outer, results[len(moving):]):
+            self.scope.set(value, result)
+        for (_, sequence, _), result in zip(sequences, results[len(moving) + len(outer):]):
+            self.accumulate(sequence, result)
+
+    def active_item_sources(self, op: Op, items: list[Value]) -> list[tuple[Value, Value, bool]]:
+        """(item, sequence, reversed) for each differentiable loop item: `x` in `for x in xs`,
+        also through `enumerate`, `zip` and `reversed`."""
+        found: list[tuple[Value, Value | None, bool]] = []
+
+        def walk(value: Value, pattern: Any, reverse: bool, args: list[Value]) -> None:
+            owner = value.owner
+            callee = owner.attrs.get("callee") if owner is not None and owner.kind == "call" else None
+            if callee is reversed and len(owner.operands) == 1:
+                return walk(owner.operands[0], pattern, not reverse, args)
+            if pattern is None:
+                found.append((args.pop(0), None if callee in (enumerate, zip) else value, reverse))
+            elif callee is enumerate and len(pattern) == 2 and not owner.kwnames:
+                found.append((args.pop(0), None, reverse))  # the counter
+                walk(owner.operands[0], pattern[1], reverse, args)
+            elif callee is zip and len(pattern) == len(owner.operands) and not owner.kwnames:
+                for operand, sub in zip(owner.operands, pattern):
+                    walk(operand, sub, reverse, args)
+            else:
+                for _ in range(_leaves(pattern)):
+                    found.append((args.pop(0), None, reverse))
+
+        walk(op.operands[0], op.attrs.get("pattern"), False, list(items))
+        active = [(item, sequence, reverse) for item, sequence, reverse in found if item in self.active]
+        for item, sequence, _ in active:
+            if sequence is None or (sequence.owner is not None and sequence.owner.attrs.get("callee") is range):
+                raise NoGradientRuleError(
+                    f"gradc cannot tell which element of the sequence the loop item `{item.hint}` is",
+                    op.loc, "iterate over a sequence, or `enumerate`/`zip`/`reversed` of sequences")
+        return active
+
+    def enumerate_forward(self, op: Op) -> Value:
+        """Make the forward loop count its iterations (`for k, x in enumerate(xs)`); return `k`."""
+        parent = self.op_region[id(op)]
+        counted = Value()
+        parent.ops.insert(parent.ops.index(op), Op("call", [op.operands[0]], [counted],
+                                                   {"callee": enumerate, "spelling": None, "kwnames": ()},
+                                                   [], op.loc, op.stmt))
+        self.def_region[counted] = parent
+        op.operands[0] = counted
+        body = op.regions[0]
+        index = Value("k", temp=True)
+        body.args.insert(0, index)
+        self.def_region[index] = body
+        op.attrs["n_items"] = op.attrs.get("n_items", 1) + 1
+        op.attrs["pattern"] = (None, op.attrs.get("pattern"))
+        return index
+
+    def has_active_inside(self, region: Region) -> bool:
+        return any(r in self.active for inner in region.walk() for r in inner.results)
+
+    def save_and_restore(self, context: _Context, body: Region, tape: Value, tape_here: Value,
+                         backward_body: Region) -> None:
+        """Push each saved value right after it is computed; pop them, last first, at the top of
+        the reversed iteration. With nothing to save, push None to count the iterations."""
+        position = {id(op): index for index, op in enumerate(body.ops)}
+        order = lambda pair: -1 if pair[0] in body.args else position[id(pair[0].owner)]  # noqa: E731
+        saves = sorted(context.saves, key=order)
+        loc, stmt = context.op.loc, context.op.stmt
+        if not saves:
+            marker = Value()
+            body.ops.insert(0, Op("const", [], [marker], {"value": None, "spelling": None}, [], loc, stmt))
+            saves = [(marker, Value())]
+            position = {id(op): index for index, op in enumerate(body.ops)}
+        for value, _ in reversed(saves):
+            at = 0 if value in body.args else position[id(value.owner)] + 1
+            owner_stmt = value.owner.stmt if value.owner is not None else stmt
+            body.ops.insert(at, Op("method", [tape, value], [Value()], {"name": "append", "kwnames": (),
+                                                                          "effect": True}, [], loc, owner_stmt))
+        pops = [Op("method", [tape_here], [copy], {"name": "pop", "kwnames": (), "effect": True}, [], loc, stmt)
+                for _, copy in reversed(saves)]
+        backward_body.ops[0:0] = pops
+
+    @staticmethod
+    def operands_of(op: Op) -> list[Value]:
+        """An op's positional operands as its rule sees them (the receiver of a method first)."""
         if op.kind == "getitem":
-            positional = list(op.operands)
-        keywords = op.keywords()
+            return list(op.operands)
+        receiver = [op.operands[0]] if op.kind in ("method", "getattr") else []
+        return receiver + (op.positional() if op.kind != "getattr" else [])
+
+    def apply_rule(self, op: Op, rule: Rule, g: Value) -> None:
+        positional, keywords = self.operands_of(op), op.keywords()
         signature = inspect.signature(rule.vjp)
         try:
             bound = signature.bind(g, op.results[0], *positional, **keywords)
@@ -121,13 +440,33 @@ class _Backward:
                 bindings[name] = self.const({})
             else:
                 bindings[name] = self.const(param.default)
+        first_new = len(self.region.ops)
         try:
             returned = inline_rule(rule.vjp, bindings, self.region, self.stmt, self.loc)
         except CannotInline:
             args = [bound.arguments[n] for n in list(signature.parameters)[:2]] + positional
             returned = self.emit("call", args + list(keywords.values()), callee=rule.vjp, spelling=None,
                                  kwnames=tuple(keywords), rule_call=True)
-        self.distribute(op, rule, returned, targets)
+        contributions = self.distribute(op, rule, returned, targets)
+        self.localize(self.region.ops[first_new:], [item for _, item in contributions])
+        for target, item in contributions:
+            self.accumulate(target, item)
+
+    def localize(self, ops: list[Op], roots: list[Value]) -> None:
+        """Make the rule code that computes `roots` read primal values as the backward sweep can
+        (saved on a tape, handed out of a branch). Only what is used is saved: a rule's gradient
+        for an inactive operand is left to dead-code elimination."""
+        new = {id(op) for op in ops}
+        needed, stack = set(), [v.owner for v in roots if v.owner is not None and id(v.owner) in new]
+        while stack:
+            op = stack.pop()
+            if id(op) in needed:
+                continue
+            needed.add(id(op))
+            stack.extend(v.owner for v in op.operands if v.owner is not None and id(v.owner) in new)
+        for op in ops:
+            if id(op) in needed:
+                op.operands = [self.primal(v) if v in self.def_region else v for v in op.operands]
 
     def differentiable_targets(self, op: Op, rule: Rule, bound: inspect.BoundArguments) -> list[Value | None]:
         """The operand bound to each differentiable rule parameter, in the order the rule returns them."""
@@ -144,8 +483,9 @@ class _Backward:
                         "has no gradient for it", op.loc, _registration_hint(op))
         return targets
 
-    def distribute(self, op: Op, rule: Rule, returned: Value, targets: list[Value | None]) -> None:
-        """Hand each item the rule returned to the operand it is the gradient of."""
+    def distribute(self, op: Op, rule: Rule, returned: Value,
+                   targets: list[Value | None]) -> list[tuple[Value, Value]]:
+        """Pair each active operand with the item the rule returned for it."""
         owner = returned.owner
         if len(targets) == 1:
             items: list[Value | None] = [returned]
@@ -156,6 +496,7 @@ class _Backward:
         else:
             items = [self.emit("getitem", [returned, self.const(i)]) if t in self.active else None
                      for i, t in enumerate(targets)]
+        pairs = []
         for target, item in zip(targets, items):
             if target is None or item is None or target not in self.active:
                 continue
@@ -163,7 +504,12 @@ class _Backward:
                 continue
             if rule.broadcasts and not _only_scalar_partners(op, target) and not _is_constant(item):
                 item = self.call(runtime.unbroadcast, item, target)
-            self.accumulate(target, item)
+            pairs.append((target, item))
+        return pairs
+
+
+def _leaves(pattern: Any) -> int:
+    return 1 if pattern is None else sum(_leaves(p) for p in pattern)
 
 
 def _is_constant(value: Value) -> bool:
@@ -195,20 +541,17 @@ def _registration_hint(op: Op) -> str:
 def reverse(primal: Function, wrt: list[int], mode: str = "grad") -> Function:
     """The gradient function of `primal` with respect to the parameters at `wrt`."""
     assert mode in MODES, mode
-    for op in primal.walk():  # until control flow is differentiated, refuse it rather than guess
-        if op.kind in ("if", "for", "while"):
-            raise UnsupportedSyntaxError(f"`{op.kind}` is not differentiated yet", op.loc)
     body = primal.body
     return_op = body.ops[-1]
     output = return_op.operands[0]
-    forward_ops = body.ops[:-1]
     if output.hint is None and output not in primal.params:
         output.hint = primal.name  # `loss = ...` reads better than a temporary's name
     wrt_values = [primal.params[i] for i in wrt]
     active = active_values(primal, wrt_values, output)
 
     backward = Region()
-    sweep = _Backward(backward, active)
+    sweep = _Backward(primal, backward, active)
+    sweep.scope_stack = []
     sweep.stmt, sweep.loc = return_op.stmt, return_op.loc
     params = list(primal.params)
     if mode == "vjp":
@@ -220,16 +563,15 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad") -> Function:
                            [], return_op.loc, return_op.stmt))
         seed = sweep.const(1.0)
     if output in active:
-        sweep.adjoint[output] = seed
+        sweep.scope.set(output, seed)
         seed.adjoint_of = seed.adjoint_of or output
-    for op in reversed(forward_ops):
-        if any(r in active for r in op.results):
-            sweep.differentiate(op)
+    body.ops.pop()  # the primal's return: the gradient returns gradients
+    sweep.reverse_ops(list(body.ops))
 
     sweep.stmt = sweep.loc = None
     grads = []
     for value in wrt_values:
-        grad = sweep.adjoint.get(value)
+        grad = sweep.scope.get(value)
         if grad is None:  # the output does not depend on this argument
             grad = sweep.call(np.zeros_like, value)
             grad.adjoint_of = value
@@ -238,10 +580,10 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad") -> Function:
     if mode == "value_and_grad":
         result = sweep.emit("tuple", [output, result])
     backward.append(Op("return", [result], [], {}, [], None, None))
-    for op in backward.ops:
+    for op in backward.walk():
         op.backward = True
     function = Function("d" + primal.name if mode != "vjp" else primal.name + "_vjp", params,
-                        Region([], forward_ops + backward.ops), primal.file, primal.lines)
+                        Region([], body.ops + backward.ops), primal.file, primal.lines)
     function.signature = primal.signature
     function.mode = mode
     return function

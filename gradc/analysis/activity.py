@@ -13,7 +13,7 @@ from ..errors import UnsupportedSyntaxError
 from ..ir.core import Function, Op, Value
 from ..rules.registry import Attr, Method, lookup
 
-__all__ = ["rule_key", "active_values", "carries_gradient"]
+__all__ = ["rule_key", "active_values", "carries_gradient", "dependence_edges"]
 
 
 def rule_key(op: Op):
@@ -39,21 +39,56 @@ def carries_gradient(op: Op) -> bool:
     return not (rule is not None and rule.zero)
 
 
-def active_values(function: Function, wrt: list[Value], output: Value) -> set[Value]:
-    """The values that depend on `wrt` and on which `output` depends."""
-    ops = list(function.walk())
-    varied: set[Value] = set(wrt)
-    for op in ops:
-        if carries_gradient(op) and any(v in varied for v in op.operands):
-            varied.update(op.results)
-    useful: set[Value] = {output}
-    for op in reversed(ops):
-        if any(r in useful for r in op.results):
-            useful.update(op.operands)
+def dependence_edges(function: Function) -> list[tuple[Value, Value]]:
+    """(source, target) pairs: `target` depends differentiably on `source`.
+
+    Through an op with a rule, every result depends on every operand. Structured ops
+    pass values on: an `if`'s result depends on what either branch yields; a loop's
+    carried value depends on its initial value and on what the body yields, and the
+    items of a `for` loop depend on the sequence it iterates over.
+    """
+    edges: list[tuple[Value, Value]] = []
+    for op in function.walk():
+        if op.kind == "if":
             for region in op.regions:
-                for inner in region.walk():
-                    useful.update(inner.operands)
-    _refuse_differentiable_boolops(ops, varied, useful)
+                edges += [(v, r) for v, r in zip(region.ops[-1].operands, op.results)]
+        elif op.kind in ("for", "while"):
+            body = op.regions[-1]
+            yielded = body.ops[-1].operands[1 if op.attrs.get("stop") else 0:]
+            if op.kind == "for":
+                n_items = op.attrs.get("n_items", 1)
+                edges += [(op.operands[0], item) for item in body.args[:n_items]]
+                inits, argument_lists = op.operands[1:], [body.args[n_items:]]
+            else:
+                inits, argument_lists = op.operands, [op.regions[0].args, body.args]
+            for i, (init, result) in enumerate(zip(inits, op.results)):
+                for target in [result] + [args[i] for args in argument_lists]:
+                    edges += [(init, target), (yielded[i], target)]
+        elif op.kind not in ("const", "boolop", "yield", "return") and carries_gradient(op):
+            edges += [(v, r) for v in op.operands for r in op.results]
+    return edges
+
+
+def _closure(start: set[Value], edges: dict[Value, list[Value]]) -> set[Value]:
+    reached, stack = set(start), list(start)
+    while stack:
+        for nxt in edges.get(stack.pop(), ()):
+            if nxt not in reached:
+                reached.add(nxt)
+                stack.append(nxt)
+    return reached
+
+
+def active_values(function: Function, wrt: list[Value], output: Value) -> set[Value]:
+    """The values that depend on `wrt` and on which `output` depends (through loops and branches)."""
+    forward: dict[Value, list[Value]] = {}
+    backward: dict[Value, list[Value]] = {}
+    for source, target in dependence_edges(function):
+        forward.setdefault(source, []).append(target)
+        backward.setdefault(target, []).append(source)
+    varied = _closure(set(wrt), forward)
+    useful = _closure({output}, backward)
+    _refuse_differentiable_boolops(list(function.walk()), varied, useful)
     return varied & useful
 
 

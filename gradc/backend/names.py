@@ -48,9 +48,7 @@ class Layout:
         self._choose_inlined(function.body)
         self.interference: dict[Value, set[Value]] = {}
         self.def_order: dict[Value, int] = {}
-        self._counter = 0
-        for param in function.params:
-            self._define(param)
+        self._number(function)  # program order: names go to the first definitions first
         self._liveness_region(function.body, set(), define_args=False)
         self.names: dict[Value, str] = {}
         self.parent: dict[Value, Value] = {}
@@ -136,10 +134,23 @@ class Layout:
                 found.add(value)
         return found
 
+    def _number(self, function: Function) -> None:
+        order = self.def_order
+        for param in function.params:
+            order[param] = len(order)
+
+        def visit(region: Region) -> None:
+            for arg in region.args:
+                order[arg] = len(order)
+            for op in region.ops:
+                for inner in op.regions:
+                    visit(inner)
+                for result in op.results:
+                    order[result] = len(order)
+
+        visit(function.body)
+
     def _define(self, value: Value, live_after: set[Value] | None = None) -> None:
-        if value not in self.def_order:
-            self.def_order[value] = self._counter
-            self._counter += 1
         mine = self.interference.setdefault(value, set())
         for other in live_after or ():
             if other is not value:
@@ -151,8 +162,11 @@ class Layout:
         for op in reversed(region.ops):
             live = self._transfer(op, live)
         if define_args:
+            args = set(region.args)
             for arg in region.args:
-                self._define(arg, live)
+                # A loop's unread carried value may share a variable with the loop's item: the
+                # target assignment of `for i in ...` then is the carried value, as in the source.
+                self._define(arg, live if arg in live else live - args)
         return live - set(region.args)
 
     def _transfer(self, op: Op, live_after: set[Value]) -> set[Value]:

@@ -184,9 +184,13 @@ class _Lowerer:
             return env[name]
         saved, self.region = self.region, region
         try:
-            return self.const(None, node)
+            return self.undefined(node)
         finally:
             self.region = saved
+
+    def undefined(self, node: ast.AST) -> Value:
+        """The value of a name not assigned on this path: never read, so never emitted."""
+        return self.emit("const", [], node, value=None, spelling=None, undefined=True)
 
     def close(self, region: Region, values: list[Value], node: ast.AST) -> None:
         region.append(Op("yield", values, [], {}, [], self.parsed.loc(node), self.stmt))
@@ -228,7 +232,7 @@ class _Lowerer:
 
     def loop_state(self, names: list[str], node: ast.AST) -> tuple[list[Value], list[Value], dict[str, Value]]:
         """Initial values of the carried `names`, fresh region arguments for them, and the body's env."""
-        inits = [self.env[n] if n in self.env else self.const(None, node) for n in names]
+        inits = [self.env[n] if n in self.env else self.undefined(node) for n in names]
         args = [Value(n) for n in names]
         env = dict(self.env)
         env.update(zip(names, args))
@@ -386,7 +390,11 @@ class _Lowerer:
         return self.call(BINARY_OPERATORS[type(node.op)], [left, right], node)
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
-        return self.call(UNARY_OPERATORS[type(node.op)], [self.lower_expr(node.operand)], node)
+        operand = self.lower_expr(node.operand)
+        ok, value = static_value(operand)
+        if ok and type(value) in (int, float, complex) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return self.const(-value if isinstance(node.op, ast.USub) else value, node)  # `-3.0` is a constant
+        return self.call(UNARY_OPERATORS[type(node.op)], [operand], node)
 
     def compare(self, op: ast.cmpop, left: Value, right: Value, node: ast.AST) -> Value:
         if isinstance(op, ast.In):

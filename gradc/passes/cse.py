@@ -11,8 +11,8 @@ __all__ = ["eliminate_common_subexpressions"]
 
 
 def _is_pure(op: Op) -> bool:
-    if has_effect(op) or op.regions or op.kind in ("const", "return", "yield"):
-        return False
+    if has_effect(op) or op.regions or op.kind in ("const", "return", "yield") or op.attrs.get("mutable"):
+        return False  # a value updated in place is one object: two of them must stay two
     if op.kind in ("tuple", "getattr", "getitem"):
         return True
     # Only callees gradc knows (rules, rule helpers) are known to be pure; np.random is not.

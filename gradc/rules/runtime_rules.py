@@ -20,4 +20,9 @@ def scatter_add(g, ans, g_in, x, index):
     return g[index], None, None
 
 
-zero_gradient(runtime.tie_step, runtime.check_scalar)
+@vjp(runtime.add_at)
+def add_at(g, ans, accumulator, index, g_in):
+    return g, None, g[index]
+
+
+zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for)
