@@ -21,7 +21,11 @@ __all__ = [
 
 def unbroadcast(g, x):
     """Sum `g` over the axes NumPy broadcasting added, so it has the shape of `x`."""
-    shape = np.shape(x)
+    return unbroadcast_to(g, np.shape(x))
+
+
+def unbroadcast_to(g, shape):
+    """`unbroadcast` given the shape only (what a loop saves of a value it needs the shape of)."""
     if np.shape(g) == shape:
         return g
     g = np.asarray(g)
@@ -365,4 +369,4 @@ def astype_adjoint(g, x, ans):
         return np.zeros(np.shape(x), dtype=np.result_type(x, np.float32))
     return np.asarray(g).astype(np.result_type(x, np.float32))
 
-__all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at"]
+__all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to"]

@@ -24,3 +24,27 @@ def test_mlp_training_lowers_the_loss(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step")]
     first, last = float(lines[0].split()[-1]), float(lines[-1].split()[-1])
     assert last < first
+
+
+import rnn  # noqa: E402
+
+
+def test_rnn_gradient_matches_oracles():
+    rng = np.random.default_rng(4)
+    params = rnn.init(rng, 2, 3, 2)
+    params[3], params[4] = rng.standard_normal(3) * 0.1, rng.standard_normal(2) * 0.1
+    xs, ys = rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 2, 2))
+    h0 = rng.standard_normal((2, 3))
+    assert_gradients(rnn.loss, params + [h0, xs, ys], wrt=(0, 1, 2, 3, 4, 5, 6))
+
+
+def test_rnn_training_lowers_the_loss(capsys):
+    rnn.train(steps=12)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step")]
+    assert float(lines[-1].split()[-1]) < float(lines[0].split()[-1])
+
+
+def test_rnn_gradient_is_a_reversed_loop_that_saves_hidden_states():
+    source = rnn.dloss.source
+    assert "while tape:" in source and "for x, y in zip(xs, ys):" in source
+    assert "tape.append(h)" in source

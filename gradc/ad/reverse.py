@@ -12,6 +12,7 @@ Modes: "grad" (seed 1.0, scalar output checked at run time), "value_and_grad"
 from __future__ import annotations
 
 import inspect
+import math
 import operator
 from typing import Any
 
@@ -82,6 +83,7 @@ class _Backward:
         self.stmt = None
         self.loc = None
         self.def_region: dict[Value, Region] = {}
+        self.shapes: dict[Value, Value] = {}
         self.parent_region: dict[int, Region | None] = {id(function.body): None}
         self.op_region: dict[int, Region] = {}
         self._index(function.body)
@@ -464,9 +466,62 @@ class _Backward:
                 continue
             needed.add(id(op))
             stack.extend(v.owner for v in op.operands if v.owner is not None and id(v.owner) in new)
+        live = [op for op in ops if id(op) in needed]
+        dropped = self.save_shapes_only(live)
+        for op in live:
+            if id(op) in dropped:
+                continue
+            op.operands = [self.primal(v) if v in self.def_region else v for v in op.operands]
+
+    def save_shapes_only(self, ops: list[Op]) -> set[int]:
+        """Where the backward reads a loop's or branch's value only for its shape (`unbroadcast`,
+        `np.shape`, `np.size`), read the shape instead: a loop then saves a tuple, not the array."""
+        shape_uses: dict[Value, list[Op]] = {}
+        other_uses: set[Value] = set()
         for op in ops:
-            if id(op) in needed:
-                op.operands = [self.primal(v) if v in self.def_region else v for v in op.operands]
+            for index, value in enumerate(op.operands):
+                if value not in self.def_region or self.visible(value) or _is_constant(value):
+                    continue
+                callee = op.attrs.get("callee") if op.kind == "call" else None
+                if _SHAPE_ONLY.get(callee) == index == len(op.operands) - 1 and not op.kwnames:
+                    shape_uses.setdefault(value, []).append(op)
+                else:
+                    other_uses.add(value)
+        replaced: dict[Value, Value] = {}
+        dropped: set[int] = set()
+        for value, users in shape_uses.items():
+            if value in other_uses:
+                continue
+            shape = self.forward_shape(value)
+            for op in users:
+                callee = op.attrs["callee"]
+                if callee is np.shape:
+                    replaced[op.results[0]] = shape
+                    dropped.add(id(op))  # dead now: left to dead-code elimination
+                    continue
+                op.attrs["callee"] = {np.size: math.prod, np.ndim: len, runtime.unbroadcast: runtime.unbroadcast_to}[callee]
+                op.operands = [shape if v is value else v for v in op.operands]
+        for op in ops:
+            op.operands = [replaced.get(v, v) for v in op.operands]
+        return dropped
+
+    def visible(self, value: Value) -> bool:
+        return not any(self.inside(value, context.region) for context in self.contexts)
+
+    def forward_shape(self, value: Value) -> Value:
+        """`np.shape(value)`, computed in the forward sweep right after `value` (once)."""
+        if value in self.shapes:
+            return self.shapes[value]
+        region = self.def_region[value]
+        at = 0 if value in region.args else region.ops.index(value.owner) + 1
+        shape = Value(f"{value.hint or describe_value(value)}_shape", temp=True)
+        stmt = value.owner.stmt if value.owner is not None else None
+        region.ops.insert(at, Op("call", [value], [shape], {"callee": np.shape, "spelling": None, "kwnames": ()},
+                                 [], self.loc, stmt))
+        self.def_region[shape] = region
+        self.op_region[id(shape.owner)] = region
+        self.shapes[value] = shape
+        return shape
 
     def differentiable_targets(self, op: Op, rule: Rule, bound: inspect.BoundArguments) -> list[Value | None]:
         """The operand bound to each differentiable rule parameter, in the order the rule returns them."""
@@ -506,6 +561,10 @@ class _Backward:
                 item = self.call(runtime.unbroadcast, item, target)
             pairs.append((target, item))
         return pairs
+
+
+# Callees that read an operand only for its shape: callee → that operand's position.
+_SHAPE_ONLY = {np.shape: 0, np.size: 0, np.ndim: 0, runtime.unbroadcast: 1}
 
 
 def _leaves(pattern: Any) -> int:

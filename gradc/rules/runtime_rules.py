@@ -10,6 +10,11 @@ def unbroadcast(g, ans, g_in, x):
     return np.broadcast_to(g, np.shape(g_in)), None
 
 
+@vjp(runtime.unbroadcast_to)
+def unbroadcast_to(g, ans, g_in, shape=None):
+    return np.broadcast_to(g, np.shape(g_in))
+
+
 @vjp(runtime.reshape_like)
 def reshape_like(g, ans, g_in, x):
     return np.reshape(g, np.shape(g_in)), None
