@@ -16,6 +16,7 @@ import numpy as np
 from . import rules  # noqa: F401  (registers every rule)
 from .ad.reverse import reverse
 from .backend.emit import Emitted, emit
+from .analysis.scalars import is_scalar_argument
 from .backend.load import compile_factory, instantiate
 from .errors import GradcError, NonDifferentiableArgumentError, UnresolvedNameError
 from .frontend.lower import local_names, lower_function
@@ -40,12 +41,14 @@ class Compiled:
 
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
-                     parsed: ParsedFunction | None = None, primal: Function | None = None) -> Compiled:
-    """Run the pipeline on `fn`: the stages, in order."""
+                     parsed: ParsedFunction | None = None, primal: Function | None = None,
+                     scalars: tuple[int, ...] = ()) -> Compiled:
+    """Run the pipeline on `fn`: the stages, in order. `scalars` are the positions of
+    arguments known to be Python or NumPy scalars (the gradient is specialized for them)."""
     parsed = parsed or parse_function(fn)                     # source → AST
     primal = verify(primal or lower_function(parsed))         # AST → normalized AST → IR
     primal_text = print_function(primal)
-    adjoint = reverse(primal, list(wrt), mode)                # IR → adjoint IR
+    adjoint = reverse(primal, list(wrt), mode, scalars)       # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
     return Compiled(primal_text, print_function(adjoint), emitted, compile_factory(emitted))
@@ -108,6 +111,10 @@ def _store(fn: Callable, key: tuple, compiled: Compiled) -> None:
 def clear_cache() -> None:
     """Forget every compiled gradient (the next call compiles again)."""
     _CACHE.clear()
+
+
+# Argument types that make a call's signature say "scalar" (exact types: a cheap test per call).
+_SCALAR_TYPES = frozenset({float, int, bool, np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_})
 
 
 def _parameters(fn: Callable) -> list[str]:
@@ -189,7 +196,7 @@ class GradFunction:
         fun = _unwrap(fun)
         self.__wrapped__ = fun
         self._mode, self._optimize, self._cache = mode, bool(optimize), cache
-        self._function: Callable | None = None
+        self._functions: dict[tuple[bool, ...], tuple[int, Callable]] = {}
         self._parsed, self._primal = None, None
         if _CACHE.entries(getattr(fun, "__code__", None)) is None:
             # Refuse unsupported code now, at grad(f) time. If a name is not defined yet (a helper
@@ -202,34 +209,50 @@ class GradFunction:
         self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
         self._names = _parameters(fun)
         self._key = (self._wrt, mode, bool(optimize))
-        self._compiled = _cached(fun, self._key)
         self.__name__ = f"d{getattr(fun, '__name__', 'f')}"
         self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
 
     # -- compilation --------------------------------------------------------------------------
+    def _compile(self, scalars: tuple[int, ...]) -> Compiled:
+        """The gradient for calls whose arguments at positions `scalars` are scalars (cached)."""
+        key = self._key + (scalars,)
+        compiled = _cached(self.__wrapped__, key)
+        if compiled is None:
+            compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
+                                        self._parsed, self._primal, scalars)
+            self._primal = None  # the IR is consumed by the transform
+            _store(self.__wrapped__, key, compiled)
+        return compiled
+
     @property
     def compiled(self) -> Compiled:
-        """The compilation result (compiling now if this is the first use)."""
-        if self._compiled is None or _cached(self.__wrapped__, self._key) is None:
-            self._compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
-                                              self._parsed, self._primal)
-            self._parsed = self._primal = None  # the IR is consumed by the transform
-            _store(self.__wrapped__, self._key, self._compiled)
-            self._function = None
-        return self._compiled
+        """The compilation for arguments of any kind (what `source` and `ir` show)."""
+        return self._compile(())
+
+    def _function_for(self, signature: tuple[bool, ...]) -> Callable:
+        """The generated function for a call whose arguments are scalars where `signature` says."""
+        found = self._functions.get(signature)
+        if found is not None and found[0] == rules_version():
+            return found[1]
+        scalars = tuple(i for i, flag in enumerate(signature) if flag)
+        compiled = self._compile(scalars)
+        function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
+        self._functions[signature] = (rules_version(), function)
+        return function
 
     @property
     def function(self) -> Callable:
-        """The raw generated function (no argument checks, no conversion of results)."""
-        compiled = self.compiled
-        if self._function is None:
-            self._function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
-        return self._function
+        """The raw generated function for arguments of any kind (no argument checks, no conversion)."""
+        return self._function_for(())
 
     @property
     def source(self) -> str:
-        """The generated Python source of the gradient."""
+        """The generated Python source of the gradient, for arguments of any kind."""
         return self.compiled.emitted.function_source
+
+    def source_for(self, *args: Any) -> str:
+        """The source of the gradient specialized for these arguments (scalars need no broadcasting)."""
+        return self._compile(tuple(i for i, a in enumerate(args) if is_scalar_argument(a))).emitted.function_source
 
     @property
     def ir(self) -> str:
@@ -244,8 +267,15 @@ class GradFunction:
         bound.apply_defaults()
         return [(self._names[i], bound.arguments[self._names[i]]) for i in self._wrt]
 
+    def _signature(self, args: tuple, kwargs: dict) -> tuple[bool, ...]:
+        if kwargs:
+            bound = inspect.signature(self.__wrapped__).bind(*args, **kwargs)
+            return tuple(name in bound.arguments and is_scalar_argument(bound.arguments[name])
+                         for name in self._names)
+        return tuple(map(_SCALAR_TYPES.__contains__, map(type, args)))
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        function = self.function
+        function = self._function_for(self._signature(args, kwargs))
         wrt_args = self._wrt_arguments(args, kwargs)
         for name, value in wrt_args:
             _check_differentiable(name, value)
@@ -274,7 +304,7 @@ class VJPFunction(GradFunction):
 
     def __call__(self, *args: Any) -> Any:
         *primal_args, cotangent = args
-        function = self.function
+        function = self._function_for(self._signature(tuple(primal_args), {}) + (False,))
         wrt_args = self._wrt_arguments(tuple(primal_args), {})
         for name, value in wrt_args:
             _check_differentiable(name, value)

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from .. import runtime
-from ..analysis.activity import active_values, rule_key
+from ..analysis.activity import active_values, loop_items, rule_key
+from ..analysis.scalars import scalar_values
 from ..errors import NoGradientRuleError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule
-from ..ir.core import Function, Op, Region, Value, describe_value
+from ..ir.core import Function, Op, Region, Value, describe_value, table_key
 from ..rules.registry import Attr, Method, Rule, lookup
 
 __all__ = ["reverse", "MODES"]
@@ -172,6 +173,8 @@ class _Backward:
         return result
 
     def zeros_like(self, value: Value) -> Value:
+        if value in self.scalars:
+            return self.const(0.0)
         return self.call(np.zeros_like, self.primal(value))
 
     def accumulate(self, value: Value, contribution: Value) -> None:
@@ -180,7 +183,8 @@ class _Backward:
             return
         previous = self.scope.get(value)
         if previous is None:
-            if _is_constant(contribution):  # a folded seed: give it the shape of what it is the adjoint of
+            if _is_constant(contribution) and value not in self.scalars:
+                # a folded seed: give it the shape of what it is the adjoint of
                 contribution = self.call(np.broadcast_to, contribution, self.call(np.shape, self.primal(value)))
             adjoint = contribution
         else:
@@ -274,7 +278,7 @@ class _Backward:
         items, carried = body.args[:n_items], body.args[n_items:]
         inits = op.operands[1:] if is_for else op.operands
         yielded = body.ops[-1].operands[1 if op.attrs.get("stop") else 0:]
-        sequences = self.active_item_sources(op, items) if is_for else []
+        sequences = self.active_item_sources(op) if is_for else []
         if sequences:
             index = self.enumerate_forward(op)
             items = body.args[:n_items + 1]
@@ -336,32 +340,11 @@ class _Backward:
         for (_, sequence, _), result in zip(sequences, results[len(moving) + len(outer):]):
             self.accumulate(sequence, result)
 
-    def active_item_sources(self, op: Op, items: list[Value]) -> list[tuple[Value, Value, bool]]:
-        """(item, sequence, reversed) for each differentiable loop item: `x` in `for x in xs`,
-        also through `enumerate`, `zip` and `reversed`."""
-        found: list[tuple[Value, Value | None, bool]] = []
-
-        def walk(value: Value, pattern: Any, reverse: bool, args: list[Value]) -> None:
-            owner = value.owner
-            callee = owner.attrs.get("callee") if owner is not None and owner.kind == "call" else None
-            if callee is reversed and len(owner.operands) == 1:
-                return walk(owner.operands[0], pattern, not reverse, args)
-            if pattern is None:
-                found.append((args.pop(0), None if callee in (enumerate, zip) else value, reverse))
-            elif callee is enumerate and len(pattern) == 2 and not owner.kwnames:
-                found.append((args.pop(0), None, reverse))  # the counter
-                walk(owner.operands[0], pattern[1], reverse, args)
-            elif callee is zip and len(pattern) == len(owner.operands) and not owner.kwnames:
-                for operand, sub in zip(owner.operands, pattern):
-                    walk(operand, sub, reverse, args)
-            else:
-                for _ in range(_leaves(pattern)):
-                    found.append((args.pop(0), None, reverse))
-
-        walk(op.operands[0], op.attrs.get("pattern"), False, list(items))
-        active = [(item, sequence, reverse) for item, sequence, reverse in found if item in self.active]
-        for item, sequence, _ in active:
-            if sequence is None or (sequence.owner is not None and sequence.owner.attrs.get("callee") is range):
+    def active_item_sources(self, op: Op) -> list[tuple[Value, Value, bool]]:
+        """(item, sequence, reversed) for each differentiable loop item."""
+        active = [(item, source, reverse) for item, source, reverse, _ in loop_items(op) if item in self.active]
+        for item, source, _ in active:
+            if source is None:
                 raise NoGradientRuleError(
                     f"gradc cannot tell which element of the sequence the loop item `{item.hint}` is",
                     op.loc, "iterate over a sequence, or `enumerate`/`zip`/`reversed` of sequences")
@@ -480,19 +463,21 @@ class _Backward:
         other_uses: set[Value] = set()
         for op in ops:
             for index, value in enumerate(op.operands):
-                if value not in self.def_region or self.visible(value) or _is_constant(value):
+                if value not in self.def_region or _is_constant(value):
+                    continue
+                if self.visible(value) and value not in self.scalars:
                     continue
                 callee = op.attrs.get("callee") if op.kind == "call" else None
-                if _SHAPE_ONLY.get(callee) == index == len(op.operands) - 1 and not op.kwnames:
+                if _SHAPE_ONLY.get(table_key(callee)) == index == len(op.operands) - 1 and not op.kwnames:
                     shape_uses.setdefault(value, []).append(op)
                 else:
                     other_uses.add(value)
         replaced: dict[Value, Value] = {}
         dropped: set[int] = set()
         for value, users in shape_uses.items():
-            if value in other_uses:
+            if value in other_uses and value not in self.scalars:
                 continue
-            shape = self.forward_shape(value)
+            shape = self.known_shape() if value in self.scalars else self.forward_shape(value)
             for op in users:
                 callee = op.attrs["callee"]
                 if callee is np.shape:
@@ -504,6 +489,12 @@ class _Backward:
         for op in ops:
             op.operands = [replaced.get(v, v) for v in op.operands]
         return dropped
+
+    def known_shape(self) -> Value:
+        """The shape `()` of a scalar, as a constant at the top of the current backward region."""
+        shape = Value()
+        self.region.ops.insert(0, Op("const", [], [shape], {"value": (), "spelling": None}, [], self.loc, self.stmt))
+        return shape
 
     def visible(self, value: Value) -> bool:
         return not any(self.inside(value, context.region) for context in self.contexts)
@@ -557,7 +548,7 @@ class _Backward:
                 continue
             if _is_constant(item) and item.owner.attrs["value"] is None:
                 continue
-            if rule.broadcasts and not _only_scalar_partners(op, target) and not _is_constant(item):
+            if rule.broadcasts and not _only_scalar_partners(op, target, self.scalars) and not _is_constant(item):
                 item = self.call(runtime.unbroadcast, item, target)
             pairs.append((target, item))
         return pairs
@@ -567,21 +558,14 @@ class _Backward:
 _SHAPE_ONLY = {np.shape: 0, np.size: 0, np.ndim: 0, runtime.unbroadcast: 1}
 
 
-def _leaves(pattern: Any) -> int:
-    return 1 if pattern is None else sum(_leaves(p) for p in pattern)
-
-
 def _is_constant(value: Value) -> bool:
     return value.owner is not None and value.owner.kind == "const"
 
 
-def _only_scalar_partners(op: Op, target: Value) -> bool:
-    """True when every other operand is a Python number (or `target` itself, as in `x * x`),
+def _only_scalar_partners(op: Op, target: Value, scalars: set[Value]) -> bool:
+    """True when every other operand is a scalar (or `target` itself, as in `x * x`),
     so the result has `target`'s shape and needs no unbroadcast."""
-    others = [v for v in op.operands if v is not target]
-    return all(
-        v.owner is not None and v.owner.kind == "const" and type(v.owner.attrs["value"]) in (int, float)
-        for v in others)
+    return all(v is target or v in scalars for v in op.operands)
 
 
 def _registration_hint(op: Op) -> str:
@@ -597,8 +581,9 @@ def _registration_hint(op: Op) -> str:
             f"        return ...  # the gradient for each positional argument of {name}")
 
 
-def reverse(primal: Function, wrt: list[int], mode: str = "grad") -> Function:
-    """The gradient function of `primal` with respect to the parameters at `wrt`."""
+def reverse(primal: Function, wrt: list[int], mode: str = "grad", scalar_params: tuple[int, ...] = ()) -> Function:
+    """The gradient function of `primal` with respect to the parameters at `wrt`, specialized
+    for the parameters at `scalar_params` being scalars (Python numbers or 0-d)."""
     assert mode in MODES, mode
     body = primal.body
     return_op = body.ops[-1]
@@ -611,6 +596,7 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad") -> Function:
     backward = Region()
     sweep = _Backward(primal, backward, active)
     sweep.scope_stack = []
+    sweep.scalars = scalar_values(primal, {primal.params[i] for i in scalar_params})
     sweep.stmt, sweep.loc = return_op.stmt, return_op.loc
     params = list(primal.params)
     if mode == "vjp":

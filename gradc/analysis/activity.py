@@ -13,7 +13,7 @@ from ..errors import UnsupportedSyntaxError
 from ..ir.core import Function, Op, Value
 from ..rules.registry import Attr, Method, lookup
 
-__all__ = ["rule_key", "active_values", "carries_gradient", "dependence_edges"]
+__all__ = ["rule_key", "active_values", "carries_gradient", "dependence_edges", "loop_items"]
 
 
 def rule_key(op: Op):
@@ -39,6 +39,43 @@ def carries_gradient(op: Op) -> bool:
     return not (rule is not None and rule.zero)
 
 
+def loop_items(op: Op) -> list[tuple[Value, Value | None, bool, bool]]:
+    """For each item of a `for` loop: (item, the sequence it is an element of or None,
+    whether that sequence is walked reversed, whether the item is a counter).
+
+    `for x in xs`, `for i, x in enumerate(xs)`, `for a, b in zip(xs, ys)` and `reversed(...)`
+    of these are understood; `range` gives counters (integers, never differentiable).
+    """
+    body = op.regions[0]
+    args = list(body.args[:op.attrs.get("n_items", 1)])
+    found: list[tuple[Value, Value | None, bool, bool]] = []
+
+    def leaves(pattern: object) -> int:
+        return 1 if pattern is None else sum(leaves(p) for p in pattern)
+
+    def walk(value: Value, pattern: object, reverse: bool) -> None:
+        owner = value.owner
+        callee = owner.attrs.get("callee") if owner is not None and owner.kind == "call" else None
+        plain = callee is not None and not owner.kwnames
+        if plain and callee is reversed and len(owner.operands) == 1:
+            return walk(owner.operands[0], pattern, not reverse)
+        if plain and callee is range:
+            found.extend((args.pop(0), None, reverse, True) for _ in range(leaves(pattern)))
+        elif pattern is None:
+            found.append((args.pop(0), None if callee in (enumerate, zip) else value, reverse, False))
+        elif plain and callee is enumerate and len(pattern) == 2 and len(owner.operands) == 1:
+            found.append((args.pop(0), None, reverse, True))
+            walk(owner.operands[0], pattern[1], reverse)
+        elif plain and callee is zip and len(pattern) == len(owner.operands):
+            for operand, sub in zip(owner.operands, pattern):
+                walk(operand, sub, reverse)
+        else:
+            found.extend((args.pop(0), None, reverse, False) for _ in range(leaves(pattern)))
+
+    walk(op.operands[0], op.attrs.get("pattern"), False)
+    return found
+
+
 def dependence_edges(function: Function) -> list[tuple[Value, Value]]:
     """(source, target) pairs: `target` depends differentiably on `source`.
 
@@ -57,7 +94,9 @@ def dependence_edges(function: Function) -> list[tuple[Value, Value]]:
             yielded = body.ops[-1].operands[1 if op.attrs.get("stop") else 0:]
             if op.kind == "for":
                 n_items = op.attrs.get("n_items", 1)
-                edges += [(op.operands[0], item) for item in body.args[:n_items]]
+                for item, source, _, counter in loop_items(op):
+                    if not counter:
+                        edges.append((source or op.operands[0], item))
                 inits, argument_lists = op.operands[1:], [body.args[n_items:]]
             else:
                 inits, argument_lists = op.operands, [op.regions[0].args, body.args]

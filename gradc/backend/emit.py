@@ -25,7 +25,7 @@ import numpy as np
 
 from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATORS
 from .. import runtime
-from ..ir.core import Function, Op, Region, Value
+from ..ir.core import Function, Op, Region, Value, table_key
 from .names import STRUCTURED, Layout, _is_undefined
 
 __all__ = ["Emitted", "emit", "FACTORY_NAME"]
@@ -198,7 +198,7 @@ class _Emitter:
         return [ast.keyword(k, self.expr(v)) for k, v in op.keywords().items()]
 
     def call_expr(self, op: Op) -> ast.expr:
-        callee = op.attrs["callee"]
+        callee = table_key(op.attrs["callee"])
         args = op.positional()
         if not op.kwnames:
             if callee in _BINARY_AST and len(args) == 2:
@@ -256,8 +256,8 @@ class _Emitter:
         pairs = []
         for target, source in zip(targets, sources):
             name = self.names.get(target)
-            if name is None or _is_undefined(source) or self.names.get(source) == name:
-                continue
+            if name is None or self.names.get(source) == name:
+                continue  # (a name unassigned on this path still gets None: a loop may save it)
             pairs.append((name, source))
         if not pairs:
             return []

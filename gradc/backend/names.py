@@ -224,6 +224,17 @@ class Layout:
         group_b = set(self.members(rb))
         return not any(self.interference.get(x, set()) & group_b for x in self.members(ra))
 
+    def _meaning(self, root: Value) -> set:
+        """What the variable of a web stands for: a user's variable, the adjoint of one."""
+        meanings = set()
+        for value in self.members(root):
+            if value.hint and not value.temp:
+                meanings.add(("var", value.hint))
+            elif value.adjoint_of is not None:
+                primal = value.adjoint_of
+                meanings.add(("adjoint", primal.hint if primal.hint and not primal.temp else id(primal)))
+        return meanings
+
     def _union(self, a: Value, b: Value, check: bool = True) -> bool:
         if a in self.inlined or b in self.inlined or _is_undefined(a) or _is_undefined(b):
             return False
@@ -231,6 +242,10 @@ class Layout:
             return False
         if check and not self._compatible(a, b):
             return False
+        if check:  # `dx = dz` reads better than one variable that is first dz, then dx
+            meaning_a, meaning_b = self._meaning(self.find(a)), self._meaning(self.find(b))
+            if meaning_a and meaning_b and meaning_a != meaning_b:
+                return False
         ra, rb = self.find(a), self.find(b)
         if ra is not rb:
             first, second = sorted((ra, rb), key=self.def_order.__getitem__)

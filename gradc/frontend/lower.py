@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
-from ..ir.core import Function, Op, Region, Value
+from ..ir.core import Function, Op, Region, Value, table_key
 from .normalize import normalize
 from .source import UNRESOLVED, ParsedFunction, parse_function
 
@@ -109,7 +109,7 @@ class _Lowerer:
              spelling: ast.expr | None = None, kwargs: dict[str, Value] | None = None) -> Value:
         kwargs = kwargs or {}
         operands = list(args) + list(kwargs.values())
-        if self.rule_mode and callee in _FOLDABLE:
+        if self.rule_mode and table_key(callee) in _FOLDABLE:
             statics = [static_value(v) for v in operands]
             if all(ok for ok, _ in statics):
                 values = [v for _, v in statics]

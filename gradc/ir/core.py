@@ -39,7 +39,19 @@ from typing import Any, Iterator
 
 from ..errors import Loc
 
-__all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value"]
+__all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value", "table_key"]
+
+
+def table_key(obj: Any) -> Any:
+    """`obj` if it can key a dict, else a placeholder that keys nothing (unhashable callees)."""
+    try:
+        hash(obj)
+    except TypeError:
+        return _UNHASHABLE
+    return obj
+
+
+_UNHASHABLE = object()
 
 OP_KINDS = frozenset(
     {"const", "call", "method", "getattr", "tuple", "list", "getitem", "boolop",

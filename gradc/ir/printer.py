@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import operator
 
-from .core import Function, Op, Region, Value, describe_value
+from .core import Function, Op, Region, Value, describe_value, table_key
 
 __all__ = ["print_function"]
 
@@ -79,7 +79,7 @@ class _Printer:
         if kw:
             args = args[: len(args) - len(kw)] + [f"{k}={v}" for k, v in zip(kw, args[len(args) - len(kw):])]
         if op.kind == "call":
-            callee = op.attrs["callee"]
+            callee = table_key(op.attrs["callee"])
             if callee in _INFIX and len(args) == 2 and not kw:
                 return f"{args[0]} {_INFIX[callee]} {args[1]}"
             if callee in _PREFIX and len(args) == 1:

@@ -73,8 +73,9 @@ def simplify(function: Function) -> Function:
         if same is not None:
             result = op.result
             replaced[result] = same
-            if same.hint is None and same.adjoint_of is None:
-                same.adjoint_of = result.adjoint_of
+            backward = same.owner is not None and same.owner.backward
+            if backward and same.hint is None and same.adjoint_of is None:
+                same.adjoint_of = result.adjoint_of  # `dy = 1.0 * dz` is still the adjoint of y
             continue
         folded = _fold(op)
         if folded is not _NOT:
