@@ -17,6 +17,7 @@ from . import rules  # noqa: F401  (registers every rule)
 from .ad.reverse import reverse
 from .backend.emit import Emitted, emit
 from .analysis.scalars import is_scalar_argument
+from .backend import cache as disk_cache
 from .backend.load import compile_factory, instantiate
 from .errors import GradcError, NonDifferentiableArgumentError, UnresolvedNameError
 from .frontend.lower import local_names, lower_function
@@ -198,7 +199,7 @@ class GradFunction:
         self._mode, self._optimize, self._cache = mode, bool(optimize), cache
         self._functions: dict[tuple[bool, ...], tuple[int, Callable]] = {}
         self._parsed, self._primal = None, None
-        if _CACHE.entries(getattr(fun, "__code__", None)) is None:
+        if _CACHE.entries(getattr(fun, "__code__", None)) is None and not disk_cache.has_entries(fun, cache):
             # Refuse unsupported code now, at grad(f) time. If a name is not defined yet (a helper
             # defined below a decorated function), lowering waits for the first call.
             self._parsed = parse_function(fun)
@@ -218,9 +219,12 @@ class GradFunction:
         key = self._key + (scalars,)
         compiled = _cached(self.__wrapped__, key)
         if compiled is None:
-            compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
-                                        self._parsed, self._primal, scalars)
-            self._primal = None  # the IR is consumed by the transform
+            compiled = disk_cache.load(self.__wrapped__, key, self._cache)  # opt-in; None when off
+            if compiled is None:
+                compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
+                                            self._parsed, self._primal, scalars)
+                self._primal = None  # the IR is consumed by the transform
+                disk_cache.store(self.__wrapped__, key, self._cache, compiled)
             _store(self.__wrapped__, key, compiled)
         return compiled
 
@@ -294,6 +298,16 @@ class GradFunction:
     def __repr__(self) -> str:
         names = ", ".join(self._names[i] for i in self._wrt)
         return f"<gradc.GradFunction {self._mode} of {self.__wrapped__.__qualname__} with respect to {names}>"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: primal and gradient side by side, linked line by line (gradc/display.py)."""
+        from .display import html
+        return html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython terminal view: a header, then the generated source."""
+        from .display import pretty
+        pretty(self, p, cycle)
 
 
 class VJPFunction(GradFunction):

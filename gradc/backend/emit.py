@@ -321,7 +321,7 @@ class _Emitter:
         return before + [ast.While(test, body, [])]
 
     def describe(self, stmt: ast.stmt) -> str:
-        lines = self.function.lines
+        helper, lines = getattr(stmt, "origin", (None, self.function.lines))
         first = stmt.lineno
         last = getattr(stmt, "end_lineno", first) or first
         if isinstance(stmt, (ast.If, ast.For, ast.While)):
@@ -330,7 +330,7 @@ class _Emitter:
         text = text or ast.unparse(stmt)
         if len(text) > 90:
             text = text[:87] + "..."
-        return f"line {first}: {text}"
+        return f"line {first}: {text}" if helper is None else f"{helper}, line {first}: {text}"
 
     def comment(self, text: str) -> ast.stmt:
         self.comments.append(text)

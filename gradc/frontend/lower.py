@@ -16,7 +16,9 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import inspect
 import operator
+import sys
 import types
 from typing import Any, Callable
 
@@ -25,6 +27,7 @@ import numpy as np
 from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
 from ..ir.core import Function, Op, Region, Value, table_key
+from ..rules.registry import lookup
 from .normalize import normalize
 from .source import UNRESOLVED, ParsedFunction, parse_function
 
@@ -53,6 +56,11 @@ _VIEW_CALLEES = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, np
                  np.atleast_2d, np.atleast_3d}
 _VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "diagonal"}
 _VIEW_ATTRS = {"T", "real", "imag", "mT"}
+
+# Operators on constants in the user's code (and in helpers, on flags and literal options) are
+# evaluated at compile time; their results are immutable numbers and booleans.
+_FOLDABLE_IN_USER_CODE = set(BINARY_OPERATORS.values()) | set(UNARY_OPERATORS.values()) | \
+    set(COMPARE_OPERATORS.values()) - {operator.contains}
 
 # Pure callees a rule may evaluate at compile time when every argument is a constant.
 _FOLDABLE = set(BINARY_OPERATORS.values()) | set(UNARY_OPERATORS.values()) | set(COMPARE_OPERATORS.values()) | {
@@ -91,6 +99,8 @@ class _Lowerer:
         self.rule_mode = rule_mode
         self.stmt: ast.stmt | None = None
         self.returned: Value | None = None
+        self.root: _Lowerer = self  # the function being compiled (differs while inlining a helper)
+        self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
 
     # -- building ops -------------------------------------------------------------------
     def emit(self, kind: str, operands: list[Value], node: ast.AST | None = None,
@@ -103,18 +113,22 @@ class _Lowerer:
 
     def const(self, value: Any, node: ast.AST | None = None, spelling: ast.expr | None = None) -> Value:
         # A rule's spellings name things in the rule's module, not the user's: drop them.
-        return self.emit("const", [], node, value=value, spelling=None if self.rule_mode else spelling)
+        return self.emit("const", [], node, value=value, spelling=None if self.rule_mode else self.portable(spelling))
 
     def call(self, callee: Any, args: list[Value], node: ast.AST | None,
              spelling: ast.expr | None = None, kwargs: dict[str, Value] | None = None) -> Value:
         kwargs = kwargs or {}
         operands = list(args) + list(kwargs.values())
-        if self.rule_mode and table_key(callee) in _FOLDABLE:
+        foldable = _FOLDABLE if self.rule_mode else _FOLDABLE_IN_USER_CODE
+        if table_key(callee) in foldable:
             statics = [static_value(v) for v in operands]
             if all(ok for ok, _ in statics):
                 values = [v for _, v in statics]
                 kw = dict(zip(kwargs, values[len(args):]))
-                return self.const(callee(*values[:len(args)], **kw), node)
+                try:
+                    return self.const(callee(*values[:len(args)], **kw), node)
+                except Exception:  # noqa: BLE001 - `1 / 0` is the user's to raise at run time
+                    pass
         return self.emit("call", operands, node, callee=callee, spelling=None if self.rule_mode else spelling,
                          kwnames=tuple(kwargs))
 
@@ -137,7 +151,7 @@ class _Lowerer:
             if isinstance(stmt, ast.Return):
                 value = self.lower_expr(stmt.value) if stmt.value is not None else self.const(None)
                 self.returned = value
-                if not self.rule_mode:
+                if not self.rule_mode and self.root is self:  # an inlined helper's result is just a value
                     self.region.append(Op("return", [value], [], {}, [], self.parsed.loc(stmt), stmt))
                 return True
             if isinstance(stmt, ast.Assign):
@@ -205,6 +219,10 @@ class _Lowerer:
 
     def lower_if(self, stmt: ast.If) -> None:
         cond = self.lower_expr(stmt.test)
+        ok, value = static_value(cond)
+        if ok and isinstance(value, (bool, int, float, type(None))):  # `if act:` with a constant `act`
+            self.lower_block(stmt.body if value else stmt.orelse)
+            return
         names = sorted(_stored_names(stmt.body) | _stored_names(stmt.orelse))
         regions = []
         for body in (stmt.body, stmt.orelse):
@@ -218,6 +236,9 @@ class _Lowerer:
         if self.rule_mode:
             return self.lower_expr(node.body if self.static_truth(node.test) else node.orelse)
         cond = self.lower_expr(node.test)
+        ok, value = static_value(cond)
+        if ok and isinstance(value, (bool, int, float, type(None))):
+            return self.lower_expr(node.body if value else node.orelse)
         regions = []
         for branch in (node.body, node.orelse):
             region = Region()
@@ -285,6 +306,56 @@ class _Lowerer:
         self.close(body, stop + [end[n] for n in names], stmt)
         self.merge("while", inits, [cond_region, body], names, stmt, stop=bool(stop))
 
+    # -- calls to the user's own functions ------------------------------------------------------
+    def portable(self, spelling: ast.expr | None) -> ast.expr | None:
+        """`spelling` if it means the same in the function being compiled (an inlined helper may
+        live in another module, where `np` or a constant's name denote something else)."""
+        if spelling is None or self.root is self:
+            return spelling
+        node = spelling
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id in self.root.local_names:
+            return None
+        mine, theirs = self.parsed.resolve(node.id), self.root.parsed.resolve(node.id)
+        return spelling if mine is theirs and mine is not UNRESOLVED else None
+
+    def inline_call(self, callee: Callable, args: list[Value], kwargs: dict[str, Value],
+                    node: ast.Call) -> Value | str:
+        """Lower a call to the user's function by lowering its body here, with its parameters bound
+        to the arguments. Returns the result, or why it could not be inlined."""
+        if callee in self.inlining:
+            raise UnsupportedSyntaxError(
+                f"`{callee.__name__}` calls itself (recursively); gradc does not differentiate recursion yet",
+                self.parsed.loc(node), "rewrite the recursion as a loop, or register a rule with gradc.defvjp")
+        try:
+            parsed, tree, names = _parsed_helper(callee)
+        except GradcError as exc:
+            return exc.message
+        try:
+            bound = inspect.signature(callee).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise UnsupportedSyntaxError(f"call to `{callee.__name__}`: {exc}", self.parsed.loc(node)) from None
+        env: dict[str, Value] = {}
+        for name, param in inspect.signature(callee).parameters.items():
+            if name in bound.arguments:
+                env[name] = bound.arguments[name]
+            else:
+                env[name] = self.const(param.default, node)
+        scratch = Region()
+        child = _Lowerer(parsed, scratch, env, names)
+        child.root, child.inlining = self.root, self.inlining + [callee]
+        try:
+            child.lower_block(tree.body)
+        except UnsupportedSyntaxError as exc:
+            return exc.message
+        self.region.ops.extend(scratch.ops)
+        result = child.returned
+        if result.hint is None or result.temp:
+            result.hint = callee.__name__  # `layer = ...` names a helper's result...
+        result.temp = True  # ...unless the caller assigns it to a name of its own
+        return result
+
     def lower_check(self, call: ast.Call) -> None:
         """A call made for its effect: only gradc's run-time checks (in generated code) are kept."""
         value = self.lower_expr(call)
@@ -325,8 +396,9 @@ class _Lowerer:
 
     def bind(self, target: ast.expr, value: Value) -> None:
         if isinstance(target, ast.Name):
-            if value.hint is None:
-                value.hint = target.id
+            generated = getattr(self.stmt, "flag", False) or getattr(self.stmt, "returns", False)
+            if value.hint is None or (value.temp and not generated):
+                value.hint, value.temp = target.id, generated  # the user's name beats a helper's
             self.env[target.id] = value
             return
         assert isinstance(target, (ast.Tuple, ast.List))
@@ -421,10 +493,10 @@ class _Lowerer:
     def boolop(self, kind: str, first: Value, rest: list[ast.expr], node: ast.AST,
                reuse: dict | None = None) -> Value:
         """`a and b and c`: later operands live in regions, so they run only when needed."""
-        if self.rule_mode:
-            ok, value = static_value(first)
-            if not ok:
-                raise CannotInline("and/or known only at run time")
+        ok, value = static_value(first)
+        if self.rule_mode and not ok:
+            raise CannotInline("and/or known only at run time")
+        if ok and isinstance(value, (bool, int, float, type(None))):  # decided now (flags of inlined helpers)
             if (kind == "and") != bool(value) or not rest:
                 return first
             return self.boolop(kind, self.lower_expr(rest[0]), rest[1:], node)
@@ -483,7 +555,14 @@ class _Lowerer:
         func = node.func
         if self.is_static(func):
             callee = self.resolve_static(func)
-            return self.call(callee, args, node, spelling=func, kwargs=kwargs)
+            if not self.rule_mode and _inlinable(callee):
+                inlined = self.inline_call(callee, args, kwargs, node)
+                if isinstance(inlined, Value):
+                    return inlined
+                value = self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
+                value.owner.attrs["not_inlined"] = inlined  # why: shown if a gradient must flow through it
+                return value
+            return self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
         if isinstance(func, ast.Attribute):
             receiver = self.lower_expr(func.value)
             ok, value = static_value(receiver)
@@ -494,6 +573,28 @@ class _Lowerer:
         raise self.error(node, f"calling `{ast.unparse(func)}`, a value computed inside the function, "
                          "is not supported", "gradc resolves callees when it compiles; call a function "
                          "by its module-level name")
+
+
+_NOT_INLINED_MODULES = ("numpy", "gradc", "scipy", "autograd", "jax", "torch")
+
+
+def _inlinable(callee: Any) -> bool:
+    """The user's own Python functions: no rule, defined outside NumPy, gradc and the stdlib."""
+    if not isinstance(callee, types.FunctionType) or lookup(callee) is not None:
+        return False
+    module = (getattr(callee, "__module__", None) or "").split(".")[0]
+    return module not in _NOT_INLINED_MODULES and module not in getattr(sys, "stdlib_module_names", ())
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_helper(callee: Callable) -> tuple[ParsedFunction, ast.FunctionDef, set[str]]:
+    """A helper's parsed and normalized source; each statement remembers which function it is from."""
+    parsed = parse_function(callee)
+    tree = normalize(parsed)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            node.origin = (callee.__name__, parsed.lines)
+    return parsed, tree, local_names(tree)
 
 
 def _stored_names(stmts: list[ast.AST]) -> set[str]:
@@ -520,6 +621,7 @@ def lower_function(parsed: ParsedFunction) -> Function:
     params = [Value(a.arg) for a in args.posonlyargs + args.args + args.kwonlyargs]
     body = Region()
     lowerer = _Lowerer(parsed, body, {p.hint: p for p in params}, local_names(node))
+    lowerer.inlining = [parsed.fn]
     lowerer.lower_block(node.body)
     function = Function(node.name, params, body, parsed.file, dict(parsed.lines))
     function.signature = node.args  # the primal's `arguments` node, reused for the gradient's signature

@@ -222,8 +222,9 @@ class _ControlFlow:
         if isinstance(stmt, ast.Return):
             if self.returned is None:
                 self.returned, self.retval = self.flags.fresh("returned"), self.flags.fresh("result")
-            return [_assign(self.retval, stmt.value, stmt),
-                    _assign(self.returned, _constant(True, stmt), stmt)], [self.returned]
+            result = _assign(self.retval, stmt.value, stmt)
+            result.flag, result.returns = False, True  # commented like the `return` it came from
+            return [result, _assign(self.returned, _constant(True, stmt), stmt)], [self.returned]
         if isinstance(stmt, ast.If):
             body, set_a = self.block(stmt.body)
             orelse, set_b = self.block(stmt.orelse)
