@@ -67,20 +67,67 @@ def check_scalar(value):
             f"grad needs a floating-point output, but the function returned {type(value).__name__} {value!r}")
 
 
+class Adjoints(list):
+    """The adjoint of a list or tuple: a list whose `+` adds element by element (a Python list's
+    `+` would concatenate, silently giving a wrong gradient)."""
+
+    def __add__(self, other):
+        if isinstance(other, dict):
+            return NotImplemented
+        return Adjoints(add_adjoints(a, b) for a, b in zip(self, other))
+
+    __radd__ = __add__
+
+
+class AdjointDict(dict):
+    """The adjoint of a dict: `+` adds value by value (a key one side lacks counts as zero)."""
+
+    def __add__(self, other):
+        total = AdjointDict(self)
+        for key, value in other.items():
+            total[key] = add_adjoints(total[key], value) if key in total else value
+        return total
+
+    __radd__ = __add__
+
+
+def add_adjoints(a, b):
+    """`a + b` for adjoints of any structure (arrays, numbers, lists, tuples, dicts)."""
+    if isinstance(a, dict):
+        return AdjointDict(a) + b
+    if isinstance(a, (list, tuple)) and not isinstance(b, np.ndarray):
+        return Adjoints(a) + b
+    return a + b
+
+
+def _zeros_like_item(item):
+    if isinstance(item, dict):
+        return AdjointDict({key: _zeros_like_item(value) for key, value in item.items()})
+    if isinstance(item, (list, tuple)):
+        return Adjoints(_zeros_like_item(value) for value in item)
+    if isinstance(item, np.ndarray):
+        return np.zeros(item.shape, dtype=np.result_type(item, np.float32))
+    return 0.0
+
+
 def zeros_for(sequence):
-    """A fresh adjoint accumulator for a sequence a loop iterates over: an array, or a list."""
-    if isinstance(sequence, np.ndarray):
-        return np.zeros(sequence.shape, dtype=np.result_type(sequence, np.float32))
-    return [zeros_for(item) if isinstance(item, (list, tuple)) else np.zeros_like(item, dtype=float)
-            if isinstance(item, np.ndarray) else 0.0 for item in sequence]
+    """A fresh adjoint accumulator for a sequence a loop iterates over: an array, or Adjoints."""
+    return _zeros_like_item(sequence)
 
 
 def add_at(accumulator, index, g):
-    """`accumulator[index] += g` in place (the accumulator is gradc's own), returning it."""
+    """`accumulator[index] += g` in place (the accumulator is gradc's own), returning it.
+    A tuple index on Adjoints reaches into nested items (`for W, b in layers`)."""
     if isinstance(accumulator, np.ndarray):
         accumulator[index] += g
-    else:
-        accumulator[index] = accumulator[index] + g
+        return accumulator
+    if isinstance(index, tuple):
+        inner = accumulator
+        for step in index[:-1]:
+            inner = inner[step]
+        inner[index[-1]] = add_adjoints(inner[index[-1]], g)
+        return accumulator
+    accumulator[index] = add_adjoints(accumulator[index], g)
     return accumulator
 
 
@@ -88,7 +135,16 @@ CHECKS = (check_scalar,)  # helpers called for their effect only (generated code
 
 
 def scatter_add(g, x, index):
-    """The adjoint of `x[index]`: zeros shaped like `x` with `g` added at `index` (repeats accumulate)."""
+    """The adjoint of `x[index]`: zeros shaped like `x` with `g` added at `index` (repeats accumulate).
+    For a list, tuple or dict `x`, the same structure of zeros with `g` at `index`."""
+    if isinstance(x, (list, tuple, dict)):
+        dx = _zeros_like_item(x)
+        if isinstance(index, slice):
+            for position, item in zip(range(*index.indices(len(x))), g):
+                dx[position] = add_adjoints(dx[position], item)
+        else:
+            dx[index] = add_adjoints(dx[index], g)
+        return dx
     dx = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))
     np.add.at(dx, index, g)
     return dx
@@ -261,25 +317,25 @@ def split_like(g, arrays, axis=0):
     else:
         sizes = [np.shape(a)[axis] for a in arrays]
         pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
-    return [np.reshape(p, np.shape(a)) for p, a in zip(pieces, arrays)]
+    return Adjoints([np.reshape(p, np.shape(a)) for p, a in zip(pieces, arrays)])
 
 
 def unstack(g, arrays, axis=0):
     """The adjoints of the items of `np.stack(arrays, axis)`."""
-    return [np.reshape(p, np.shape(a)) for p, a in zip(np.moveaxis(g, axis, 0), arrays)]
+    return Adjoints([np.reshape(p, np.shape(a)) for p, a in zip(np.moveaxis(g, axis, 0), arrays)])
 
 
 def hstack_adjoint(g, arrays):
     """The adjoints of the items of `np.hstack(arrays)`."""
     axis = 0 if np.ndim(np.atleast_1d(arrays[0])) == 1 else 1
     sizes = [np.shape(np.atleast_1d(a))[axis] for a in arrays]
-    return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, np.cumsum(sizes)[:-1], axis=axis), arrays)]
+    return Adjoints([np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, np.cumsum(sizes)[:-1], axis=axis), arrays)])
 
 
 def vstack_adjoint(g, arrays):
     """The adjoints of the items of `np.vstack(arrays)`."""
     sizes = [np.shape(np.atleast_2d(a))[0] for a in arrays]
-    return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, np.cumsum(sizes)[:-1], axis=0), arrays)]
+    return Adjoints([np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, np.cumsum(sizes)[:-1], axis=0), arrays)])
 
 
 def untile(g, a, reps):
@@ -369,4 +425,5 @@ def astype_adjoint(g, x, ans):
         return np.zeros(np.shape(x), dtype=np.result_type(x, np.float32))
     return np.asarray(g).astype(np.result_type(x, np.float32))
 
-__all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to"]
+__all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
+            "Adjoints", "AdjointDict", "add_adjoints"]

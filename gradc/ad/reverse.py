@@ -208,10 +208,11 @@ class _Backward:
         g = self.scope.get(op.results[0]) if op.results else None
         if g is None:
             return  # nothing flows back through this op
-        if op.kind in ("tuple", "list"):
-            for i, item in enumerate(op.operands):
+        if op.kind in ("tuple", "list", "dict"):
+            keys = op.attrs["keys"] if op.kind == "dict" else range(len(op.operands))
+            for key, item in zip(keys, op.operands):
                 if item in self.active:
-                    self.accumulate(item, self.emit("getitem", [g, self.const(i)]))
+                    self.accumulate(item, self.emit("getitem", [g, self.const(key)]))
             return
         rule = lookup(rule_key(op))
         if rule is None or rule.vjp is None:
@@ -306,25 +307,30 @@ class _Backward:
         outer = [v for v in child.outer if v in self.active]
         accumulators = [Value(adjoint_of=v) for v in outer]
         next_accumulators = [self.call(operator.add, a, child.outer[v]) for a, v in zip(accumulators, outer)]
-        # The items' adjoints go back into the sequences, element by element, in place.
-        item_accumulators = [Value(adjoint_of=sequence) for _, sequence, _ in sequences]
-        for accumulator, (item, _, reverse) in zip(item_accumulators, sequences):
+        # The items' adjoints go back into the sequences, element by element, in place
+        # (one accumulator per sequence, even when several items come from its elements).
+        sequence_list = list(dict.fromkeys(sequence for _, sequence, _, _ in sequences))
+        item_accumulators = [Value(adjoint_of=sequence) for sequence in sequence_list]
+        current = dict(zip(sequence_list, item_accumulators))
+        for item, sequence, reverse, path in sequences:
             adjoint = child.local.get(item)
             if adjoint is None:
-                next_accumulators.append(accumulator)
                 continue
             position = self.primal(index)
             if reverse:
                 position = self.call(operator.sub, self.const(-1), position)
-            next_accumulators.append(self.call(runtime.add_at, accumulator, position, adjoint))
-            next_accumulators[-1].owner.attrs["mutable"] = True
+            if path:
+                position = self.emit("tuple", [position] + [self.const(step) for step in path])
+            current[sequence] = self.call(runtime.add_at, current[sequence], position, adjoint)
+            current[sequence].owner.attrs["mutable"] = True
+        next_accumulators += [current[sequence] for sequence in sequence_list]
         accumulators += item_accumulators
         child.region.append(Op("yield", next_adjoints + next_accumulators, [], {}, [], op.loc, op.stmt))
         self.leave_scope()
 
         self.save_and_restore(context, body, tape, tape_here, child.region)
         accumulator_starts = [self.scope.get(v) or self.zeros_like(v) for v in outer]
-        for _, sequence, _ in sequences:  # updated in place: a fresh array each, never shared by CSE
+        for sequence in sequence_list:  # updated in place: a fresh array each, never shared by CSE
             accumulator_starts.append(self.call(runtime.zeros_for, self.primal(sequence)))
             accumulator_starts[-1].owner.attrs["mutable"] = True
         condition = Region([Value(adjoint_of=v.adjoint_of) for v in carried_adjoints + accumulators])
@@ -337,13 +343,14 @@ class _Backward:
             self.accumulate(inits[i], result)
         for value, result in zip(outer, results[len(moving):]):
             self.scope.set(value, result)
-        for (_, sequence, _), result in zip(sequences, results[len(moving) + len(outer):]):
+        for sequence, result in zip(sequence_list, results[len(moving) + len(outer):]):
             self.accumulate(sequence, result)
 
-    def active_item_sources(self, op: Op) -> list[tuple[Value, Value, bool]]:
+    def active_item_sources(self, op: Op) -> list[tuple[Value, Value, bool, tuple]]:
         """(item, sequence, reversed) for each differentiable loop item."""
-        active = [(item, source, reverse) for item, source, reverse, _ in loop_items(op) if item in self.active]
-        for item, source, _ in active:
+        active = [(item, source, reverse, path) for item, source, reverse, _, path in loop_items(op)
+                  if item in self.active]
+        for item, source, _, _ in active:
             if source is None:
                 raise NoGradientRuleError(
                     f"gradc cannot tell which element of the sequence the loop item `{item.hint}` is",
@@ -590,7 +597,7 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", scalar_params:
     output = return_op.operands[0]
     if output.hint is None and output not in primal.params:
         output.hint = primal.name  # `loss = ...` reads better than a temporary's name
-    wrt_values = [primal.params[i] for i in wrt]
+    wrt_values = [v for i in wrt for v in primal.leaves.get(i, [primal.params[i]])]
     active = active_values(primal, wrt_values, output)
 
     backward = Region()
@@ -614,13 +621,30 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", scalar_params:
     sweep.reverse_ops(list(body.ops))
 
     sweep.stmt = sweep.loc = None
-    grads = []
-    for value in wrt_values:
+    def gradient_of(value: Value) -> Value:
         grad = sweep.scope.get(value)
         if grad is None:  # the output does not depend on this argument
-            grad = sweep.call(np.zeros_like, value)
+            grad = sweep.zeros_like(value)
             grad.adjoint_of = value
-        grads.append(grad)
+        return grad
+
+    def rebuild(structure: Any, leaves: list[Value], name: str) -> Value:
+        """A container argument's gradient: its leaves' gradients in its structure."""
+        if structure is None:
+            return gradient_of(leaves.pop(0))
+        kind, keys, subs = structure if structure[0] == "dict" else (structure[0], None, structure[1])
+        items = [rebuild(sub, leaves, name) for sub in subs]
+        result = sweep.emit("dict", items, keys=keys) if kind == "dict" else sweep.emit(kind, items)
+        return result
+
+    grads = []
+    for i in wrt:
+        if i in primal.leaves:
+            rebuilt = rebuild(primal.structures[i], list(primal.leaves[i]), primal.params[i].hint)
+            rebuilt.hint = "d" + primal.params[i].hint
+            grads.append(rebuilt)
+        else:
+            grads.append(gradient_of(primal.params[i]))
     result = grads[0] if len(grads) == 1 else sweep.emit("tuple", grads)
     if mode == "value_and_grad":
         result = sweep.emit("tuple", [output, result])

@@ -33,25 +33,33 @@ def carries_gradient(op: Op) -> bool:
     """False for ops whose results never carry a gradient (constants, comparisons, `.shape` ...)."""
     if op.kind in ("const", "boolop", "yield", "return"):
         return False
-    if op.kind in ("tuple", "list"):
+    if op.kind in ("tuple", "list", "dict"):
         return True
     rule = lookup(rule_key(op))
     return not (rule is not None and rule.zero)
 
 
-def loop_items(op: Op) -> list[tuple[Value, Value | None, bool, bool]]:
-    """For each item of a `for` loop: (item, the sequence it is an element of or None,
-    whether that sequence is walked reversed, whether the item is a counter).
+def loop_items(op: Op) -> list[tuple[Value, Value | None, bool, bool, tuple]]:
+    """For each item of a `for` loop: (item, the sequence it is part of an element of or None,
+    whether that sequence is walked reversed, whether the item is a counter, and where in the
+    element it sits: `()` for the element itself, `(1,)` for `b` in `for a, b in pairs`).
 
-    `for x in xs`, `for i, x in enumerate(xs)`, `for a, b in zip(xs, ys)` and `reversed(...)`
-    of these are understood; `range` gives counters (integers, never differentiable).
+    `for x in xs`, `for i, x in enumerate(xs)`, `for a, b in zip(xs, ys)`, `reversed(...)` of
+    these and unpacking are understood; `range` gives counters (integers, never differentiable).
     """
     body = op.regions[0]
     args = list(body.args[:op.attrs.get("n_items", 1)])
-    found: list[tuple[Value, Value | None, bool, bool]] = []
+    found: list[tuple[Value, Value | None, bool, bool, tuple]] = []
 
     def leaves(pattern: object) -> int:
         return 1 if pattern is None else sum(leaves(p) for p in pattern)
+
+    def element(sequence: Value | None, pattern: object, reverse: bool, path: tuple) -> None:
+        if pattern is None:
+            found.append((args.pop(0), sequence, reverse, False, path))
+        else:
+            for position, sub in enumerate(pattern):
+                element(sequence, sub, reverse, path + (position,))
 
     def walk(value: Value, pattern: object, reverse: bool) -> None:
         owner = value.owner
@@ -60,17 +68,18 @@ def loop_items(op: Op) -> list[tuple[Value, Value | None, bool, bool]]:
         if plain and callee is reversed and len(owner.operands) == 1:
             return walk(owner.operands[0], pattern, not reverse)
         if plain and callee is range:
-            found.extend((args.pop(0), None, reverse, True) for _ in range(leaves(pattern)))
-        elif pattern is None:
-            found.append((args.pop(0), None if callee in (enumerate, zip) else value, reverse, False))
-        elif plain and callee is enumerate and len(pattern) == 2 and len(owner.operands) == 1:
-            found.append((args.pop(0), None, reverse, True))
+            found.extend((args.pop(0), None, reverse, True, ()) for _ in range(leaves(pattern)))
+        elif plain and callee is enumerate and pattern is not None and len(pattern) == 2 \
+                and len(owner.operands) == 1:
+            found.append((args.pop(0), None, reverse, True, ()))
             walk(owner.operands[0], pattern[1], reverse)
-        elif plain and callee is zip and len(pattern) == len(owner.operands):
+        elif plain and callee is zip and pattern is not None and len(pattern) == len(owner.operands):
             for operand, sub in zip(owner.operands, pattern):
                 walk(operand, sub, reverse)
+        elif callee in (enumerate, zip):
+            element(None, pattern, reverse, ())
         else:
-            found.extend((args.pop(0), None, reverse, False) for _ in range(leaves(pattern)))
+            element(value, pattern, reverse, ())
 
     walk(op.operands[0], op.attrs.get("pattern"), False)
     return found
@@ -94,7 +103,7 @@ def dependence_edges(function: Function) -> list[tuple[Value, Value]]:
             yielded = body.ops[-1].operands[1 if op.attrs.get("stop") else 0:]
             if op.kind == "for":
                 n_items = op.attrs.get("n_items", 1)
-                for item, source, _, counter in loop_items(op):
+                for item, source, _, counter, _ in loop_items(op):
                     if not counter:
                         edges.append((source or op.operands[0], item))
                 inits, argument_lists = op.operands[1:], [body.args[n_items:]]

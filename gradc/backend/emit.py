@@ -187,6 +187,8 @@ class _Emitter:
             return ast.Tuple([self.expr(v) for v in op.operands], ast.Load())
         if kind == "list":
             return ast.List([self.expr(v) for v in op.operands], ast.Load())
+        if kind == "dict":
+            return ast.Dict([self.literal(k) for k in op.attrs["keys"]], [self.expr(v) for v in op.operands])
         if kind == "getitem":
             return ast.Subscript(self.expr(op.operands[0]), self.index_expr(op.operands[1]), ast.Load())
         if kind == "boolop":

@@ -306,6 +306,22 @@ class _Lowerer:
         self.close(body, stop + [end[n] for n in names], stmt)
         self.merge("while", inits, [cond_region, body], names, stmt, stop=bool(stop))
 
+    def unpack(self, value: Value, structure: Any, name: str, leaves: list[Value]) -> Value:
+        """The container `value` rebuilt as a literal of its leaves (which are appended to `leaves`)."""
+        if structure is None:
+            leaves.append(value)
+            return value
+        kind, keys, subs = structure if structure[0] == "dict" else (structure[0], range(len(structure[1])),
+                                                                        structure[1])
+        items = []
+        for key, sub in zip(keys, subs):
+            label = key if isinstance(key, str) and key.isidentifier() else f"{name}_{key}"
+            item = self.emit("getitem", [value, self.const(key)], None, hint=label)
+            items.append(self.unpack(item, sub, label, leaves))
+        if kind == "dict":
+            return self.emit("dict", items, None, keys=tuple(keys))
+        return self.emit(kind, items)
+
     # -- calls to the user's own functions ------------------------------------------------------
     def portable(self, spelling: ast.expr | None) -> ast.expr | None:
         """`spelling` if it means the same in the function being compiled (an inlined helper may
@@ -529,6 +545,15 @@ class _Lowerer:
     def expr_List(self, node: ast.List) -> Value:
         return self.emit("list", [self.lower_expr(e) for e in node.elts], node)
 
+    def expr_Dict(self, node: ast.Dict) -> Value:
+        keys = []
+        for key in node.keys:
+            ok, value = static_value(self.lower_expr(key)) if key is not None else (False, None)
+            if not ok:
+                raise self.error(key or node, "a dict display whose keys are not constants (or `**` in it)")
+            keys.append(value)
+        return self.emit("dict", [self.lower_expr(v) for v in node.values], node, keys=tuple(keys))
+
     def expr_Subscript(self, node: ast.Subscript) -> Value:
         obj = self.lower_expr(node.value)
         index = self.lower_expr(node.slice)
@@ -540,6 +565,11 @@ class _Lowerer:
             try:
                 return owner.operands[index_value]  # an item of a literal, known statically
             except IndexError:
+                pass
+        if ok_index and owner is not None and owner.kind == "dict":
+            try:
+                return owner.operands[list(owner.attrs["keys"]).index(index_value)]
+            except (ValueError, TypeError):
                 pass
         return self.emit("getitem", [obj, index], node)
 
@@ -614,17 +644,33 @@ def _target_args(target: ast.expr) -> tuple[list[Value], Any]:
     return args, tuple(pattern)
 
 
-def lower_function(parsed: ParsedFunction) -> Function:
-    """Lower the user's function to IR (after normalization)."""
+def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = None) -> Function:
+    """Lower the user's function to IR (after normalization).
+
+    `structures` maps a parameter's position to the shape of the container it holds
+    (`("list", (None, None))`, `("dict", ("W", "b"), (None, None))`; None is a leaf): such
+    a parameter is unpacked into its leaves on entry, and the function works on a literal
+    rebuilt from them, so `params["W"]` and `W, b = layers[0]` resolve at compile time.
+    """
     node = normalize(parsed)
     args = node.args
     params = [Value(a.arg) for a in args.posonlyargs + args.args + args.kwonlyargs]
     body = Region()
     lowerer = _Lowerer(parsed, body, {p.hint: p for p in params}, local_names(node))
     lowerer.inlining = [parsed.fn]
+    leaves: dict[int, list[Value]] = {}
+    for index, structure in (structures or {}).items():
+        found: list[Value] = []
+        rebuilt = lowerer.unpack(params[index], structure, params[index].hint, found)
+        if rebuilt is not params[index]:
+            rebuilt.hint = params[index].hint  # the literal stands for the argument
+        lowerer.env[params[index].hint] = rebuilt
+        leaves[index] = found
     lowerer.lower_block(node.body)
     function = Function(node.name, params, body, parsed.file, dict(parsed.lines))
     function.signature = node.args  # the primal's `arguments` node, reused for the gradient's signature
+    function.leaves = leaves
+    function.structures = dict(structures or {})
     return function
 
 

@@ -48,7 +48,7 @@ _EXPRESSION_NAMES = {
     ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression",
     ast.NamedExpr: "the `:=` operator", ast.Starred: "star-arguments (`*args`)",
     ast.JoinedStr: "an f-string",
-    ast.Set: "a set display", ast.Dict: "a dict display",
+    ast.Set: "a set display",
 }
 if hasattr(ast, "TryStar"):
     _STATEMENT_NAMES[ast.TryStar] = "`try`"

@@ -14,6 +14,7 @@ Grammar (every value is defined exactly once; control flow is nested regions)::
     getattr   obj                      1        name                           -
     tuple     items...                 1        -                              -
     list      items...                 1        -                              -
+    dict      values...                1        keys (constants)               -
     getitem   obj, index               1        -                              -
     boolop    first                    1        op ("and"/"or")                one per further operand
     if        cond, carried...         n        -                              then, else
@@ -54,7 +55,7 @@ def table_key(obj: Any) -> Any:
 _UNHASHABLE = object()
 
 OP_KINDS = frozenset(
-    {"const", "call", "method", "getattr", "tuple", "list", "getitem", "boolop",
+    {"const", "call", "method", "getattr", "tuple", "list", "dict", "getitem", "boolop",
      "if", "for", "while", "yield", "return"}
 )
 STRUCTURED_KINDS = frozenset({"if", "for", "while", "boolop"})
@@ -156,6 +157,9 @@ class Function:
     signature: ast.arguments | None = None
     #: "primal", or the reverse-mode mode ("grad", "value_and_grad", "vjp").
     mode: str = "primal"
+    #: For a parameter holding a container: its leaves, and the container's structure.
+    leaves: dict[int, list[Value]] = field(default_factory=dict)
+    structures: dict[int, Any] = field(default_factory=dict)
 
     def walk(self) -> Iterator[Op]:
         return self.body.walk()

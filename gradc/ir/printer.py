@@ -95,6 +95,8 @@ class _Printer:
             return f"({', '.join(args)}{',' if len(args) == 1 else ''})"
         if op.kind == "list":
             return f"[{', '.join(args)}]"
+        if op.kind == "dict":
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(op.attrs["keys"], args)) + "}"
         return f"{op.kind} {', '.join(args)}".rstrip()
 
     def region(self, region: Region, indent: str, out: list[str]) -> None:
