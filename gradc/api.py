@@ -43,11 +43,12 @@ class Compiled:
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
                      parsed: ParsedFunction | None = None, primal: Function | None = None,
-                     scalars: tuple[int, ...] = ()) -> Compiled:
+                     scalars: tuple[int, ...] = (), structures: tuple = ()) -> Compiled:
     """Run the pipeline on `fn`: the stages, in order. `scalars` are the positions of
-    arguments known to be Python or NumPy scalars (the gradient is specialized for them)."""
+    arguments known to be Python or NumPy scalars, `structures` (position, structure) pairs
+    for `wrt` arguments that are lists, tuples or dicts (the gradient is specialized for them)."""
     parsed = parsed or parse_function(fn)                     # source → AST
-    primal = verify(primal or lower_function(parsed))         # AST → normalized AST → IR
+    primal = verify(primal or lower_function(parsed, dict(structures)))  # AST → normalized AST → IR
     primal_text = print_function(primal)
     adjoint = reverse(primal, list(wrt), mode, scalars)       # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
@@ -150,6 +151,18 @@ def _normalize_wrt(fn: Callable, wrt: int | str | Sequence[int | str]) -> tuple[
 
 
 def _check_differentiable(name: str, value: Any) -> None:
+    if type(value) is dict:
+        for key, item in value.items():
+            _check_differentiable(f"{name}[{key!r}]", item)
+        return
+    if type(value) in (list, tuple):
+        for index, item in enumerate(value):
+            _check_differentiable(f"{name}[{index}]", item)
+        return
+    _check_leaf(name, value)
+
+
+def _check_leaf(name: str, value: Any) -> None:
     if isinstance(value, (bool, np.bool_)) or isinstance(value, (int, np.integer)):
         raise NonDifferentiableArgumentError(
             f"argument `{name}` is {type(value).__name__} {value!r}; an integer or boolean has no gradient",
@@ -162,8 +175,24 @@ def _check_differentiable(name: str, value: Any) -> None:
         raise NonDifferentiableArgumentError(f"argument `{name}` is complex; gradc differentiates real numbers")
 
 
+_CONTAINER_TYPES = (list, tuple, dict)
+
+
+def _structure(value: Any) -> Any:
+    """The shape of a container of arrays: None for a leaf (see `lower_function`)."""
+    if type(value) is dict:
+        return ("dict", tuple(value), tuple(_structure(v) for v in value.values()))
+    if type(value) in (list, tuple):
+        return (type(value).__name__, tuple(_structure(v) for v in value))
+    return None
+
+
 def _match(gradient: Any, like: Any) -> Any:
     """The gradient in the structure, shape and floating dtype of its argument."""
+    if type(like) is dict:
+        return {key: _match(gradient[key], value) for key, value in like.items()}
+    if type(like) in (list, tuple):
+        return type(like)(_match(g, value) for g, value in zip(gradient, like))
     if isinstance(like, float):
         return float(gradient)
     if isinstance(like, np.ndarray):
@@ -214,16 +243,17 @@ class GradFunction:
         self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
 
     # -- compilation --------------------------------------------------------------------------
-    def _compile(self, scalars: tuple[int, ...]) -> Compiled:
-        """The gradient for calls whose arguments at positions `scalars` are scalars (cached)."""
-        key = self._key + (scalars,)
+    def _compile(self, scalars: tuple[int, ...], structures: tuple = ()) -> Compiled:
+        """The gradient for calls whose arguments at positions `scalars` are scalars and whose
+        container arguments have `structures` (cached)."""
+        key = self._key + (scalars, structures) if structures else self._key + (scalars,)
         compiled = _cached(self.__wrapped__, key)
         if compiled is None:
             compiled = disk_cache.load(self.__wrapped__, key, self._cache)  # opt-in; None when off
             if compiled is None:
+                primal, self._primal = (self._primal, None) if not structures else (None, self._primal)
                 compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
-                                            self._parsed, self._primal, scalars)
-                self._primal = None  # the IR is consumed by the transform
+                                            self._parsed, primal, scalars, structures)
                 disk_cache.store(self.__wrapped__, key, self._cache, compiled)
             _store(self.__wrapped__, key, compiled)
         return compiled
@@ -233,13 +263,16 @@ class GradFunction:
         """The compilation for arguments of any kind (what `source` and `ir` show)."""
         return self._compile(())
 
-    def _function_for(self, signature: tuple[bool, ...]) -> Callable:
-        """The generated function for a call whose arguments are scalars where `signature` says."""
+    def _function_for(self, signature: tuple) -> Callable:
+        """The generated function for a call whose arguments are scalars where `signature` says
+        (and whose container arguments have the structures it lists at its end)."""
         found = self._functions.get(signature)
         if found is not None and found[0] == rules_version():
             return found[1]
-        scalars = tuple(i for i, flag in enumerate(signature) if flag)
-        compiled = self._compile(scalars)
+        flags, structures = (signature[:-1], signature[-1]) if signature and type(signature[-1]) is tuple \
+            else (signature, ())
+        scalars = tuple(i for i, flag in enumerate(flags) if flag)
+        compiled = self._compile(scalars, structures)
         function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
         self._functions[signature] = (rules_version(), function)
         return function
@@ -254,9 +287,13 @@ class GradFunction:
         """The generated Python source of the gradient, for arguments of any kind."""
         return self.compiled.emitted.function_source
 
-    def source_for(self, *args: Any) -> str:
-        """The source of the gradient specialized for these arguments (scalars need no broadcasting)."""
-        return self._compile(tuple(i for i, a in enumerate(args) if is_scalar_argument(a))).emitted.function_source
+    def source_for(self, *args: Any, **kwargs: Any) -> str:
+        """The source of the gradient specialized for these arguments (scalars need no broadcasting,
+        containers are unpacked into their leaves)."""
+        signature = self._signature(args, kwargs)
+        flags, structures = (signature[:-1], signature[-1]) if signature and type(signature[-1]) is tuple \
+            else (signature, ())
+        return self._compile(tuple(i for i, f in enumerate(flags) if f), structures).emitted.function_source
 
     @property
     def ir(self) -> str:
@@ -271,12 +308,19 @@ class GradFunction:
         bound.apply_defaults()
         return [(self._names[i], bound.arguments[self._names[i]]) for i in self._wrt]
 
-    def _signature(self, args: tuple, kwargs: dict) -> tuple[bool, ...]:
+    def _signature(self, args: tuple, kwargs: dict) -> tuple:
+        """What the compiled code depends on: which arguments are scalars and, for container
+        arguments in `wrt`, their structure (appended as one tuple)."""
         if kwargs:
             bound = inspect.signature(self.__wrapped__).bind(*args, **kwargs)
-            return tuple(name in bound.arguments and is_scalar_argument(bound.arguments[name])
-                         for name in self._names)
-        return tuple(map(_SCALAR_TYPES.__contains__, map(type, args)))
+            values = [bound.arguments.get(name) for name in self._names]
+            flags = tuple(name in bound.arguments and is_scalar_argument(bound.arguments[name])
+                          for name in self._names)
+        else:
+            values, flags = args, tuple(map(_SCALAR_TYPES.__contains__, map(type, args)))
+        structures = tuple((i, _structure(values[i])) for i in self._wrt
+                           if i < len(values) and type(values[i]) in _CONTAINER_TYPES)
+        return flags + (structures,) if structures else flags
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         function = self._function_for(self._signature(args, kwargs))
