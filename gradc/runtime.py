@@ -131,6 +131,34 @@ def add_at(accumulator, index, g):
     return accumulator
 
 
+def assign_item(a, index, value):
+    """`a[index] = value` without touching `a`: a copy with the item replaced. (Generated code
+    writes in place instead wherever nothing reads the old array afterwards.)"""
+    a = np.array(a, dtype=np.result_type(a, value, np.float32) if np.ndim(value) or
+                 isinstance(value, float) else np.asarray(a).dtype)
+    a[index] = value
+    return a
+
+
+def erase_item(g, index):
+    """The adjoint of the array written into: `g` with zeros where the write replaced values."""
+    g = np.array(g)
+    g[index] = 0
+    return g
+
+
+def assigned_part(g, index, value):
+    """The adjoint of the value written by `a[index] = value`: what `g` holds there, summed to
+    `value`'s shape; where an integer index repeats, only the last write counts."""
+    part = g[index]
+    if isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype.kind in "iu" and np.ndim(index) == 1:
+        positions = np.asarray(index) % np.shape(g)[0]
+        last = np.zeros(len(positions), dtype=bool)
+        last[len(positions) - 1 - np.unique(positions[::-1], return_index=True)[1]] = True
+        part = part * np.reshape(last, (-1,) + (1,) * (np.ndim(part) - 1))
+    return unbroadcast(part, value)
+
+
 CHECKS = (check_scalar,)  # helpers called for their effect only (generated code may contain them)
 
 
@@ -426,4 +454,4 @@ def astype_adjoint(g, x, ans):
     return np.asarray(g).astype(np.result_type(x, np.float32))
 
 __all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
-            "Adjoints", "AdjointDict", "add_adjoints"]
+            "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part"]

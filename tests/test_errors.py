@@ -26,7 +26,7 @@ def _location_of(function, text):
     ("star_args", "xs):", "`*xs`"),
     ("star_kwargs", "options", "`**options`"),
     ("calls_star", "*shape", "star-arguments"),
-    ("assigns_element", "x[0]", "assignment to an element"),
+    ("assigns_element", "x[0][1]", "element of an element"),
     ("expression_statement", "print", "expression statement"),
     ("uses_walrus", "y :=", "`:=`"),
     ("uses_comprehension", "[x * i", "list comprehension"),

@@ -249,6 +249,11 @@ class _Emitter:
             return self.for_statement(op)
         if op.kind == "while":
             return self.while_statement(op)
+        if op.kind == "call" and op.attrs["callee"] is runtime.assign_item and \
+                self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
+            array, index, value = op.operands  # nothing reads the old array: write in place
+            target = ast.Subscript(self.expr(array), self.index_expr(index), ast.Store())
+            return [ast.Assign([target], self.expr(value), lineno=0)]
         if op.results and op.result in self.names:
             return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.op_expr(op), lineno=0)]
         return [ast.Expr(self.op_expr(op))]

@@ -21,6 +21,7 @@ import builtins
 import keyword
 from typing import Iterable
 
+from .. import runtime
 from ..ir.core import Function, Op, Region, Value, describe_value
 
 __all__ = ["Layout"]
@@ -267,6 +268,10 @@ class Layout:
                 for a, b, result in zip(cond_region.args, body.args, op.results):
                     self._union(a, b, check=False)
                     self._union(a, result, check=False)
+        for op in self.function.walk():  # `y[i] = v` in place: the new `y` takes the old one's variable
+            if op.kind == "call" and op.attrs["callee"] is runtime.assign_item and \
+                    op.operands[0] not in self.function.params:
+                self._union(op.operands[0], op.result)
         for op in ops:  # what may be: yields and initial values, where nothing interferes
             if op.kind == "if":
                 for region in op.regions:

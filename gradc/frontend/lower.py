@@ -81,10 +81,7 @@ def static_value(value: Value) -> tuple[bool, Any]:
 def local_names(node: ast.FunctionDef) -> set[str]:
     """The function's local variables: its arguments and every name it assigns."""
     names = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-            names.add(sub.id)
-    return names
+    return names | _stored_names(node.body)
 
 
 class _Lowerer:
@@ -100,6 +97,7 @@ class _Lowerer:
         self.stmt: ast.stmt | None = None
         self.returned: Value | None = None
         self.root: _Lowerer = self  # the function being compiled (differs while inlining a helper)
+        self.loop_items: set[Value] = set()  # `x` in `for x in xs`: a view of a row of `xs`
         self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
 
     # -- building ops -------------------------------------------------------------------
@@ -277,6 +275,7 @@ class _Lowerer:
         names = sorted(_stored_names(stmt.body) | _stored_names([stmt.target]))
         inits, carried, env = self.loop_state(names, stmt)
         items, pattern = _target_args(stmt.target)
+        self.root.loop_items.update(items)
         env.update((v.hint, v) for v in items)
         body = Region(items + carried)
         end = self.in_region(body, env, stmt.body)
@@ -389,28 +388,39 @@ class _Lowerer:
             raise CannotInline("condition known only at run time")
         return bool(value)
 
-    def check_augmented(self, target: ast.Name) -> None:
-        """`x += e` is lowered as `x = x + e`; refuse where the in-place update would be seen elsewhere."""
+    def bind_item(self, target: ast.Subscript, value: Value) -> None:
+        """`y[i] = v` makes a new version of `y` (written in place by the generated code when
+        nothing reads the old one); refused where the write would change another name's array."""
+        name = target.value.id
+        if name not in self.env:
+            raise self.error(target, f"`{name}` is assigned an element before it is defined")
+        self.check_mutation(target.value, "assigning to an element of")
+        index = self.lower_expr(target.slice)
+        self.env[name] = self.emit("call", [self.env[name], index, value], target, hint=name,
+                                   callee=runtime.assign_item, spelling=None, kwnames=())
+
+    def check_mutation(self, target: ast.Name, what: str) -> None:
+        """Refuse an in-place update that Python would apply to another name's array too."""
         current = self.env.get(target.id)
         if current is None:
             return
         others = [name for name, v in self.env.items() if v is current and name != target.id]
         if others:
-            raise self.error(target, f"augmented assignment to `{target.id}`, which is the same object "
-                             f"as `{others[0]}`: the in-place update would change `{others[0]}` too",
-                             f"write `{target.id} = {target.id} + ...` to make a new value instead")
-        owner = current.owner
-        is_view = owner is not None and (
-            (owner.kind == "call" and owner.attrs["callee"] in _VIEW_CALLEES)
-            or (owner.kind == "method" and owner.attrs["name"] in _VIEW_METHODS)
-            or (owner.kind == "getattr" and owner.attrs["name"] in _VIEW_ATTRS)
-            or owner.kind == "getitem")
-        if is_view:
-            raise self.error(target, f"augmented assignment to `{target.id}`, which may be a view of another "
-                             "array: the in-place update would change that array too",
-                             f"write `{target.id} = {target.id} + ...` to make a new value instead")
+            raise self.error(target, f"{what} `{target.id}`, which is the same object as `{others[0]}`: "
+                             f"the update would change `{others[0]}` too",
+                             f"make a copy first: `{target.id} = {others[0]}.copy()`")
+        if _may_be_view(current) or current in self.root.loop_items:
+            raise self.error(target, f"{what} `{target.id}`, which may be a view of another array: the "
+                             "update would change that array too", f"make a copy first: `{target.id} = "
+                             f"{target.id}.copy()`")
+
+    def check_augmented(self, target: ast.Name) -> None:
+        """`x += e` is lowered as `x = x + e`; refuse where the in-place update would be seen elsewhere."""
+        self.check_mutation(target, "augmented assignment to")
 
     def bind(self, target: ast.expr, value: Value) -> None:
+        if isinstance(target, ast.Subscript):
+            return self.bind_item(target, value)
         if isinstance(target, ast.Name):
             generated = getattr(self.stmt, "flag", False) or getattr(self.stmt, "returns", False)
             if value.hint is None or (value.temp and not generated):
@@ -627,9 +637,28 @@ def _parsed_helper(callee: Callable) -> tuple[ParsedFunction, ast.FunctionDef, s
     return parsed, tree, local_names(tree)
 
 
+def _may_be_view(value: Value) -> bool:
+    """Whether `value` may share memory with another array (so writing into it writes there)."""
+    owner = value.owner
+    return owner is not None and (
+        (owner.kind == "call" and table_key(owner.attrs["callee"]) in _VIEW_CALLEES)
+        or (owner.kind == "method" and owner.attrs["name"] in _VIEW_METHODS)
+        or (owner.kind == "getattr" and owner.attrs["name"] in _VIEW_ATTRS)
+        or owner.kind == "getitem")
+
+
 def _stored_names(stmts: list[ast.AST]) -> set[str]:
-    """Names assigned anywhere in `stmts` (loop targets included)."""
-    return {n.id for stmt in stmts for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    """Names assigned anywhere in `stmts` (loop targets included, and `y` in `y[i] = v`,
+    which makes a new version of `y`)."""
+    names = set()
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
+                    isinstance(node.value, ast.Name):
+                names.add(node.value.id)
+    return names
 
 
 def _target_args(target: ast.expr) -> tuple[list[Value], Any]:

@@ -85,11 +85,14 @@ def _check_expression(parsed: ParsedFunction, expr: ast.AST) -> None:
 def _check_target(parsed: ParsedFunction, target: ast.AST) -> None:
     if isinstance(target, ast.Name):
         return
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        _check_expression(parsed, target.slice)
+        return  # `y[i] = v`: lowered as a new version of `y`
     if isinstance(target, (ast.Tuple, ast.List)):
         for element in target.elts:
             _check_target(parsed, element)
         return
-    what = {ast.Subscript: "assignment to an element or slice (`x[i] = ...`)",
+    what = {ast.Subscript: "assignment to an element of an element (`x[i][j] = ...`); write `x[i, j] = ...`",
             ast.Attribute: "assignment to an attribute (`obj.a = ...`)",
             ast.Starred: "starred assignment (`a, *b = ...`)"}.get(type(target), "this assignment target")
     _refuse(parsed, target, what)
@@ -137,9 +140,13 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stm
         _check_expression(parsed, stmt.value)
         return [ast.copy_location(ast.Assign([stmt.target], stmt.value), stmt)]
     if isinstance(stmt, ast.AugAssign):
-        if not isinstance(stmt.target, ast.Name):
-            _check_target(parsed, stmt.target)
+        _check_target(parsed, stmt.target)
         _check_expression(parsed, stmt.value)
+        if isinstance(stmt.target, ast.Subscript):  # `y[i] += v` is `y[i] = y[i] + v`
+            read = copy.deepcopy(stmt.target)
+            read.ctx = ast.Load()
+            value = ast.copy_location(ast.BinOp(read, stmt.op, stmt.value), stmt)
+            return [ast.copy_location(ast.Assign([stmt.target], value), stmt)]
         load = ast.copy_location(ast.Name(stmt.target.id, ast.Load()), stmt.target)
         value = ast.copy_location(ast.BinOp(load, stmt.op, stmt.value), stmt)
         assign = ast.copy_location(ast.Assign([stmt.target], value), stmt)

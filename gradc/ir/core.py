@@ -196,4 +196,10 @@ def describe_value(value: Value, receiver_name: str | None = None) -> str:
         return _INSTEAD_OF_BUILTINS.get(name, name)
     if op.kind in ("method", "getattr"):
         return f"{receiver_name}_{op.attrs['name']}" if receiver_name else op.attrs["name"]
+    if op.kind == "getitem" and receiver_name:
+        index = op.operands[1]
+        if index.owner is not None and index.owner.kind == "const" and type(index.owner.attrs["value"]) is int:
+            return f"{receiver_name}_{index.owner.attrs['value']}"  # x[0] is x_0
+        if index.hint and not index.temp and len(index.hint) <= 3:
+            return f"{receiver_name}_{index.hint}"  # x[i] is x_i
     return {"getitem": "item", "tuple": "items", "list": "items", "boolop": "cond"}.get(op.kind, "t")

@@ -48,7 +48,7 @@ class _Printer:
         if value.adjoint_of is not None:
             return "d" + self.base(value.adjoint_of)
         receiver = value.owner.operands[0] if value.owner is not None and value.owner.operands else None
-        return "%" + describe_value(value, receiver.hint if receiver is not None else None)
+        return "%" + describe_value(value, receiver.hint if receiver is not None and not receiver.temp else None)
 
     def name(self, value: Value) -> str:
         if value.owner is not None and value.owner.kind == "const" and value not in self.shown_consts:

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import runtime
+from ..runtime import assigned_part, erase_item
 from .registry import vjp, zero_gradient
 
 
@@ -25,9 +26,14 @@ def scatter_add(g, ans, g_in, x, index):
     return g[index], None, None
 
 
+@vjp(runtime.assign_item)
+def assign_item(g, ans, a, index, value):
+    return erase_item(g, index), None, assigned_part(g, index, value)
+
+
 @vjp(runtime.add_at)
 def add_at(g, ans, accumulator, index, g_in):
     return g, None, g[index]
 
 
-zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for)
+zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for, runtime.erase_item)
