@@ -159,6 +159,17 @@ def assigned_part(g, index, value):
     return unbroadcast(part, value)
 
 
+def list_append(items, item):
+    """`items.append(item)` without touching `items`: a new list. (Generated code appends in
+    place instead wherever nothing reads the old list afterwards.)"""
+    return [*items, item]
+
+
+def unappend(g):
+    """The adjoints of `items` and `item` in `list_append(items, item)`: all but the last, the last."""
+    return Adjoints(g[:-1]), g[-1]
+
+
 CHECKS = (check_scalar,)  # helpers called for their effect only (generated code may contain them)
 
 
@@ -454,4 +465,5 @@ def astype_adjoint(g, x, ans):
     return np.asarray(g).astype(np.result_type(x, np.float32))
 
 __all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
-            "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part"]
+            "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part",
+            "list_append", "unappend"]

@@ -254,6 +254,10 @@ class _Emitter:
             array, index, value = op.operands  # nothing reads the old array: write in place
             target = ast.Subscript(self.expr(array), self.index_expr(index), ast.Store())
             return [ast.Assign([target], self.expr(value), lineno=0)]
+        if op.kind == "call" and op.attrs["callee"] is runtime.list_append and \
+                self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
+            append = ast.Attribute(self.expr(op.operands[0]), "append", ast.Load())
+            return [ast.Expr(ast.Call(append, [self.expr(op.operands[1])], []))]
         if op.results and op.result in self.names:
             return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.op_expr(op), lineno=0)]
         return [ast.Expr(self.op_expr(op))]

@@ -269,7 +269,7 @@ class Layout:
                     self._union(a, b, check=False)
                     self._union(a, result, check=False)
         for op in self.function.walk():  # `y[i] = v` in place: the new `y` takes the old one's variable
-            if op.kind == "call" and op.attrs["callee"] is runtime.assign_item and \
+            if op.kind == "call" and op.attrs["callee"] in (runtime.assign_item, runtime.list_append) and \
                     op.operands[0] not in self.function.params:
                 self._union(op.operands[0], op.result)
         for op in ops:  # what may be: yields and initial values, where nothing interferes

@@ -372,7 +372,17 @@ class _Lowerer:
         return result
 
     def lower_check(self, call: ast.Call) -> None:
-        """A call made for its effect: only gradc's run-time checks (in generated code) are kept."""
+        """A call made for its effect: `items.append(x)` (a new version of `items`), and gradc's
+        run-time checks (in generated code); nothing else."""
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name) \
+                and func.value.id in self.env and len(call.args) == 1 and not call.keywords:
+            self.check_mutation(func.value, "appending to")
+            item = self.lower_expr(call.args[0])
+            name = func.value.id
+            self.env[name] = self.emit("call", [self.env[name], item], call, hint=name,
+                                       callee=runtime.list_append, spelling=None, kwnames=())
+            return
         value = self.lower_expr(call)
         op = value.owner
         if op is None or op.kind != "call" or op.attrs["callee"] not in runtime.CHECKS:
@@ -648,8 +658,8 @@ def _may_be_view(value: Value) -> bool:
 
 
 def _stored_names(stmts: list[ast.AST]) -> set[str]:
-    """Names assigned anywhere in `stmts` (loop targets included, and `y` in `y[i] = v`,
-    which makes a new version of `y`)."""
+    """Names assigned anywhere in `stmts` (loop targets included, `y` in `y[i] = v` and `items`
+    in `items.append(x)`, which make new versions of them)."""
     names = set()
     for stmt in stmts:
         for node in ast.walk(stmt):
@@ -658,6 +668,10 @@ def _stored_names(stmts: list[ast.AST]) -> set[str]:
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
                     isinstance(node.value, ast.Name):
                 names.add(node.value.id)
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                    isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "append" and \
+                    isinstance(node.value.func.value, ast.Name):
+                names.add(node.value.func.value.id)
     return names
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import runtime
-from ..runtime import assigned_part, erase_item
+from ..runtime import assigned_part, erase_item, unappend
 from .registry import vjp, zero_gradient
 
 
@@ -29,6 +29,11 @@ def scatter_add(g, ans, g_in, x, index):
 @vjp(runtime.assign_item)
 def assign_item(g, ans, a, index, value):
     return erase_item(g, index), None, assigned_part(g, index, value)
+
+
+@vjp(runtime.list_append)
+def list_append(g, ans, items, item):
+    return unappend(g)
 
 
 @vjp(runtime.add_at)
