@@ -34,7 +34,7 @@ from typing import Any
 
 __all__ = ["html", "pretty", "primal_lines", "gradient_lines", "ir_lines"]
 
-_LINE_COMMENT = re.compile(r"^\s*# line (\d+):")
+_BLOCK_COMMENT = re.compile(r"^\s*# (?:([A-Za-z_][\w.]*), )?line (\d+):")
 _IR_LINE = re.compile(r"#\s*line (\d+)\s*$")
 _counter = itertools.count(1)
 
@@ -51,35 +51,37 @@ def primal_lines(fn: Any) -> tuple[list[str], int, str]:
     return [line.rstrip("\n") for line in lines], max(first, 1), file
 
 
-def gradient_lines(compiled: Any) -> list[tuple[str, int | None, bool]]:
-    """The generated function's lines as `(text, primal line or None, in backward sweep)`.
+def gradient_lines(compiled: Any) -> list[tuple[str, str | None, bool]]:
+    """The generated function's lines as `(text, link, in backward sweep)`.
 
-    The primal line is taken from the emitter's `line_map` (module line → primal line); the
-    gradient function sits inside the factory, so its line k is module line k + offset."""
-    emitted = compiled.emitted
-    lines = emitted.function_source.rstrip("\n").split("\n")
-    module = emitted.module_source.split("\n")
-    offset = next((i for i, text in enumerate(module) if text.strip().startswith(f"def {emitted.function_name}(")), 0)
+    `link` is the primal line number (as a string) named by the `# line N: ...` comment
+    heading the line's block, or `"NAME:N"` for a block inlined from the user's helper
+    function NAME (`# NAME, line N: ...`), whose source the view does not show; None for
+    the `def` line, `# backward` and the final `return`. (The emitter's `line_map` is
+    read from the same comments.)"""
+    lines = compiled.emitted.function_source.rstrip("\n").split("\n")
     result, backward, current = [], False, None
-    for number, text in enumerate(lines, start=1):
-        stripped = text.strip()
-        if stripped == "# backward":
+    for text in lines:
+        if text.strip() == "# backward":
             backward, current = True, None
-        else:
-            heading = _LINE_COMMENT.match(text)
-            if heading:
-                current = int(heading.group(1))
-        line = emitted.line_map.get(number + offset, current) if emitted.line_map else current
-        result.append((text, line if stripped != "# backward" else None, backward))
+            result.append((text, None, backward))
+            continue
+        heading = _BLOCK_COMMENT.match(text)
+        if heading:
+            helper, number = heading.groups()
+            current = f"{helper}:{number}" if helper else number
+        result.append((text, current, backward))
+    if result and result[-1][0].startswith("    return") and result[-1][2]:
+        result[-1] = (result[-1][0], None, True)  # the final return belongs to no block
     return result
 
 
-def ir_lines(ir: str) -> list[tuple[str, int | None]]:
+def ir_lines(ir: str) -> list[tuple[str, str | None]]:
     """The printed IR's lines with the primal line each names in its trailing `# line N`."""
     out = []
     for text in ir.rstrip("\n").split("\n"):
         found = _IR_LINE.search(text)
-        out.append((text, int(found.group(1)) if found else None))
+        out.append((text, found.group(1) if found else None))
     return out
 
 
@@ -162,16 +164,16 @@ if(p0.offsetTop-c.offsetTop>c.clientHeight)c.scrollTop=p0.offsetTop-c.offsetTop-
 """
 
 
-def _line(text_html: str, number: int | str, line: int | None, classes: str, pinned: int | None) -> str:
+def _line(text_html: str, number: int | str, line: str | None, classes: str, pinned: str | None) -> str:
     cls = "gradc-ln" + (" " + classes if classes else "") + (" gradc-pin" if line is not None and line == pinned else "")
-    attr = f' data-line="{line}"' if line is not None else ""
+    attr = f' data-line="{_html.escape(line)}"' if line is not None else ""
     return f'<span class="{cls}"{attr}><span class="gradc-no">{number}</span>{text_html}</span>'
 
 
-def _hover_css(view_id: str, numbers: set[int]) -> str:
-    """One rule per primal line: hovering any line with it highlights all of them (no script)."""
+def _hover_css(view_id: str, links: set[str]) -> str:
+    """One rule per link: hovering any line with it highlights all of them (no script)."""
     return "".join(f'#{view_id}:has([data-line="{n}"]:hover) [data-line="{n}"]'
-                   f"{{background:#fff1b8;border-left-color:#d4a72c}}\n" for n in sorted(numbers))
+                   f"{{background:#fff1b8;border-left-color:#d4a72c}}\n" for n in sorted(links))
 
 
 def html(g: Any, *, highlight: int | None = None, view_id: str | None = None) -> str:
@@ -191,21 +193,24 @@ def html(g: Any, *, highlight: int | None = None, view_id: str | None = None) ->
     except GradcError as exc:
         error = str(exc)
 
-    numbers: set[int] = set()
+    pinned = str(highlight) if highlight is not None else None
+    links: set[str] = set()
     left = []
-    for i, (text, coloured) in enumerate(zip(primal, _colour_lines(primal))):
-        number = first + i if first else None
-        numbers.add(number) if number is not None else None
-        left.append(_line(coloured, number if number is not None else "", number, "gradc-primal-ln", highlight))
+    for i, coloured in enumerate(_colour_lines(primal)):
+        number = str(first + i) if first else None
+        left.append(_line(coloured, number or "", number, "gradc-primal-ln", pinned))
+        links.add(number) if number else None
 
     right, ir_html = [], ""
     if compiled is not None:
         rows = gradient_lines(compiled)
         for k, ((text, line, backward), coloured) in enumerate(zip(rows, _colour_lines([r[0] for r in rows])), 1):
             classes = "gradc-sep" if text.strip() == "# backward" else ("gradc-bwd" if backward else "gradc-fwd")
-            right.append(_line(coloured, k, line, classes, highlight))
+            right.append(_line(coloured, k, line, classes, pinned))
+            links.add(line) if line else None
         ir_rows = ir_lines(compiled.ir)
-        ir_html = "".join(_line(_html.escape(text), k, line, "", highlight)
+        # IR comments name the line only (not a helper's name): link those in the primal's range
+        ir_html = "".join(_line(_html.escape(text), k, line if line in links else None, "", pinned)
                           for k, (text, line) in enumerate(ir_rows, 1))
         ir_html = (f'<details class="gradc-ir"><summary>SSA IR of the gradient ({len(ir_rows)} lines)</summary>'
                    f'<pre class="gradc-code">{ir_html}</pre></details>')
@@ -226,7 +231,7 @@ def html(g: Any, *, highlight: int | None = None, view_id: str | None = None) ->
                          f'<pre class="gradc-error">{_html.escape(error or "")}</pre></div>')
     hint = ('<div class="gradc-hint">Hover a line to see the lines generated from the same primal line; '
             'click to pin it and scroll the other pane.</div>')
-    return (f'<div class="gradc-view" id="{view_id}"><style>{_CSS}{_hover_css(view_id, numbers)}</style>'
+    return (f'<div class="gradc-view" id="{view_id}"><style>{_CSS}{_hover_css(view_id, {_html.escape(link) for link in links})}</style>'
             f'{title}<div class="gradc-panes">{primal_pane}{gradient_pane}</div>{hint}{ir_html}'
             f'<script>{_JS % repr(view_id)}</script></div>')
 

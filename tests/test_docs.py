@@ -1,0 +1,101 @@
+"""docs/rules.md is generated from the rule registry: regenerate it and compare, so it cannot drift."""
+import difflib
+import importlib.util
+import math
+import os
+import re
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_rules_table", os.path.join(DOCS, "make_rules_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row_key(line):
+    """A table row without its `also` column (NumPy's aliases vary between versions)."""
+    cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+    return (cells[0], *cells[2:]) if len(cells) == 4 else tuple(cells)
+
+
+def _exists_here(name_cell):
+    """Whether the function a row names exists in this Python and NumPy."""
+    name = name_cell.strip("`").removesuffix("()")
+    for prefix, module in (("np.linalg.", np.linalg), ("np.", np), ("math.", math)):
+        if name.startswith(prefix):
+            return hasattr(module, name[len(prefix):])
+    return True
+
+
+def test_rules_table_is_up_to_date():
+    generator = _generator()
+    generated = generator.render()
+    with open(os.path.join(DOCS, "rules.md"), encoding="utf-8") as handle:
+        committed = handle.read()
+    if generated == committed:
+        return
+    diff = "\n".join(difflib.unified_diff(committed.splitlines(), generated.splitlines(),
+                                          "docs/rules.md", "generated", lineterm=""))
+    marker = re.search(r"<!-- Environment: (.*) -->", committed)
+    assert marker and marker.group(1) != generator.environment(), \
+        f"docs/rules.md is out of date; run `python docs/make_rules_table.py`:\n{diff}"
+    # Another Python or NumPy than the table was made with: the rules must agree, aliases may not,
+    # and rows may be missing here only for functions this Python or NumPy lacks.
+    rows = lambda text: {_row_key(line) for line in text.splitlines() if line.startswith("| `")}
+    new, old = rows(generated), rows(committed)
+    assert not new - old, f"rules missing from docs/rules.md; run `python docs/make_rules_table.py`:\n{diff}"
+    stale = {row for row in old - new if _exists_here(row[0])}
+    assert not stale, f"docs/rules.md lists rules that no longer exist:\n{diff}"
+
+
+def test_rules_table_lists_every_rule():
+    from gradc.rules import REGISTRY
+
+    generator = _generator()
+    assert sum(len(rows) for rows in generator.rows().values()) == \
+        len({(generator.classify(key), generator.describe(rule)) for key, rule in REGISTRY.items() if not rule.user})
+    text = generator.render()
+    for name in ("`np.tanh`", "`x.sum()`", "`x.T`", "`math.exp`", "`abs`", "`a @ b`", "`gradc.stop_gradient`"):
+        assert f"| {name} |" in text, name
+    assert re.search(r"\| `np\.argmax` \|[^\n]*\| zero \|", text)
+
+
+def test_docs_link_from_readme():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    for page in ("docs/tutorial.md", "docs/how-it-works.md", "docs/rules.md", "docs/reference.md"):
+        assert page in readme, page
+        assert os.path.exists(os.path.join(ROOT, page)), page
+
+
+def _tutorial_program():
+    """The tutorial's ```python blocks joined as the tutorial tells the reader to (generated code it
+    shows is fenced as ```py, outputs as ```text, so neither is part of the program)."""
+    with open(os.path.join(DOCS, "tutorial.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.S | re.M)
+    return text, "\n\n".join(blocks)
+
+
+def test_tutorial_runs(tmp_path):
+    import subprocess
+    import sys
+
+    text, program = _tutorial_program()
+    path = tmp_path / "tutorial.py"
+    path.write_text(program)
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "def dloss(" in result.stdout and "epoch 40" in result.stdout
+    # the `# line N: ...` comments shown in the tutorial name the lines of the reader's file
+    lines = program.splitlines()
+    shown = re.findall(r"^\s*# line (\d+): (.*)$", text, flags=re.M)
+    assert shown
+    for number, statement in shown:
+        assert lines[int(number) - 1].strip() == statement.strip(), (number, statement)
