@@ -19,8 +19,9 @@ from .backend.emit import Emitted, emit
 from .analysis.scalars import is_scalar_argument
 from .backend import cache as disk_cache
 from .backend.load import compile_factory, instantiate
+from .debug import line_maps_of, note_primal_line
 from .errors import GradcError, NonDifferentiableArgumentError, UnresolvedNameError
-from .frontend.lower import local_names, lower_function
+from .frontend.lower import is_structure, local_names, lower_function
 from .frontend.source import ParsedFunction, parse_function
 from .ir.core import Function
 from .ir.printer import print_function
@@ -43,14 +44,15 @@ class Compiled:
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
                      parsed: ParsedFunction | None = None, primal: Function | None = None,
-                     scalars: tuple[int, ...] = (), structures: tuple = ()) -> Compiled:
-    """Run the pipeline on `fn`: the stages, in order. `scalars` are the positions of
-    arguments known to be Python or NumPy scalars, `structures` (position, structure) pairs
-    for `wrt` arguments that are lists, tuples or dicts (the gradient is specialized for them)."""
+                     kinds: tuple = ()) -> Compiled:
+    """Run the pipeline on `fn`: the stages, in order. `kinds` says what is known of each
+    argument of the calls the gradient is for: an array's shape, "s" for a Python or NumPy
+    scalar, a container's structure; None (or nothing) for any value."""
+    structures = {i: k for i, k in enumerate(kinds) if i in wrt and is_structure(k)}
     parsed = parsed or parse_function(fn)                     # source → AST
-    primal = verify(primal or lower_function(parsed, dict(structures)))  # AST → normalized AST → IR
+    primal = verify(primal or lower_function(parsed, structures))  # AST → normalized AST → IR
     primal_text = print_function(primal)
-    adjoint = reverse(primal, list(wrt), mode, scalars)       # IR → adjoint IR
+    adjoint = reverse(primal, list(wrt), mode, kinds)         # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
     return Compiled(primal_text, print_function(adjoint), emitted, compile_factory(emitted))
@@ -178,13 +180,21 @@ def _check_leaf(name: str, value: Any) -> None:
 _CONTAINER_TYPES = (list, tuple, dict)
 
 
+def _kind(value: Any) -> Any:
+    """What a compiled gradient depends on of an argument: an array's shape, "s" for a scalar."""
+    kind = type(value)
+    if kind is np.ndarray:
+        return value.shape
+    return "s" if kind in _SCALAR_TYPES else None
+
+
 def _structure(value: Any) -> Any:
-    """The shape of a container of arrays: None for a leaf (see `lower_function`)."""
+    """The structure of a container argument, its leaves' kinds at the leaves (see `lower_function`)."""
     if type(value) is dict:
         return ("dict", tuple(value), tuple(_structure(v) for v in value.values()))
     if type(value) in (list, tuple):
         return (type(value).__name__, tuple(_structure(v) for v in value))
-    return None
+    return _kind(value)
 
 
 def _match(gradient: Any, like: Any) -> Any:
@@ -239,21 +249,22 @@ class GradFunction:
         self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
         self._names = _parameters(fun)
         self._key = (self._wrt, mode, bool(optimize))
+        self._containers_possible = True
         self.__name__ = f"d{getattr(fun, '__name__', 'f')}"
         self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
 
     # -- compilation --------------------------------------------------------------------------
-    def _compile(self, scalars: tuple[int, ...], structures: tuple = ()) -> Compiled:
-        """The gradient for calls whose arguments at positions `scalars` are scalars and whose
-        container arguments have `structures` (cached)."""
-        key = self._key + (scalars, structures) if structures else self._key + (scalars,)
+    def _compile(self, kinds: tuple = ()) -> Compiled:
+        """The gradient for calls whose arguments are of these `kinds` (see `_kind`), cached."""
+        key = self._key + (kinds,)
         compiled = _cached(self.__wrapped__, key)
         if compiled is None:
             compiled = disk_cache.load(self.__wrapped__, key, self._cache)  # opt-in; None when off
             if compiled is None:
-                primal, self._primal = (self._primal, None) if not structures else (None, self._primal)
+                reusable = not any(is_structure(k) for k in kinds)
+                primal, self._primal = (self._primal, None) if reusable else (None, self._primal)
                 compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
-                                            self._parsed, primal, scalars, structures)
+                                            self._parsed, primal, kinds)
                 disk_cache.store(self.__wrapped__, key, self._cache, compiled)
             _store(self.__wrapped__, key, compiled)
         return compiled
@@ -263,18 +274,14 @@ class GradFunction:
         """The compilation for arguments of any kind (what `source` and `ir` show)."""
         return self._compile(())
 
-    def _function_for(self, signature: tuple) -> Callable:
-        """The generated function for a call whose arguments are scalars where `signature` says
-        (and whose container arguments have the structures it lists at its end)."""
-        found = self._functions.get(signature)
+    def _function_for(self, kinds: tuple) -> Callable:
+        """The generated function for a call whose arguments are of these `kinds`."""
+        found = self._functions.get(kinds)
         if found is not None and found[0] == rules_version():
             return found[1]
-        flags, structures = (signature[:-1], signature[-1]) if signature and type(signature[-1]) is tuple \
-            else (signature, ())
-        scalars = tuple(i for i, flag in enumerate(flags) if flag)
-        compiled = self._compile(scalars, structures)
+        compiled = self._compile(kinds)
         function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
-        self._functions[signature] = (rules_version(), function)
+        self._functions[kinds] = (rules_version(), function)
         return function
 
     @property
@@ -284,16 +291,13 @@ class GradFunction:
 
     @property
     def source(self) -> str:
-        """The generated Python source of the gradient, for arguments of any kind."""
+        """The generated Python source of the gradient, for arguments of any shape."""
         return self.compiled.emitted.function_source
 
     def source_for(self, *args: Any, **kwargs: Any) -> str:
-        """The source of the gradient specialized for these arguments (scalars need no broadcasting,
-        containers are unpacked into their leaves)."""
-        signature = self._signature(args, kwargs)
-        flags, structures = (signature[:-1], signature[-1]) if signature and type(signature[-1]) is tuple \
-            else (signature, ())
-        return self._compile(tuple(i for i, f in enumerate(flags) if f), structures).emitted.function_source
+        """The source of the gradient specialized for these arguments' shapes (what a call with
+        them runs: no broadcasting bookkeeping where shapes agree, containers unpacked)."""
+        return self._compile(self._signature(args, kwargs)).emitted.function_source
 
     @property
     def ir(self) -> str:
@@ -309,25 +313,28 @@ class GradFunction:
         return [(self._names[i], bound.arguments[self._names[i]]) for i in self._wrt]
 
     def _signature(self, args: tuple, kwargs: dict) -> tuple:
-        """What the compiled code depends on: which arguments are scalars and, for container
-        arguments in `wrt`, their structure (appended as one tuple)."""
+        """What the compiled code depends on: each argument's kind (an array's shape, "s" for a
+        scalar, a container's structure for a container in `wrt`, None otherwise)."""
         if kwargs:
             bound = inspect.signature(self.__wrapped__).bind(*args, **kwargs)
-            values = [bound.arguments.get(name) for name in self._names]
-            flags = tuple(name in bound.arguments and is_scalar_argument(bound.arguments[name])
-                          for name in self._names)
-        else:
-            values, flags = args, tuple(map(_SCALAR_TYPES.__contains__, map(type, args)))
-        structures = tuple((i, _structure(values[i])) for i in self._wrt
-                           if i < len(values) and type(values[i]) in _CONTAINER_TYPES)
-        return flags + (structures,) if structures else flags
+            args = tuple(bound.arguments.get(name) for name in self._names)
+        kinds = tuple(map(_kind, args))
+        if self._containers_possible:
+            containers = [i for i in self._wrt if i < len(args) and type(args[i]) in _CONTAINER_TYPES]
+            if containers:
+                kinds = tuple(_structure(args[i]) if i in containers else k for i, k in enumerate(kinds))
+        return kinds
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         function = self._function_for(self._signature(args, kwargs))
         wrt_args = self._wrt_arguments(args, kwargs)
         for name, value in wrt_args:
             _check_differentiable(name, value)
-        result = function(*args, **kwargs)
+        try:
+            result = function(*args, **kwargs)
+        except Exception as exc:  # name the primal line in the traceback (gradc/debug.py)
+            note_primal_line(exc, self.__wrapped__, line_maps_of(_CACHE.entries(self.__wrapped__.__code__)))
+            raise
         if self._mode == "value_and_grad":
             value, grads = result
             return value, self._convert(grads, wrt_args)
@@ -362,11 +369,16 @@ class VJPFunction(GradFunction):
 
     def __call__(self, *args: Any) -> Any:
         *primal_args, cotangent = args
-        function = self._function_for(self._signature(tuple(primal_args), {}) + (False,))
+        function = self._function_for(self._signature(tuple(primal_args), {}) + (None,))
         wrt_args = self._wrt_arguments(tuple(primal_args), {})
         for name, value in wrt_args:
             _check_differentiable(name, value)
-        return self._convert(function(*primal_args, cotangent), wrt_args)
+        try:
+            result = function(*primal_args, cotangent)
+        except Exception as exc:  # name the primal line in the traceback (gradc/debug.py)
+            note_primal_line(exc, self.__wrapped__, line_maps_of(_CACHE.entries(self.__wrapped__.__code__)))
+            raise
+        return self._convert(result, wrt_args)
 
 
 def _unwrap(fun: Callable) -> Callable:

@@ -1,8 +1,13 @@
-"""The `gradc` command: print the generated gradient of a function.
+"""The `gradc` command: print, check or export the generated gradient of a function.
 
     gradc examples/mlp.py:loss                 # gradient with respect to the first argument
     gradc examples/mlp.py:loss --wrt W1 --wrt b1
     gradc mypackage.model:loss --ir            # the SSA IR instead of Python source
+    gradc examples/mlp.py:loss --primal        # the primal beside (or above) its gradient
+    gradc examples/mlp.py:loss --check --args 'W1=(4,3) b1=(3,) W2=(3,2) b2=(2,) x=(5,4) y=(5,2)'
+    gradc examples/mlp.py:loss --standalone dloss.py   # a module that needs only NumPy
+
+Usage errors exit with status 2, errors in the user's code (or a failed check) with 1.
 """
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ import sys
 from typing import Callable, Sequence
 
 from .api import grad
+from .backend.standalone import standalone_module
+from .cli_check import check_inputs, run_check
 from .errors import GradcError
+from .terminal import highlight, use_color, with_primal
 
 __all__ = ["main"]
 
@@ -22,7 +30,19 @@ _EPILOG = """examples:
   gradc examples/mlp.py:loss                  gradient of loss with respect to its first argument
   gradc examples/mlp.py:loss --wrt W1 --wrt 1 with respect to W1 and the second argument
   gradc examples/mlp.py:loss --ir             print the SSA IR of the gradient
+  gradc examples/mlp.py:loss --primal         the primal's numbered source beside the gradient
+                                              (above it when the terminal is narrow)
+  gradc examples/mlp.py:loss --color always | less -R    keep the colours through a pager
+  gradc examples/mlp.py:loss --wrt W1 --wrt W2 --check \\
+        --args 'W1=(4,3) b1=(3,) W2=(3,2) b2=(2,) x=(5,4) y=(5,2)'
+                                              compare with finite differences on random inputs
+  gradc examples/mlp.py:loss --wrt 0 --wrt 1 --standalone dloss.py
+                                              write a gradient module that needs only NumPy
   python -m gradc mypackage.model:loss        a function in an importable module
+
+--args: NAME=SHAPE or NAME=NUMBER, separated by spaces. A shape such as (3, 4) or (4,)
+gives a random float64 array (standard normal, --seed); () a random float; a number is
+passed as it is (5 stays an int, 0.1 a float). Arguments with defaults may be left out.
 """
 
 
@@ -61,6 +81,7 @@ def _parse_wrt(values: list[str] | None):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command's arguments (`gradc --help`)."""
     parser = argparse.ArgumentParser(
         prog="gradc", description="Print the gradient gradc generates for a Python/NumPy function.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,25 +89,88 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wrt", action="append", metavar="NAME|INDEX",
                         help="an argument to differentiate with respect to (repeatable; default: the first)")
     parser.add_argument("--ir", action="store_true", help="print the SSA IR instead of Python source")
+    parser.add_argument("--primal", action="store_true",
+                        help="show the primal's numbered source beside the gradient (above it if narrow)")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="syntax colour with pygments, if installed (default: auto, on a terminal)")
     parser.add_argument("--no-optimize", action="store_true", help="skip the optimization passes")
+    parser.add_argument("--check", action="store_true",
+                        help="compare the gradient with finite differences at random inputs (needs --args)")
+    parser.add_argument("--args", metavar="SPEC", help="the inputs for --check, e.g. 'W=(3,4) x=(4,) n=5'")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for --args (default 0)")
+    parser.add_argument("--standalone", nargs="?", const="-", metavar="PATH",
+                        help="write a gradient module that needs only NumPy to PATH (or print it)")
     parser.add_argument("--traceback", action="store_true", help="show Python tracebacks of errors")
     return parser
 
 
+def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors (exit status 2) for options that do not go together."""
+    if args.check and args.args is None:
+        parser.error("--check needs --args, e.g. --args 'W=(3,4) x=(4,)'")
+    if args.args is not None and not args.check:
+        parser.error("--args is only used with --check")
+    chosen = [flag for flag, on in (("--ir", args.ir), ("--check", args.check),
+                                    ("--standalone", args.standalone is not None)) if on]
+    if len(chosen) > 1:
+        parser.error(f"{' and '.join(chosen)} cannot be combined")
+
+
+def _show(gradient, args: argparse.Namespace) -> str:
+    """The text to print: the source or the IR, with the primal beside it on --primal."""
+    text = gradient.ir if args.ir else gradient.source
+    color = use_color(args.color) and not args.ir
+    if args.primal:
+        heading = "# IR of the gradient" if args.ir else "# gradient (generated by gradc)"
+        return with_primal(gradient.__wrapped__, text, color, heading)
+    return highlight(text, color)
+
+
+def _standalone(gradient, args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Write (or print) the NumPy-only module; say where it went on standard error."""
+    command = "gradc " + " ".join(a for a in (sys.argv[1:] if argv is None else argv))
+    text = standalone_module(gradient, command)
+    if args.standalone == "-":
+        sys.stdout.write(highlight(text, use_color(args.color)))
+    else:
+        with open(args.standalone, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"gradc: wrote {args.standalone}", file=sys.stderr)
+    return 0
+
+
+def _report_error(exc: BaseException) -> None:
+    """Print an error compiler-style (`file:line:col: error: ...`) on standard error."""
+    sys.stdout.flush()
+    if isinstance(exc, GradcError):
+        message = exc.render()
+        message = message if exc.loc is not None else f"gradc: error: {message}"
+    else:
+        message = f"gradc: error: {type(exc).__name__}: {exc}"
+        message += "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))
+        message += "\n(run with --traceback to see the Python traceback)"
+    print(message, file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command; the exit status: 0, 1 for an error in the code or a failed check, 2 for usage."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate(parser, args)
     try:
         function = _resolve(args.function)
         gradient = grad(function, wrt=_parse_wrt(args.wrt), optimize=not args.no_optimize)
-        sys.stdout.write(gradient.ir if args.ir else gradient.source)
+        if args.check:
+            inputs = check_inputs(parser, function, args.args, args.seed)
+            return run_check(function, gradient, inputs, args.wrt)
+        if args.standalone is not None:
+            return _standalone(gradient, args, argv)
+        sys.stdout.write(_show(gradient, args))
         return 0
-    except GradcError as exc:
+    except Exception as exc:  # the user's code or inputs; --traceback shows where
         if args.traceback:
             raise
-        message = exc.render()
-        if exc.loc is None:
-            message = f"gradc: error: {message}"
-        print(message, file=sys.stderr)
+        _report_error(exc)
         return 1
 
 

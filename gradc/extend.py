@@ -1,6 +1,7 @@
 """The extension API: registering rules, stopping gradients, checking gradients."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from .rules.registry import vjp as _register_vjp
 from .rules.registry import zero_gradient
 
-__all__ = ["defvjp", "stop_gradient", "check_grad"]
+__all__ = ["defvjp", "stop_gradient", "check_grad", "compare_gradients", "Comparison"]
 
 
 def defvjp(primitive: Any) -> Callable[[Callable], Callable]:
@@ -39,8 +40,97 @@ def stop_gradient(x: Any) -> Any:
 zero_gradient(stop_gradient)
 
 
+SMALL = 1000  # inputs of up to this many elements are checked element by element
+
+
+@dataclass
+class Comparison:
+    """gradc's gradient against finite differences for one argument (what `check_grad` decides on)."""
+
+    name: str
+    method: str  # "elementwise" or "directional"
+    ok: bool
+    index: tuple[int, ...] | None  # the worst element (None for a directional check)
+    analytic: float
+    numeric: float
+    error: float  # the largest absolute difference
+    size: int
+
+    def message(self, function: str) -> str:
+        """The failure message: the argument, the worst element and both values."""
+        where = f"at element {self.index}" if self.method == "elementwise" else "along a random direction"
+        return (f"gradient of {function} with respect to `{self.name}` is wrong {where}: gradc gives "
+                f"{self.analytic!r}, finite differences give {self.numeric!r} (difference {self.error:.3g})")
+
+
 def _as_float64(value: Any) -> Any:
-    return np.array(value, dtype=np.float64) if isinstance(value, np.ndarray) else float(value)
+    """A differentiable argument in float64: arrays (float32 included) copied, numbers as float."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, dtype=np.float64)
+    if isinstance(value, (int, float, np.number)):
+        return float(value)
+    raise TypeError(f"check_grad compares gradients of floats and float arrays; got {type(value).__name__}")
+
+
+def _tolerance(numeric: Any, rtol: float) -> Any:
+    return rtol * np.maximum(np.abs(numeric), 1.0) + 1e-9
+
+
+def _elementwise(value_at: Callable, x: Any, g: Any, eps: float, rtol: float, name: str) -> Comparison:
+    """Central differences on every element of `x`."""
+    shape = np.shape(x)
+    if np.size(x) == 0:
+        return Comparison(name, "elementwise", True, (), 0.0, 0.0, 0.0, 0)
+    rebuild = (lambda v: v.reshape(shape)) if isinstance(x, np.ndarray) else (lambda v: float(v[0]))
+    flat = np.array(x, dtype=np.float64).ravel()
+    numeric = np.empty_like(flat)
+    for k in range(flat.size):
+        up, down = flat.copy(), flat.copy()
+        up[k] += eps
+        down[k] -= eps
+        numeric[k] = (value_at(rebuild(up)) - value_at(rebuild(down))) / (2 * eps)
+    analytic = np.broadcast_to(np.asarray(g, dtype=np.float64), shape).ravel()
+    error = np.abs(analytic - numeric)
+    worst = int(np.argmax(error - _tolerance(numeric, rtol)))
+    index = tuple(int(j) for j in np.unravel_index(worst, shape)) if shape else ()
+    ok = bool(error[worst] <= _tolerance(numeric[worst], rtol))
+    return Comparison(name, "elementwise", ok, index, float(analytic[worst]), float(numeric[worst]),
+                      float(error.max()), flat.size)
+
+
+def _directional(value_at: Callable, x: Any, g: Any, eps: float, rtol: float, name: str,
+                 rng: np.random.Generator) -> Comparison:
+    """The derivative along one random direction: `<gradient, d>` against a central difference."""
+    direction = rng.standard_normal(np.shape(x))
+    numeric = (value_at(x + eps * direction) - value_at(x - eps * direction)) / (2 * eps)
+    analytic = float(np.sum(np.asarray(g, dtype=np.float64) * direction))
+    error = abs(analytic - numeric)
+    return Comparison(name, "directional", bool(error <= _tolerance(numeric, rtol)), None, analytic,
+                      float(numeric), error, int(np.size(x)))
+
+
+def compare_gradients(fun: Callable, *args: Any, wrt: Any = 0, eps: float | None = None,
+                      rtol: float | None = None) -> list[Comparison]:
+    """gradc's gradient of `fun` at `args` against finite differences, one `Comparison` per `wrt`
+    argument, in float64 (the `wrt` arguments are converted). `check_grad` raises on a failure."""
+    from .api import GradFunction
+
+    eps = 1e-6 if eps is None else eps
+    rtol = 1e-5 if rtol is None else rtol
+    gradient = GradFunction(fun, wrt)
+    args64 = [_as_float64(a) if i in gradient._wrt else a for i, a in enumerate(args)]
+    grads = gradient(*args64)
+    grads = (grads,) if not gradient._as_tuple and len(gradient._wrt) == 1 else grads
+    rng = np.random.default_rng(0)
+    results = []
+    for i, g in zip(gradient._wrt, grads):
+        def value_at(replacement: Any, i: int = i) -> float:
+            return float(fun(*args64[:i], replacement, *args64[i + 1:]))
+
+        name, x = gradient._names[i], args64[i]
+        results.append(_elementwise(value_at, x, g, eps, rtol, name) if np.size(x) <= SMALL
+                       else _directional(value_at, x, g, eps, rtol, name, rng))
+    return results
 
 
 def check_grad(fun: Callable, *args: Any, wrt: Any = 0, eps: float | None = None,
@@ -50,52 +140,12 @@ def check_grad(fun: Callable, *args: Any, wrt: Any = 0, eps: float | None = None
     Every element is perturbed for inputs of up to 1000 elements; larger inputs are checked
     along a random direction. Raises AssertionError naming the argument, the worst element
     and both values on a mismatch.
+
+        def loss(W, x):
+            return np.sum(np.tanh(x @ W))
+
+        gradc.check_grad(loss, np.ones((3, 2)), np.arange(3.0), wrt=("W", "x"))
     """
-    from .api import GradFunction
-
-    eps = 1e-6 if eps is None else eps
-    rtol = 1e-5 if rtol is None else rtol
-    gradient = GradFunction(fun, wrt)
-    wrt_indices = gradient._wrt
-    args64 = [_as_float64(a) if i in wrt_indices else a for i, a in enumerate(args)]
-    grads = gradient(*args64)
-    grads = (grads,) if not gradient._as_tuple and len(wrt_indices) == 1 else grads
-    names = gradient._names
-
-    def value_at(i: int, replacement: Any) -> float:
-        trial = list(args64)
-        trial[i] = replacement
-        return float(fun(*trial))
-
-    rng = np.random.default_rng(0)
-    for i, g in zip(wrt_indices, grads):
-        x = args64[i]
-        name = names[i]
-        if np.size(x) <= 1000:
-            flat = np.array(x, dtype=np.float64).ravel()
-            numeric = np.empty_like(flat)
-            for k in range(flat.size):
-                up, down = flat.copy(), flat.copy()
-                up[k] += eps
-                down[k] -= eps
-                shape = np.shape(x)
-                as_arg = (lambda v: v.reshape(shape)) if isinstance(x, np.ndarray) else (lambda v: float(v[0]))
-                numeric[k] = (value_at(i, as_arg(up)) - value_at(i, as_arg(down))) / (2 * eps)
-            analytic = np.ravel(g).astype(np.float64)
-            error = np.abs(analytic - numeric)
-            tolerance = rtol * np.maximum(np.abs(numeric), 1.0) + 1e-9
-            worst = int(np.argmax(error - tolerance))
-            if error[worst] > tolerance[worst]:
-                index = np.unravel_index(worst, np.shape(x)) if np.ndim(x) else ()
-                raise AssertionError(
-                    f"gradient of {getattr(fun, '__name__', 'f')} with respect to `{name}` is wrong at "
-                    f"element {tuple(int(j) for j in index)}: gradc gives {analytic[worst]!r}, finite "
-                    f"differences give {numeric[worst]!r}")
-        else:
-            direction = rng.standard_normal(np.shape(x))
-            numeric = (value_at(i, x + eps * direction) - value_at(i, x - eps * direction)) / (2 * eps)
-            analytic = float(np.sum(np.asarray(g) * direction))
-            if abs(analytic - numeric) > rtol * max(abs(numeric), 1.0):
-                raise AssertionError(
-                    f"gradient of {getattr(fun, '__name__', 'f')} with respect to `{name}` is wrong along a "
-                    f"random direction: gradc gives {analytic!r}, finite differences give {numeric!r}")
+    for comparison in compare_gradients(fun, *args, wrt=wrt, eps=eps, rtol=rtol):
+        if not comparison.ok:
+            raise AssertionError(comparison.message(getattr(fun, "__name__", "f")))

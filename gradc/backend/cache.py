@@ -6,9 +6,9 @@ lowering, no transform. An entry is a JSON file
     <dir>/<function key>/<options key>.json = {"format", "payload", "sha256"}
 
 where the *function key* hashes everything the generated text depends on apart from the options:
-the primal's source, file and first line (comments and the line map cite lines), a description
+the text of the primal's file, its name and first line (comments and the line map cite lines), a description
 of every global and closure name its code reads (modules by name, functions by module, qualname
-and, for Python functions outside gradc and NumPy, their source; simple constants by value), the
+and, for Python functions outside gradc and NumPy, their file's text; simple constants by value), the
 rule registry (every rule's primitive and functions; user rules by source), a fingerprint of
 gradc's own source files, `gradc.__version__` and the Python version. The *options key* hashes
 wrt, mode, optimize and the scalar signature. A value that cannot be described (an object
@@ -25,8 +25,8 @@ from __future__ import annotations
 import builtins
 import hashlib
 import importlib
-import inspect
 import json
+import linecache
 import os
 import sys
 import tempfile
@@ -103,10 +103,16 @@ def _resolves_to(module: str, qualname: str, obj: Any) -> bool:
 
 
 def _source_hash(fn: Callable) -> str:
-    try:
-        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
-    except (OSError, TypeError) as exc:
-        raise Undescribable(f"no source for {fn!r}") from exc
+    """SHA-256 of the text of the file `fn` was defined in (as `linecache`, and so `inspect`, sees it).
+
+    The whole file, not the function alone: finding a function's extent means tokenizing, which
+    costs more on a cold start than everything else here. Any edit to the file changes the key."""
+    filename = fn.__code__.co_filename
+    linecache.checkcache(filename)
+    lines = linecache.getlines(filename, fn.__globals__)
+    if not lines:
+        raise Undescribable(f"no source for {fn!r}")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 _LIBRARIES = frozenset({"numpy", "math", "builtins", "operator"}) | frozenset(getattr(sys, "stdlib_module_names", ()))
@@ -139,7 +145,8 @@ def describe(value: Any, seen: set[int] | None = None) -> Any:
             code = getattr(value, "__code__", None)
             return ["gradc", module, qualname, getattr(code, "co_firstlineno", 0)]
         if isinstance(value, types.FunctionType) and not _is_library(module):
-            return ["function", module, qualname, _source_hash(value), _function_names(value, seen)]
+            return ["function", module, qualname, value.__code__.co_firstlineno, _source_hash(value),
+                    _function_names(value, seen)]
         if _resolves_to(module, qualname, value) or module == "builtins":
             return ["object", module, qualname]
     raise Undescribable(f"cannot describe {type(value).__name__} {value!r:.60}")
@@ -175,7 +182,7 @@ def _function_names(fn: Callable, seen: set[int]) -> Any:
 
 # -- the environment: gradc itself and the rule registry ----------------------------------------------
 _fingerprint: list[str] = []
-_registry_digest: dict[int, str] = {}
+_registry_digest: dict[tuple[int, int], str] = {}
 
 
 def package_fingerprint() -> str:
@@ -191,7 +198,7 @@ def package_fingerprint() -> str:
 
 def registry_digest() -> str:
     """A hash of every rule in the registry (user rules by source); recomputed when a rule is registered."""
-    current = rules_version()
+    current = (rules_version(), len(REGISTRY))  # (a rule deleted from REGISTRY changes the length)
     if current not in _registry_digest:
         items = []
         for primitive, rule in REGISTRY.items():
@@ -222,7 +229,7 @@ def function_key(fn: Callable) -> str | None:
     try:
         code = fn.__code__
         parts = [FORMAT, package_fingerprint(), registry_digest(), code.co_filename, code.co_firstlineno,
-                 fn.__qualname__, inspect.getsource(fn), _function_names(fn, set())]
+                 fn.__qualname__, _source_hash(fn), _function_names(fn, set())]
     except Exception:  # Undescribable, no source, or an object whose repr fails: no disk cache
         return None
     return _digest(parts)
