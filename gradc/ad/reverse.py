@@ -21,6 +21,7 @@ import numpy as np
 from .. import runtime
 from ..analysis.activity import active_values, loop_items, rule_key
 from ..analysis.scalars import scalar_values
+from ..analysis.shapes import UNKNOWN, Abstract, infer_shapes
 from ..errors import NoGradientRuleError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule
 from ..ir.core import Function, Op, Region, Value, describe_value, table_key
@@ -171,6 +172,26 @@ class _Backward:
                 closing.operands.append(none)
         self.def_region[result] = self.op_region[id(op)]
         return result
+
+    def sum_to_shape(self, g: Value, target: Value, result: Value) -> Value:
+        """`g` (shaped like `result`) summed back to `target`'s shape: nothing to do where the
+        shapes are known equal, the exact axes where they are known, `unbroadcast` otherwise."""
+        target_shape = self.facts[target].shape if target in self.facts else None
+        result_shape = self.facts[result].shape if result in self.facts else None
+        if target_shape is not None and result_shape is not None:
+            if target_shape == result_shape:
+                return g
+            axes = _reduction_axes(target_shape, result_shape)
+            if axes is not None:
+                lead, stretched = axes
+                if lead:
+                    g = self.emit("method", [g, self.const(lead[0] if len(lead) == 1 else lead)],
+                                  name="sum", kwnames=("axis",))
+                if stretched:
+                    axis = self.const(stretched[0] if len(stretched) == 1 else stretched)
+                    g = self.emit("method", [g, axis, self.const(True)], name="sum", kwnames=("axis", "keepdims"))
+                return g
+        return self.call(runtime.unbroadcast, g, target)
 
     def zeros_like(self, value: Value) -> Value:
         if value in self.scalars:
@@ -434,7 +455,9 @@ class _Backward:
                 bindings[name] = self.const(param.default)
         first_new = len(self.region.ops)
         try:
-            returned = inline_rule(rule.vjp, bindings, self.region, self.stmt, self.loc)
+            ndims = {v: len(self.facts[v].shape) for v in bindings.values()
+                     if v in self.facts and self.facts[v].shape is not None}
+            returned = inline_rule(rule.vjp, bindings, self.region, self.stmt, self.loc, ndims)
         except CannotInline:
             args = [bound.arguments[n] for n in list(signature.parameters)[:2]] + positional
             returned = self.emit("call", args + list(keywords.values()), callee=rule.vjp, spelling=None,
@@ -472,7 +495,8 @@ class _Backward:
             for index, value in enumerate(op.operands):
                 if value not in self.def_region or _is_constant(value):
                     continue
-                if self.visible(value) and value not in self.scalars:
+                known = value in self.facts and self.facts[value].shape is not None
+                if self.visible(value) and value not in self.scalars and not known:
                     continue
                 callee = op.attrs.get("callee") if op.kind == "call" else None
                 if _SHAPE_ONLY.get(table_key(callee)) == index == len(op.operands) - 1 and not op.kwnames:
@@ -484,9 +508,19 @@ class _Backward:
         for value, users in shape_uses.items():
             if value in other_uses and value not in self.scalars:
                 continue
-            shape = self.known_shape() if value in self.scalars else self.forward_shape(value)
+            if self.visible(value) and value not in self.scalars and value not in self.facts:
+                continue
+            known = self.facts[value].shape if value in self.facts else None
+            if value in self.scalars:
+                known = ()
+            shape = self.known_shape(known) if known is not None else self.forward_shape(value)
             for op in users:
                 callee = op.attrs["callee"]
+                if known is not None and callee in (np.size, np.ndim):  # a number known now
+                    number = math.prod(known) if callee is np.size else len(known)
+                    op.kind, op.operands, op.attrs = "const", [], {"value": number, "spelling": None}
+                    dropped.add(id(op))
+                    continue
                 if callee is np.shape:
                     replaced[op.results[0]] = shape
                     dropped.add(id(op))  # dead now: left to dead-code elimination
@@ -497,10 +531,11 @@ class _Backward:
             op.operands = [replaced.get(v, v) for v in op.operands]
         return dropped
 
-    def known_shape(self) -> Value:
-        """The shape `()` of a scalar, as a constant at the top of the current backward region."""
+    def known_shape(self, shape_value: tuple) -> Value:
+        """A shape known at compile time, as a constant at the top of the current backward region."""
         shape = Value()
-        self.region.ops.insert(0, Op("const", [], [shape], {"value": (), "spelling": None}, [], self.loc, self.stmt))
+        self.region.ops.insert(0, Op("const", [], [shape], {"value": shape_value, "spelling": None}, [],
+                                     self.loc, self.stmt))
         return shape
 
     def visible(self, value: Value) -> bool:
@@ -556,13 +591,37 @@ class _Backward:
             if _is_constant(item) and item.owner.attrs["value"] is None:
                 continue
             if rule.broadcasts and not _only_scalar_partners(op, target, self.scalars) and not _is_constant(item):
-                item = self.call(runtime.unbroadcast, item, target)
+                item = self.sum_to_shape(item, target, op.results[0])
             pairs.append((target, item))
         return pairs
 
 
 # Callees that read an operand only for its shape: callee → that operand's position.
 _SHAPE_ONLY = {np.shape: 0, np.size: 0, np.ndim: 0, runtime.unbroadcast: 1}
+
+
+def _reduction_axes(target: tuple, result: tuple) -> tuple[tuple, tuple] | None:
+    """The axes broadcasting added (leading) and stretched (size 1 in `target`), or None."""
+    lead = len(result) - len(target)
+    if lead < 0:
+        return None
+    stretched = tuple(i for i, (t, r) in enumerate(zip(target, result[lead:])) if t == 1 and r != 1)
+    if any(t != r and t != 1 for t, r in zip(target, result[lead:])):
+        return None
+    return tuple(range(lead)), stretched
+
+
+def _abstract(kind: Any) -> Abstract:
+    """What an argument's kind (from the call's signature) says of its value."""
+    if kind == "s":
+        return Abstract(shape=())
+    if type(kind) is tuple and all(type(d) is int for d in kind):
+        return Abstract(shape=kind)
+    if type(kind) is tuple and kind and kind[0] in ("list", "tuple"):
+        return Abstract(seq=tuple(_abstract(k) for k in kind[1]), seq_kind=kind[0])
+    if type(kind) is tuple and kind and kind[0] == "dict":
+        return Abstract(seq=tuple(_abstract(k) for k in kind[2]), seq_kind="dict", keys=kind[1])
+    return UNKNOWN
 
 
 def _is_constant(value: Value) -> bool:
@@ -588,9 +647,9 @@ def _registration_hint(op: Op) -> str:
             f"        return ...  # the gradient for each positional argument of {name}")
 
 
-def reverse(primal: Function, wrt: list[int], mode: str = "grad", scalar_params: tuple[int, ...] = ()) -> Function:
+def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple = ()) -> Function:
     """The gradient function of `primal` with respect to the parameters at `wrt`, specialized
-    for the parameters at `scalar_params` being scalars (Python numbers or 0-d)."""
+    for arguments of these `kinds` (shapes, "s" for scalars, container structures)."""
     assert mode in MODES, mode
     body = primal.body
     return_op = body.ops[-1]
@@ -603,7 +662,10 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", scalar_params:
     backward = Region()
     sweep = _Backward(primal, backward, active)
     sweep.scope_stack = []
-    sweep.scalars = scalar_values(primal, {primal.params[i] for i in scalar_params})
+    arguments = {param: _abstract(kind) for param, kind in zip(primal.params, kinds)}
+    sweep.facts = infer_shapes(primal, arguments) if kinds else {}
+    sweep.scalars = scalar_values(primal, {p for p, kind in zip(primal.params, kinds) if kind == "s"})
+    sweep.scalars |= {v for v, fact in sweep.facts.items() if fact.shape == ()}
     sweep.stmt, sweep.loc = return_op.stmt, return_op.loc
     params = list(primal.params)
     if mode == "vjp":

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
 from ..ir.core import Function, Op, Region, Value, table_key
-from ..rules.registry import lookup
+from ..rules.registry import lookup, shapes_known
 from .normalize import normalize
 from .source import UNRESOLVED, ParsedFunction, parse_function
 
@@ -98,6 +98,7 @@ class _Lowerer:
         self.returned: Value | None = None
         self.root: _Lowerer = self  # the function being compiled (differs while inlining a helper)
         self.loop_items: set[Value] = set()  # `x` in `for x in xs`: a view of a row of `xs`
+        self.ndims: dict[Value, int] = {}  # (rules only) the dimensions of values of known shape
         self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
 
     # -- building ops -------------------------------------------------------------------
@@ -117,6 +118,10 @@ class _Lowerer:
              spelling: ast.expr | None = None, kwargs: dict[str, Value] | None = None) -> Value:
         kwargs = kwargs or {}
         operands = list(args) + list(kwargs.values())
+        if self.rule_mode and callee is shapes_known:
+            return self.const(all(v in self.ndims for v in operands), node)
+        if self.rule_mode and callee is np.ndim and len(operands) == 1 and operands[0] in self.ndims:
+            return self.const(self.ndims[operands[0]], node)
         foldable = _FOLDABLE if self.rule_mode else _FOLDABLE_IN_USER_CODE
         if table_key(callee) in foldable:
             statics = [static_value(v) for v in operands]
@@ -307,7 +312,7 @@ class _Lowerer:
 
     def unpack(self, value: Value, structure: Any, name: str, leaves: list[Value]) -> Value:
         """The container `value` rebuilt as a literal of its leaves (which are appended to `leaves`)."""
-        if structure is None:
+        if not is_structure(structure):
             leaves.append(value)
             return value
         kind, keys, subs = structure if structure[0] == "dict" else (structure[0], range(len(structure[1])),
@@ -647,6 +652,11 @@ def _parsed_helper(callee: Callable) -> tuple[ParsedFunction, ast.FunctionDef, s
     return parsed, tree, local_names(tree)
 
 
+def is_structure(kind: Any) -> bool:
+    """Whether an argument's kind describes a container: `("list", (...))`, `("dict", keys, (...))`."""
+    return type(kind) is tuple and bool(kind) and kind[0] in ("list", "tuple", "dict")
+
+
 def _may_be_view(value: Value) -> bool:
     """Whether `value` may share memory with another array (so writing into it writes there)."""
     owner = value.owner
@@ -727,8 +737,12 @@ def _parsed_rule(rule: Callable) -> tuple[ParsedFunction, set[str]] | None:
 
 
 def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
-                stmt: ast.stmt | None, loc: Loc | None) -> Value:
+                stmt: ast.stmt | None, loc: Loc | None, ndims: dict[Value, int] | None = None) -> Value:
     """Lower `rule`'s body into `region` with its parameters bound; return the value it returns.
+
+    `ndims` gives the number of dimensions of values whose shape the compiler knows: in the
+    rule, `shapes_known(a, b)` is then True and `np.ndim(a)` a constant, so a rule can pick
+    the plain form for the common case (`g @ b.T` for matrices).
 
     Raises CannotInline when the body's path depends on run-time values; nothing is
     added to `region` then.
@@ -739,6 +753,7 @@ def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
     parsed, local_names = found
     scratch = Region()
     lowerer = _Lowerer(parsed, scratch, dict(bindings), local_names, rule_mode=True)
+    lowerer.ndims = ndims or {}
     lowerer.stmt = stmt
     try:
         returned = lowerer.lower_block(parsed.node.body)

@@ -25,7 +25,7 @@ from ..runtime import (
     solve_adjoint_a, solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, unbroadcast,
     unrepeat, unstack, untile, vstack_adjoint,
 )
-from .registry import Attr, Method, vjp, zero_gradient
+from .registry import Attr, Method, shapes_known, vjp, zero_gradient
 
 # -- elementwise functions of one argument ---------------------------------------------------
 
@@ -278,6 +278,8 @@ def cumsum(g, ans, a, axis=None):
 
 @vjp(np.dot, Method("dot"))
 def dot(g, ans, a, b):
+    if shapes_known(a, b) and np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T, a.T @ g
     return dot_lhs(g, a, b), dot_rhs(g, a, b)
 
 

@@ -22,7 +22,14 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
 
-__all__ = ["Rule", "Method", "Attr", "REGISTRY", "vjp", "jvp", "zero_gradient", "lookup", "version"]
+__all__ = ["Rule", "Method", "Attr", "REGISTRY", "vjp", "jvp", "zero_gradient", "lookup", "version",
+           "shapes_known"]
+
+
+def shapes_known(*values: Any) -> bool:
+    """In a rule: whether the compiler knows these values' shapes (then `np.ndim(x)` is a
+    constant and the rule can choose its plain form). Called at run time, it says False."""
+    return False
 
 
 @dataclass(frozen=True)

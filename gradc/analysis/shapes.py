@@ -1,0 +1,263 @@
+"""Shapes of values, given the shapes of the arguments of a call.
+
+A gradient is compiled per *signature*: the shape of each array argument (and which
+arguments are Python scalars). Knowing every value's shape lets the backward pass
+skip `unbroadcast` where an operand already has the result's shape, sum over the
+exact axes where it does not (`db = dz.sum(axis=0)`), write `g @ W.T` for a 2-D
+matmul, and save no shapes on loop tapes.
+
+Shapes are found by *running* each primitive on stand-ins: a zero-filled array of
+the known shape for an array, the value itself for a constant. Only primitives
+with a derivative rule (pure NumPy functions, operators, math) and array
+constructors are run; anything else, or anything that raises, is unknown (None),
+and the compiler then falls back to code that works for any shape. Values that
+follow from shapes alone (`x.shape`, `x.ndim`, `len(x)`) are known exactly; values
+computed from the stand-ins' data are not (only their shapes are).
+"""
+from __future__ import annotations
+
+import builtins
+import operator
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..ir.core import Function, Op, Region, Value, table_key
+from ..rules.registry import Attr, Method, lookup
+
+__all__ = ["Abstract", "infer_shapes", "abstract_argument"]
+
+# Stand-ins above this many elements are not built: such shapes stay unknown.
+_MAX_ELEMENTS = 2_000_000
+
+_CONSTRUCTORS = {np.zeros, np.ones, np.empty, np.full, np.eye, np.identity, np.arange, np.linspace,
+                 np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.array, np.asarray}
+_SHAPE_ONLY_CALLS = {np.shape, np.ndim, np.size, builtins.len}
+_SHAPE_ONLY_ATTRS = {"shape", "ndim", "size", "dtype"}
+_VALUE_OPERATORS = {operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod, operator.neg,
+                    operator.getitem, operator.eq, operator.ne, operator.lt, operator.le, operator.gt,
+                    operator.ge, operator.not_, builtins.len, builtins.int, builtins.tuple}
+
+
+@dataclass(frozen=True)
+class Abstract:
+    """What is known of a value: an array's `shape`, or an exact small `value`, or a `seq`uence."""
+
+    shape: tuple | None = None  # an array (or number) of this shape, data unknown
+    value: Any = None           # known exactly (a shape, an int, a constant)
+    known: bool = False         # `value` is meaningful
+    seq: tuple | None = None    # a list/tuple/dict of abstract values
+    seq_kind: str = ""
+    keys: tuple = ()
+    integer: bool = False       # an integer of unknown value (a loop counter): stands in as 0
+
+
+UNKNOWN = Abstract()
+
+
+def abstract_argument(value: Any) -> Abstract:
+    """The abstraction of a run-time argument: its shape (never its data)."""
+    if type(value) is np.ndarray:
+        return Abstract(shape=value.shape) if np.issubdtype(value.dtype, np.number) else UNKNOWN
+    if type(value) in (float, int, bool) or isinstance(value, np.generic):
+        return Abstract(shape=())
+    if type(value) in (list, tuple):
+        return Abstract(seq=tuple(abstract_argument(v) for v in value), seq_kind=type(value).__name__)
+    if type(value) is dict:
+        return Abstract(seq=tuple(abstract_argument(v) for v in value.values()), seq_kind="dict",
+                        keys=tuple(value))
+    return UNKNOWN
+
+
+def _stand_in(abstract: Abstract) -> Any:
+    if abstract.known:
+        return abstract.value
+    if abstract.shape is not None:
+        if abstract.shape == ():
+            return 0 if abstract.integer else 0.5
+        if int(np.prod(abstract.shape)) > _MAX_ELEMENTS:
+            raise _Unknown
+        return np.full(abstract.shape, 0.5)
+    if abstract.seq is not None:
+        items = [_stand_in(a) for a in abstract.seq]
+        if abstract.seq_kind == "dict":
+            return dict(zip(abstract.keys, items))
+        return tuple(items) if abstract.seq_kind == "tuple" else items
+    raise _Unknown
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _widen(abstract: Abstract) -> Abstract:
+    """A known number as just its shape: a loop's `s = 0.0` and the `s + x` it becomes agree."""
+    if abstract.known and isinstance(abstract.value, (int, float, np.generic, np.ndarray)) \
+            and not isinstance(abstract.value, bool):
+        return Abstract(shape=np.shape(abstract.value), integer=isinstance(abstract.value, (int, np.integer)))
+    return abstract
+
+
+def _abstract_result(result: Any, exact: bool) -> Abstract:
+    if exact and isinstance(result, (int, bool, tuple, type(None), np.dtype, np.integer)):
+        return Abstract(value=result, known=True)
+    if isinstance(result, (np.ndarray, np.generic, float, int, bool)):
+        return Abstract(shape=np.shape(result))
+    if isinstance(result, (list, tuple)):
+        return Abstract(seq=tuple(_abstract_result(r, False) for r in result), seq_kind=type(result).__name__)
+    return UNKNOWN
+
+
+class _Inference:
+    def __init__(self) -> None:
+        self.facts: dict[Value, Abstract] = {}
+
+    def get(self, value: Value) -> Abstract:
+        return self.facts.get(value, UNKNOWN)
+
+    def run(self, op: Op) -> None:
+        kind = op.kind
+        if kind == "const":
+            value = op.attrs["value"]
+            if isinstance(value, (int, float, bool, tuple, slice, type(None), str, np.dtype, type)) \
+                    or value is Ellipsis or isinstance(value, np.generic):
+                self.facts[op.result] = Abstract(value=value, known=True)
+            elif isinstance(value, np.ndarray) and value.size <= _MAX_ELEMENTS:
+                self.facts[op.result] = Abstract(value=value, known=True)
+            return
+        if kind in ("tuple", "list"):
+            self.facts[op.result] = Abstract(seq=tuple(self.get(v) for v in op.operands), seq_kind=kind)
+            return
+        if kind == "dict":
+            self.facts[op.result] = Abstract(seq=tuple(self.get(v) for v in op.operands), seq_kind="dict",
+                                             keys=op.attrs["keys"])
+            return
+        if kind == "if":
+            for region in op.regions:
+                self.region(region)
+            for i, result in enumerate(op.results):
+                found = [_widen(self.get(r.ops[-1].operands[i])) for r in op.regions]
+                found = [f for f in found if not (f.known and f.value is None)]  # a name unset on a path
+                if found and all(f == found[0] for f in found):
+                    self.facts[result] = found[0]
+            return
+        if kind in ("for", "while"):
+            return self.loop(op)
+        if kind in ("call", "method", "getattr", "getitem"):
+            self.facts[op.results[0]] = self.evaluate(op)
+
+    def evaluate(self, op: Op) -> Abstract:
+        key = _key(op)
+        if op.kind == "getattr" and op.attrs["name"] in _SHAPE_ONLY_ATTRS:
+            exact = True
+        elif op.kind == "call" and table_key(key) in _SHAPE_ONLY_CALLS:
+            exact = True
+        else:
+            operands = [self.get(v) for v in op.operands]
+            exact = table_key(key) in _VALUE_OPERATORS and all(a.known for a in operands)
+            if not exact and not (lookup(key) is not None or table_key(key) in _CONSTRUCTORS):
+                return UNKNOWN
+        try:
+            args = [_stand_in(self.get(v)) for v in op.operands]
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                result = _call(op, args)
+        except Exception:  # noqa: BLE001 - whatever fails on stand-ins is simply unknown
+            return UNKNOWN
+        return _abstract_result(result, exact)
+
+    def loop(self, op: Op) -> None:
+        body = op.regions[-1]
+        is_for = op.kind == "for"
+        n_items = op.attrs.get("n_items", 1) if is_for else 0
+        carried = body.args[n_items:]
+        inits = op.operands[1:] if is_for else op.operands
+        stop = 1 if op.attrs.get("stop") else 0
+        if is_for:
+            self.loop_items(op, body.args[:n_items])
+        # A carried value's fact: its initial value's, kept while every iteration yields the same;
+        # a name first assigned in the loop starts as the first iteration's. Facts only ever
+        # weaken to UNKNOWN, so this settles.
+        assumed = {i: _widen(self.get(init)) for i, init in enumerate(inits)}
+        fresh = {i for i, init in enumerate(inits) if self.get(init).known and self.get(init).value is None}
+        for _ in range(len(assumed) + 2):
+            for i, fact in assumed.items():
+                self.facts[carried[i]] = fact
+                if op.kind == "while":
+                    self.facts[op.regions[0].args[i]] = fact
+            for region in op.regions:
+                self.region(region)
+            yielded = [_widen(self.get(v)) for v in body.ops[-1].operands[stop:]]
+            changed = False
+            for i in assumed:
+                if i in fresh:
+                    fresh.discard(i)
+                    changed = changed or assumed[i] != yielded[i]
+                    assumed[i] = yielded[i]
+                elif assumed[i] != UNKNOWN and yielded[i] != assumed[i]:
+                    assumed[i], changed = UNKNOWN, True
+            if not changed:
+                break
+        for i, result in enumerate(op.results):
+            self.facts[result] = assumed[i]
+
+    def loop_items(self, op: Op, items: list[Value]) -> None:
+        from .activity import loop_items  # (activity imports nothing from here)
+        for item, sequence, _, counter, path in loop_items(op):
+            if counter:
+                self.facts[item] = Abstract(shape=(), integer=True)
+                continue
+            fact = self.get(sequence) if sequence is not None else UNKNOWN
+            element = UNKNOWN
+            if fact.shape and len(fact.shape) >= 1:
+                element = Abstract(shape=fact.shape[1:])
+            elif fact.seq:
+                first = fact.seq[0]
+                element = first if all(f == first for f in fact.seq) else UNKNOWN
+            for step in path:
+                if element.seq is not None and step < len(element.seq):
+                    element = element.seq[step]
+                elif element.shape and len(element.shape) >= 1:
+                    element = Abstract(shape=element.shape[1:])
+                else:
+                    element = UNKNOWN
+            self.facts[item] = element
+
+    def region(self, region: Region) -> None:
+        for op in region.ops:
+            self.run(op)
+
+
+def _key(op: Op) -> Any:
+    if op.kind == "call":
+        return op.attrs["callee"]
+    if op.kind == "method":
+        return Method(op.attrs["name"])
+    if op.kind == "getattr":
+        return Attr(op.attrs["name"])
+    return operator.getitem
+
+
+def _call(op: Op, args: list) -> Any:
+    if op.kind == "getitem":
+        return args[0][args[1]]
+    if op.kind == "getattr":
+        return getattr(args[0], op.attrs["name"])
+    n = len(op.kwnames)
+    positional, keywords = args[: len(args) - n], dict(zip(op.kwnames, args[len(args) - n:]))
+    if op.kind == "method":
+        receiver = positional[0]
+        if not isinstance(receiver, np.ndarray):
+            receiver = np.asarray(receiver)
+        return getattr(receiver, op.attrs["name"])(*positional[1:], **keywords)
+    return op.attrs["callee"](*positional, **keywords)
+
+
+def infer_shapes(function: Function, arguments: dict[Value, Abstract]) -> dict[Value, Abstract]:
+    """What is known of every value, given what is known of the parameters."""
+    inference = _Inference()
+    inference.facts.update(arguments)
+    inference.region(function.body)
+    return inference.facts
