@@ -152,9 +152,11 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stm
         assign = ast.copy_location(ast.Assign([stmt.target], value), stmt)
         assign.augmented = True  # lower checks that rebinding equals the in-place update
         return [assign]
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        _check_expression(parsed, stmt.value)
-        return [stmt]  # `lower` accepts only gradc's own checks (generated code calls them)
+    if isinstance(stmt, ast.Expr):
+        _check_expression(parsed, stmt.value)  # names `yield`, `await` ... precisely
+        if isinstance(stmt.value, ast.Call):
+            return [stmt]  # `lower` accepts `items.append(x)` and gradc's own checks
+        _refuse(parsed, stmt, "an expression statement (a value computed and thrown away)")
     _refuse(parsed, stmt, f"`{type(stmt).__name__}`")
     return []
 

@@ -112,11 +112,13 @@ class _Printer:
                 text = f"{lhs} = {op.attrs['op']}({self.name(op.operands[0])}, ...)"
             elif op.kind in ("return", "yield"):
                 text = f"{op.kind} {', '.join(self.name(v) for v in op.operands)}"
-            elif op.attrs.get("effect"):
+            elif op.attrs.get("effect") and not any(r in self.used for r in op.results):
                 text = self.expression(op)
             else:
                 text = f"{lhs} = {self.expression(op)}"
-            line = f"  # line {op.stmt.lineno}" if op.stmt is not None else ""
+            helper = getattr(op.stmt, "origin", (None,))[0]
+            line = "" if op.stmt is None else f"  # {helper}, line {op.stmt.lineno}" if helper \
+                else f"  # line {op.stmt.lineno}"
             out.append(f"{indent}{text:<40}{line}".rstrip())
             for inner in op.regions:
                 args = ", ".join(self.names[a] for a in inner.args)
@@ -125,6 +127,7 @@ class _Printer:
 
     def run(self) -> str:
         self.shown_consts: set[Value] = set()
+        self.used = {v for op in self.function.walk() for v in op.operands}
         params = ", ".join(self.names[p] for p in self.function.params)
         out = [f"def {self.function.name}({params}):"]
         self.region(self.function.body, "  ", out)
