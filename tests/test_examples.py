@@ -48,3 +48,12 @@ def test_rnn_gradient_is_a_reversed_loop_that_saves_hidden_states():
     source = rnn.dloss.source
     assert "while tape:" in source and "for x, y in zip(xs, ys):" in source
     assert "tape.append(h)" in source
+
+
+def test_readme_shows_what_quickstart_prints():
+    """The README's thirty-second example is the real output of examples/quickstart.py."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    printed = subprocess.run([sys.executable, str(root / "examples" / "quickstart.py")], capture_output=True,
+                             text=True, check=True, env={**__import__("os").environ, "PYTHONPATH": str(root)}).stdout
+    assert printed.strip() in (root / "README.md").read_text()
