@@ -1,0 +1,418 @@
+"""Issue 4: indexing reads, index writes, augmented assignment, aliasing.
+
+Every function is a module-level `def` (gradc reads its source), checked against central
+finite differences in float64 and autograd where it runs (autograd refuses in-place writes,
+so for writes finite differences decide). `treecheck.assert_tree_gradients` also checks that
+the gradient call leaves the caller's arguments untouched. Inputs stay away from mask and
+branch boundaries. Failures that are gradc's are strict xfails with a diagnosis.
+"""
+import numpy as np
+import pytest
+
+import gradc
+from fixtures import calls_refused
+from treecheck import assert_tree_gradients
+
+V = np.array([0.3, -0.7, 1.1, 0.5, -1.3])
+M = np.random.default_rng(1).normal(size=(3, 4))
+
+
+def check(f, args, wrt=0, **options):
+    return assert_tree_gradients(f, args, wrt, **options)
+
+
+# ----------------------------------------------------------------------------------------
+# Reads
+# ----------------------------------------------------------------------------------------
+
+def read_int(x):
+    return x[1] * x[3] + x[0]
+
+
+def read_negative(x):
+    return x[-1] * 2.0 + x[-2] * x[0]
+
+
+def read_slices(x):
+    return np.sum(x[::2] ** 2) + np.sum(x[3:0:-2] * 3.0) + np.sum(x[1:4] * x[-3:])
+
+
+def read_negative_slice(x):
+    return np.sum(x[-2:] ** 2)
+
+
+def read_ellipsis_none(m):
+    return np.sum(m[..., 1] ** 2) + np.sum(m[None, 0, :] * 2.0) + np.sum(m[:, None, 1:] ** 3)
+
+
+def read_tuples(m):
+    return m[1, 2] * m[0, 3] + np.sum(m[1:, ::2] ** 2) + np.sum(m[-1, ::-1] * m[0])
+
+
+def read_int_array_repeats(x):
+    return np.sum(x[np.array([0, 0, 2, 3, 3, 3])] ** 2)
+
+
+def read_list_index_repeats(x):
+    return np.sum(x[[1, 1, 0]] * np.array([1.0, 2.0, 3.0]))
+
+
+def read_int_arrays_2d(m):
+    return np.sum(m[np.array([0, 1, 0]), np.array([2, 2, 2])] ** 2) + np.sum(m[[2, 2]] * m[0])
+
+
+def read_mask(x):
+    return np.sum(x[x > 0] ** 2)
+
+
+def read_mask_2d(m):
+    return np.sum(np.exp(m[m < 0.2]))
+
+
+def read_take(x):
+    return np.sum(np.take(x, [2, 2, 0]) ** 3)
+
+
+def read_take_axis(m):
+    return np.sum(np.take(m, [1, 1, 0], axis=1) ** 2)
+
+
+def read_in_loop(x):
+    t = 0.0
+    for i in range(x.shape[0]):
+        t = t + x[i] * x[-1 - i]
+    return t
+
+
+@pytest.mark.parametrize("f", [read_int, read_slices, read_negative_slice, read_int_array_repeats,
+                               read_list_index_repeats, read_mask, read_in_loop])
+def test_reads_vector(f):
+    check(f, [V], require_autograd=True)
+
+
+@pytest.mark.parametrize("f", [read_ellipsis_none, read_tuples, read_int_arrays_2d, read_mask_2d])
+def test_reads_matrix(f):
+    check(f, [M], require_autograd=True)
+
+
+def test_np_take():
+    check(read_take, [V])
+    check(read_take_axis, [M])
+
+
+@pytest.mark.xfail(strict=True, reason="reading x[-1]: the emitter names the item `x_-1`, generated code "
+                   "does not compile (SyntaxError: cannot assign to expression)")
+def test_read_with_a_negative_integer():
+    check(read_negative, [V])
+
+
+# ----------------------------------------------------------------------------------------
+# Writes
+# ----------------------------------------------------------------------------------------
+
+def write_int(x):
+    y = x * 2.0
+    y[1] = x[0] ** 2
+    return np.sum(y ** 2)
+
+
+def write_overwrites_what_fed_earlier(x):
+    y = x * 2.0
+    a = np.sum(y ** 2)
+    y[0] = 3.0
+    return a + np.sum(y * x)
+
+
+def write_overwrites_what_fed_earlier2(x):
+    y = np.sin(x)
+    z = y * y
+    y[1] = x[2] * 5.0
+    return np.sum(z) + np.sum(y ** 3)
+
+
+def write_slices(x):
+    y = np.zeros(5)
+    y[1:4] = x[:3] * 2.0
+    y[::2] = y[::2] + x[2:5]
+    return np.sum(y ** 2)
+
+
+def write_mask_constant(x):
+    y = x * 1.5
+    y[x > 0] = 0.0
+    return np.sum(y ** 2 * x)
+
+
+def write_mask_values(x):
+    y = x * 1.5
+    m = x > 0
+    y[m] = x[m] ** 3
+    return np.sum(y ** 2)
+
+
+def write_aug_item(x):
+    y = x * 1.5
+    y[1] += x[2] ** 2
+    y[3] += y[0]
+    return np.sum(y ** 2)
+
+
+def write_aug_negative(x):
+    y = x * 1.5
+    y[-1] += y[0]
+    return np.sum(y ** 2)
+
+
+def write_negative(x):
+    y = np.zeros_like(x)
+    y[-1] = x[0] * 3.0
+    y[-2] = x[-1] ** 2
+    return np.sum(y * x)
+
+
+def write_repeated_last_wins(x):
+    y = x * 1.5
+    y[[0, 0]] = x[1:3]
+    return np.sum(y ** 2)
+
+
+def write_repeated_aug(x):
+    y = x * 1.5
+    y[[0, 0, 1]] += x[2:5]
+    return np.sum(y ** 2)
+
+
+def write_loop_fill(x):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        out[i] = np.sin(x[i]) * x[i]
+    return np.sum(out ** 2)
+
+
+def write_loop_recurrence(x):
+    out = np.zeros(4)
+    out[0] = x[0]
+    for i in range(1, 4):
+        out[i] = out[i - 1] * x[i] + np.sin(out[i - 1])
+    return np.sum(out)
+
+
+def write_loop_self(x):
+    y = x * 1.5
+    for i in range(1, 4):
+        y[i] = y[i] * y[i - 1]
+    return np.sum(y)
+
+
+def write_in_branch(x):
+    y = x * 1.5
+    if x[0] > 0:
+        y[0] = x[1] ** 2
+    else:
+        y[1] = x[0] ** 2
+    return np.sum(y * y)
+
+
+def write_in_branch_in_loop(x):
+    y = x * 2.0
+    for i in range(4):
+        if x[i] > 0:
+            y[i] = y[i] ** 2
+        else:
+            y[i] += 1.0
+    return np.sum(y * x)
+
+
+def write_2d(m):
+    y = m * 1.5
+    y[0] = m[1] ** 2
+    y[:, 1] = 3.0 * m[:, 2]
+    y[1, 2] += m[0, 0]
+    return np.sum(y ** 2)
+
+
+def aug_array(x):
+    a = x * 2.0
+    c = a * 1.5
+    a += x ** 2
+    a *= x
+    a -= c
+    return np.sum(a * c)
+
+
+def aug_array_in_loop(x):
+    a = x * 2.0
+    for i in range(3):
+        a += np.sin(a)
+    return np.sum(a)
+
+
+def write_into_argument(x):
+    x[0] = 2.0
+    return np.sum(x ** 2)
+
+
+def write_into_argument_after_use(x):
+    a = np.sum(x ** 2)
+    x[1] = x[0] * 3.0
+    return a + np.sum(x ** 3)
+
+
+def write_copy_in_loop(x):
+    y = x.copy()
+    for i in range(1):
+        y[0] = 5.0
+    return np.sum(y * x)
+
+
+def times_one_then_aug_in_loop(x):
+    y = x * 1.0
+    for i in range(1):
+        y[0] += 1.0
+    return np.sum(y * x)
+
+
+def times_one_then_write_in_loop(x):
+    y = x * 1.0
+    for i in range(2):
+        y[i] = 5.0
+    return np.sum(y)
+
+
+def aug_item_in_branch_in_loop(x):
+    y = x * 1.0
+    for i in range(2):
+        if x[i] > 0:
+            y[i] += 1.0
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("f", [
+    write_int, write_overwrites_what_fed_earlier, write_overwrites_what_fed_earlier2, write_slices,
+    write_mask_constant, write_mask_values, write_aug_item, write_repeated_last_wins, write_repeated_aug,
+    write_loop_fill, write_loop_recurrence, write_loop_self, aug_array, aug_array_in_loop,
+    write_copy_in_loop,
+])
+def test_writes(f):
+    check(f, [V])
+
+
+@pytest.mark.parametrize("x", [V, -V])
+def test_write_in_a_branch(x):
+    check(write_in_branch, [x])
+
+
+def test_write_in_a_branch_in_a_loop():
+    check(write_in_branch_in_loop, [V])
+
+
+def test_writes_2d():
+    check(write_2d, [M])
+
+
+@pytest.mark.parametrize("f", [write_into_argument, write_into_argument_after_use])
+def test_writes_into_an_argument(f):
+    check(f, [V], mutates_arguments=True)
+
+
+@pytest.mark.xfail(strict=True, reason="`y[-2] = x[-1] ** 2`: the item read x[-1] is named `x_-1` by the "
+                   "emitter, generated code does not compile")
+def test_write_with_negative_indices():
+    check(write_negative, [V])
+
+
+def test_aug_write_with_a_negative_index():
+    check(write_aug_negative, [V])
+
+
+@pytest.mark.xfail(strict=True, reason="the optimizer turns `y = x * 1.0` into `y = x`, and a write inside "
+                   "a loop is then done in place on x: the forward reads the modified x (gradient "
+                   "[2.6, 1.4] instead of [1.6, 1.4]); fine with optimize=False")
+def test_times_one_then_aug_in_loop_gradient():
+    check(times_one_then_aug_in_loop, [V])
+
+
+@pytest.mark.xfail(strict=True, reason="same aliasing: the in-loop write `y[i] = 5.0` changes the caller's x "
+                   "(gradient right, argument clobbered)")
+def test_times_one_then_write_in_loop_leaves_the_argument_alone():
+    check(times_one_then_write_in_loop, [V])
+
+
+@pytest.mark.xfail(strict=True, reason="same aliasing (`y = x * 1.0` optimized to `y = x`, `y[i] += 1.0` "
+                   "in place inside a loop and a branch)")
+def test_aug_item_in_branch_in_loop():
+    check(aug_item_in_branch_in_loop, [V])
+
+
+def test_unoptimized_times_one_is_right():
+    x = V.copy()
+    got = gradc.grad(times_one_then_aug_in_loop, optimize=False)(x)
+    np.testing.assert_array_equal(x, V)
+    expected = 2 * V
+    expected[0] += 1.0
+    np.testing.assert_allclose(got, expected)
+
+
+# ----------------------------------------------------------------------------------------
+# Aliasing: refused with both names, never a silently wrong gradient
+# ----------------------------------------------------------------------------------------
+
+def _location_of(function, text):
+    lines = open(calls_refused.__file__).read().splitlines()
+    start = function.__code__.co_firstlineno
+    for number in range(start + 1, len(lines) + 1):
+        column = lines[number - 1].find(text)
+        if column >= 0:
+            return number, column
+    raise AssertionError(text)
+
+
+@pytest.mark.parametrize("name, text, names", [
+    ("alias_write", "z[0] = 1.0", ("z", "y")),
+    ("alias_aug", "z += 1.0", ("z", "y")),
+    ("alias_through_helper", "z[0] = 1.0", ("z", "y")),
+    ("alias_from_list", "z[0] = 1.0", ("z", "y")),
+])
+def test_alias_writes_are_refused_naming_both(name, text, names):
+    function = getattr(calls_refused, name)
+    with pytest.raises(gradc.GradcError) as info:
+        gradc.grad(function)(V[:3].copy())
+    error = info.value
+    assert (error.loc.file, error.loc.line, error.loc.col) == (calls_refused.__file__,
+                                                               *_location_of(function, text))
+    for n in names:
+        assert f"`{n}`" in error.message
+
+
+@pytest.mark.parametrize("name, text", [
+    ("view_write", "y[0] = 5.0"),
+    ("view_of_local_write", "z[0, 0] = 1.0"),
+])
+def test_writes_into_possible_views_are_refused(name, text):
+    function = getattr(calls_refused, name)
+    with pytest.raises(gradc.GradcError, match="view") as info:
+        gradc.grad(function)(V[:3].copy())
+    error = info.value
+    assert (error.loc.file, error.loc.line, error.loc.col) == (calls_refused.__file__,
+                                                               *_location_of(function, text))
+
+
+@pytest.mark.xfail(strict=True, reason="the view error names only the written name (`y`), not the array it "
+                   "may be a view of (`x`)")
+def test_view_write_error_names_both():
+    with pytest.raises(gradc.GradcError) as info:
+        gradc.grad(calls_refused.view_write)(V[:3].copy())
+    assert "`y`" in info.value.message and "`x`" in info.value.message
+
+
+@pytest.mark.xfail(strict=True, reason="alias made inside a loop (`for ...: z = y`) or a branch "
+                   "(`if ...: z = y`) is not seen by the alias check (it compares SSA values, and the "
+                   "merge makes a new one): `z[0] = 1.0` silently leaves y unchanged, wrong gradient "
+                   "([1.2, ...] instead of [1.0, ...])")
+@pytest.mark.parametrize("name", ["alias_in_loop", "alias_in_branch"])
+def test_alias_through_control_flow_is_refused_or_right(name):
+    function = getattr(calls_refused, name)
+    try:
+        check(function, [V[:3].copy()])
+    except gradc.GradcError:
+        pass  # refusing is fine
