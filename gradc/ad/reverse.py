@@ -23,7 +23,7 @@ from ..analysis.activity import active_values, loop_items, rule_key
 from ..analysis.scalars import scalar_values
 from ..analysis.shapes import UNKNOWN, Abstract, infer_shapes
 from ..errors import NoGradientRuleError, UnsupportedSyntaxError
-from ..frontend.lower import CannotInline, callee_name, inline_rule
+from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure
 from ..ir.core import Function, Op, Region, Value, describe_value, table_key
 from ..rules.registry import Attr, Method, Rule, lookup
 
@@ -196,6 +196,10 @@ class _Backward:
     def zeros_like(self, value: Value) -> Value:
         if value in self.scalars:
             return self.const(0.0)
+        if value.owner is not None and value.owner.kind in ("tuple", "list", "dict"):
+            zeros = self.call(runtime.zeros_for, self.primal(value))  # a container's zero adjoint
+            zeros.owner.attrs["mutable"] = True
+            return zeros
         return self.call(np.zeros_like, self.primal(value))
 
     def accumulate(self, value: Value, contribution: Value) -> None:
@@ -360,10 +364,10 @@ class _Backward:
         results = [Value(adjoint_of=v.adjoint_of) for v in carried_adjoints + accumulators]
         self.scope.region.append(Op("while", starts + accumulator_starts, results, {},
                                     [condition, child.region], op.loc, op.stmt))
-        for i, result in zip(moving, results):
-            self.accumulate(inits[i], result)
         for value, result in zip(outer, results[len(moving):]):
-            self.scope.set(value, result)
+            self.scope.set(value, result)  # (the accumulators started from the adjoints so far)
+        for i, result in zip(moving, results):
+            self.accumulate(inits[i], result)  # after: an initial value may also be read in the loop
         for sequence, result in zip(sequence_list, results[len(moving) + len(outer):]):
             self.accumulate(sequence, result)
 
@@ -635,6 +639,13 @@ def _only_scalar_partners(op: Op, target: Value, scalars: set[Value]) -> bool:
 
 
 def _registration_hint(op: Op) -> str:
+    why = op.attrs.get("not_inlined")
+    if why:
+        return f"gradc could not differentiate its source: {why}\n" + _registration_hint_plain(op)
+    return _registration_hint_plain(op)
+
+
+def _registration_hint_plain(op: Op) -> str:
     key = rule_key(op)
     if isinstance(key, (Method, Attr)):
         return ("gradc knows the ndarray methods and attributes listed in docs/reference.md; "
@@ -692,7 +703,7 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
 
     def rebuild(structure: Any, leaves: list[Value], name: str) -> Value:
         """A container argument's gradient: its leaves' gradients in its structure."""
-        if structure is None:
+        if not is_structure(structure):
             return gradient_of(leaves.pop(0))
         kind, keys, subs = structure if structure[0] == "dict" else (structure[0], None, structure[1])
         items = [rebuild(sub, leaves, name) for sub in subs]

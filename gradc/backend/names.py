@@ -270,8 +270,8 @@ class Layout:
                     self._union(a, result, check=False)
         for op in self.function.walk():  # `y[i] = v` in place: the new `y` takes the old one's variable
             if op.kind == "call" and op.attrs["callee"] in (runtime.assign_item, runtime.list_append) and \
-                    op.operands[0] not in self.function.params:
-                self._union(op.operands[0], op.result)
+                    not any(v in self.function.params for v in self.members(self.find(op.operands[0]))):
+                self._union(op.operands[0], op.result)  # (never into an argument's array)
         for op in ops:  # what may be: yields and initial values, where nothing interferes
             if op.kind == "if":
                 for region in op.regions:

@@ -99,6 +99,9 @@ class _Lowerer:
         self.root: _Lowerer = self  # the function being compiled (differs while inlining a helper)
         self.loop_items: set[Value] = set()  # `x` in `for x in xs`: a view of a row of `xs`
         self.ndims: dict[Value, int] = {}  # (rules only) the dimensions of values of known shape
+        self.foreign: set[Value] = set()  # (helpers) the caller's values: writing into them is refused
+        self.copied_from: dict[str, str] = {}  # `z = y` anywhere: z may alias y after a merge
+        self.parsed_params: set[Value] = set()
         self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
 
     # -- building ops -------------------------------------------------------------------
@@ -123,7 +126,8 @@ class _Lowerer:
         if self.rule_mode and callee is np.ndim and len(operands) == 1 and operands[0] in self.ndims:
             return self.const(self.ndims[operands[0]], node)
         foldable = _FOLDABLE if self.rule_mode else _FOLDABLE_IN_USER_CODE
-        if table_key(callee) in foldable:
+        literal = self.rule_mode or all(v.owner is None or v.owner.attrs.get("spelling") is None for v in operands)
+        if literal and table_key(callee) in foldable:
             statics = [static_value(v) for v in operands]
             if all(ok for ok, _ in statics):
                 values = [v for _, v in statics]
@@ -365,6 +369,7 @@ class _Lowerer:
         scratch = Region()
         child = _Lowerer(parsed, scratch, env, names)
         child.root, child.inlining = self.root, self.inlining + [callee]
+        child.foreign = set(env.values())
         try:
             child.lower_block(tree.body)
         except UnsupportedSyntaxError as exc:
@@ -419,14 +424,27 @@ class _Lowerer:
         current = self.env.get(target.id)
         if current is None:
             return
+        if current in self.foreign:
+            raise self.error(target, f"{what} `{target.id}`, an argument of `{self.parsed.fn.__name__}`: "
+                             "in Python the caller's array would change too", f"make a copy first: "
+                             f"`{target.id} = {target.id}.copy()`")
+        merged = current.owner is None or current.owner.kind in ("if", "for", "while")
+        source = self.root.copied_from.get(target.id)
+        if merged and source is not None and current not in self.root.parsed_params:
+            raise self.error(target, f"{what} `{target.id}`, which may be the same object as `{source}` "
+                             f"(`{target.id} = {source}` earlier): the update would change `{source}` too",
+                             f"make a copy: `{target.id} = {source}.copy()`")
         others = [name for name, v in self.env.items() if v is current and name != target.id]
         if others:
             raise self.error(target, f"{what} `{target.id}`, which is the same object as `{others[0]}`: "
                              f"the update would change `{others[0]}` too",
                              f"make a copy first: `{target.id} = {others[0]}.copy()`")
         if _may_be_view(current) or current in self.root.loop_items:
-            raise self.error(target, f"{what} `{target.id}`, which may be a view of another array: the "
-                             "update would change that array too", f"make a copy first: `{target.id} = "
+            base = current.owner.operands[0] if current.owner is not None and current.owner.operands else None
+            named = [n for n, v in self.env.items() if base is not None and v is base]
+            of = f"`{named[0]}`" if named else "another array"
+            raise self.error(target, f"{what} `{target.id}`, which may be a view of {of}: the "
+                             f"update would change {of} too", f"make a copy first: `{target.id} = "
                              f"{target.id}.copy()`")
 
     def check_augmented(self, target: ast.Name) -> None:
@@ -711,6 +729,10 @@ def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = N
     body = Region()
     lowerer = _Lowerer(parsed, body, {p.hint: p for p in params}, local_names(node))
     lowerer.inlining = [parsed.fn]
+    lowerer.parsed_params = set(params)
+    lowerer.copied_from = {stmt.targets[0].id: stmt.value.id for stmt in ast.walk(node)
+                           if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                           and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Name)}
     leaves: dict[int, list[Value]] = {}
     for index, structure in (structures or {}).items():
         found: list[Value] = []

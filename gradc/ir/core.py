@@ -201,7 +201,8 @@ def describe_value(value: Value, receiver_name: str | None = None) -> str:
     if op.kind == "getitem" and receiver_name:
         index = op.operands[1]
         if index.owner is not None and index.owner.kind == "const" and type(index.owner.attrs["value"]) is int:
-            return f"{receiver_name}_{index.owner.attrs['value']}"  # x[0] is x_0
+            position = index.owner.attrs["value"]
+            return f"{receiver_name}_{position}" if position >= 0 else f"{receiver_name}_last{-position - 1 or ''}"
         if index.hint and not index.temp and len(index.hint) <= 3:
             return f"{receiver_name}_{index.hint}"  # x[i] is x_i
     return {"getitem": "item", "tuple": "items", "list": "items", "boolop": "cond"}.get(op.kind, "t")

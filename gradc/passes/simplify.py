@@ -69,7 +69,9 @@ def simplify(function: Function) -> Function:
         op.operands = [replaced.get(v, v) for v in op.operands]
         if len(op.results) != 1:
             continue
-        same = _identity(op)
+        # Only the backward's identities: in the forward, `y = x * 1.0` must stay a new array
+        # (an in-place write into y must not reach x).
+        same = _identity(op) if op.backward else None
         if same is not None:
             result = op.result
             replaced[result] = same
