@@ -16,6 +16,10 @@ CASES = [
     ("loss", (0, 1), "source"),
     ("loss", (0, 1), "ir"),
     ("scalar", (0, 1), "source"),
+    ("small_loop", 0, "source"),
+    ("small_loop", 0, "ir"),
+    ("small_branch", (0, 1), "source"),
+    ("small_branch", (0, 1), "ir"),
 ]
 
 
