@@ -477,16 +477,10 @@ def test_helper_with_a_loop_and_a_default_count():
     check(calls_looping_helper, [V3], require_autograd=True)
 
 
-@pytest.mark.xfail(strict=True, reason="loop-carried variable initialised to a value the loop body also "
-                   "reads (`s = x; for ...: s = sin(s) + x`): the adjoint of s left at loop entry is "
-                   "never added to dx (the backward returns only the in-loop accumulator); not specific to "
-                   "helpers, see test_loop_whose_carried_value_starts_as_an_argument")
 def test_helper_with_a_loop_reading_its_parameter():
     check(calls_looping_helper_reads_param, [V3])
 
 
-@pytest.mark.xfail(strict=True, reason="`s = x; for i in range(2): s = s * x; return s` gives dx = x**2 "
-                   "instead of 3 x**2: ds at loop entry is dropped (control-flow bug, also with scalars)")
 @pytest.mark.parametrize("x", [0.7, -1.3])
 def test_loop_whose_carried_value_starts_as_an_argument(x):
     check(loop_reads_initial_value, [x])
@@ -527,17 +521,12 @@ def test_generated_code_names_each_helper():
 # Helpers that write into their argument (Python changes the caller's array too)
 # ----------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a helper's `a[0] = 1.0` on its parameter is lowered as a copy "
-                   "(assign_item) without updating the caller's `y`, which Python does change: value and "
-                   "gradient silently wrong (2.56 vs 2.96), neither handled nor refused")
 def test_helper_writing_into_its_argument_changes_the_callers_array():
     with pytest.raises(gradc.GradcError):  # refusing is fine; a wrong gradient is not
         assert_tree_gradients(calls_refused.mutating_helper, [V3])
         raise gradc.GradcError("handled correctly")
 
 
-@pytest.mark.xfail(strict=True, reason="same as above with the caller's own argument: `z = sets_first(x)` "
-                   "then `z * x`; gradc uses the unmodified x")
 def test_helper_writing_into_a_function_argument():
     with pytest.raises(gradc.GradcError):
         assert_tree_gradients(calls_refused.mutating_helper_on_argument, [V3], mutates_arguments=True)

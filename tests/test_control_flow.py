@@ -1272,7 +1272,6 @@ VJP_BUG = ("vjp: the forward loop is dropped from the generated vjp (its only ef
            "the result equals the n=0 gradient")
 
 
-@pytest.mark.xfail(strict=True, reason=VJP_BUG)
 def test_vjp_with_loop():
     cotangent = np.array([1.0, -2.0, 0.5])
     g = gradc.vjp(loop_vector)(V3, 3, cotangent)

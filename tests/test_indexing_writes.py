@@ -100,8 +100,6 @@ def test_np_take():
     check(read_take_axis, [M])
 
 
-@pytest.mark.xfail(strict=True, reason="reading x[-1]: the emitter names the item `x_-1`, generated code "
-                   "does not compile (SyntaxError: cannot assign to expression)")
 def test_read_with_a_negative_integer():
     check(read_negative, [V])
 
@@ -315,8 +313,6 @@ def test_writes_into_an_argument(f):
     check(f, [V], mutates_arguments=True)
 
 
-@pytest.mark.xfail(strict=True, reason="`y[-2] = x[-1] ** 2`: the item read x[-1] is named `x_-1` by the "
-                   "emitter, generated code does not compile")
 def test_write_with_negative_indices():
     check(write_negative, [V])
 
@@ -325,21 +321,14 @@ def test_aug_write_with_a_negative_index():
     check(write_aug_negative, [V])
 
 
-@pytest.mark.xfail(strict=True, reason="the optimizer turns `y = x * 1.0` into `y = x`, and a write inside "
-                   "a loop is then done in place on x: the forward reads the modified x (gradient "
-                   "[2.6, 1.4] instead of [1.6, 1.4]); fine with optimize=False")
 def test_times_one_then_aug_in_loop_gradient():
     check(times_one_then_aug_in_loop, [V])
 
 
-@pytest.mark.xfail(strict=True, reason="same aliasing: the in-loop write `y[i] = 5.0` changes the caller's x "
-                   "(gradient right, argument clobbered)")
 def test_times_one_then_write_in_loop_leaves_the_argument_alone():
     check(times_one_then_write_in_loop, [V])
 
 
-@pytest.mark.xfail(strict=True, reason="same aliasing (`y = x * 1.0` optimized to `y = x`, `y[i] += 1.0` "
-                   "in place inside a loop and a branch)")
 def test_aug_item_in_branch_in_loop():
     check(aug_item_in_branch_in_loop, [V])
 
@@ -397,18 +386,12 @@ def test_writes_into_possible_views_are_refused(name, text):
                                                                *_location_of(function, text))
 
 
-@pytest.mark.xfail(strict=True, reason="the view error names only the written name (`y`), not the array it "
-                   "may be a view of (`x`)")
 def test_view_write_error_names_both():
     with pytest.raises(gradc.GradcError) as info:
         gradc.grad(calls_refused.view_write)(V[:3].copy())
     assert "`y`" in info.value.message and "`x`" in info.value.message
 
 
-@pytest.mark.xfail(strict=True, reason="alias made inside a loop (`for ...: z = y`) or a branch "
-                   "(`if ...: z = y`) is not seen by the alias check (it compares SSA values, and the "
-                   "merge makes a new one): `z[0] = 1.0` silently leaves y unchanged, wrong gradient "
-                   "([1.2, ...] instead of [1.0, ...])")
 @pytest.mark.parametrize("name", ["alias_in_loop", "alias_in_branch"])
 def test_alias_through_control_flow_is_refused_or_right(name):
     function = getattr(calls_refused, name)

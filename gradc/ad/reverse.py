@@ -22,7 +22,7 @@ from .. import runtime
 from ..analysis.activity import active_values, loop_items, rule_key
 from ..analysis.scalars import scalar_values
 from ..analysis.shapes import UNKNOWN, Abstract, infer_shapes
-from ..errors import NoGradientRuleError, UnsupportedSyntaxError
+from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure
 from ..ir.core import Function, Op, Region, Value, describe_value, table_key
 from ..rules.registry import Attr, Method, Rule, lookup
@@ -667,6 +667,10 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
     output = return_op.operands[0]
     if output.hint is None and output not in primal.params:
         output.hint = primal.name  # `loss = ...` reads better than a temporary's name
+    if mode != "vjp" and output.owner is not None and output.owner.kind in ("tuple", "list", "dict"):
+        raise NonScalarOutputError(f"grad needs a function that returns a scalar, but `{primal.name}` returns "
+                                   f"a {output.owner.kind}", return_op.loc,
+                                   "use gradc.vjp(f) for a non-scalar output, passing the output's cotangent")
     wrt_values = [v for i in wrt for v in primal.leaves.get(i, [primal.params[i]])]
     active = active_values(primal, wrt_values, output)
 

@@ -5,15 +5,18 @@ Three steps, each needed for the generated code to be both right and readable:
 1. Inlining. A temporary read once, by a later op of the same region and the
    same primal statement, becomes part of its reader's expression, so a primal
    statement comes out as the user wrote it.
-2. Liveness over the structured regions (a loop body's end flows back to its
-   start), computed on what the emitted statements really read, and from it
-   which values interfere (one is still needed where the other is assigned).
-3. Webs and names. The values a loop carries (initial value, the body's
-   argument, what the body yields, the loop's result) are one Python variable
-   when they do not interfere; so are the values a branch yields and the `if`'s
-   result. Each web gets a name derived from the user's variable (`h`, `h_2`
+2. Webs. The values a loop carries (initial value, the body's argument, what
+   the body yields, the loop's result) are one Python variable when they do
+   not interfere; so are the values a branch yields and the `if`'s result.
+   Interference among these candidates is exact: liveness over the structured
+   regions (a loop body's end flows back to its start) on what the emitted
+   statements really read.
+3. Names. Each web gets a name derived from the user's variable (`h`, `h_2`
    where two versions are needed at once), an adjoint `d<name>`, a temporary
-   what computes it; two webs share a name only when no members interfere.
+   what computes it. Two webs share a name when their spans of the program
+   (first definition to last read, a loop's whole body where a value crosses
+   its back edge) do not overlap: a linear scan, so compiling stays linear in
+   the size of the function.
 """
 from __future__ import annotations
 
@@ -49,7 +52,12 @@ class Layout:
         self._choose_inlined(function.body)
         self.interference: dict[Value, set[Value]] = {}
         self.def_order: dict[Value, int] = {}
+        self.span: dict[int, tuple[int, int]] = {}
+        self.enclosing: dict[int, tuple[Op, ...]] = {}
         self._number(function)  # program order: names go to the first definitions first
+        self.horizon: dict[Value, int] = {}
+        self._horizons(function.body)
+        self.candidates = self._web_candidates()
         self._liveness_region(function.body, set(), define_args=False)
         self.names: dict[Value, str] = {}
         self.parent: dict[Value, Value] = {}
@@ -136,22 +144,77 @@ class Layout:
         return found
 
     def _number(self, function: Function) -> None:
+        """Positions in program order: each op a start (and, holding regions, an end); a
+        value's definition at its op's start, a region's arguments at the region's entry."""
         order = self.def_order
+        counter = iter(range(1 << 62))
         for param in function.params:
-            order[param] = len(order)
+            order[param] = next(counter)
 
-        def visit(region: Region) -> None:
+        def visit(region: Region, loops: tuple[Op, ...]) -> None:
+            entry = next(counter)
             for arg in region.args:
-                order[arg] = len(order)
+                order[arg] = entry
             for op in region.ops:
+                start = next(counter)
+                self.enclosing[id(op)] = loops
+                inner_loops = loops + (op,) if op.kind in ("for", "while") else loops
                 for inner in op.regions:
-                    visit(inner)
+                    visit(inner, inner_loops)
+                end = next(counter) if op.regions else start
+                self.span[id(op)] = (start, end)
                 for result in op.results:
-                    order[result] = len(order)
+                    order[result] = start  # (a structured op's copies happen anywhere inside it)
 
-        visit(function.body)
+        visit(function.body, ())
+
+    def _read_at(self, value: Value, op: Op) -> None:
+        """`op`'s statement reads `value`: it lives until then, and through every enclosing loop
+        it was defined outside of (the next iteration reads it again)."""
+        position = self.span[id(op)][0]
+        defined = self.def_order.get(value, -1)
+        for loop in reversed(self.enclosing[id(op)]):
+            start, end = self.span[id(loop)]
+            if start < defined <= end:
+                break
+            position = max(position, end)
+        if position > self.horizon.get(value, -1):
+            self.horizon[value] = position
+
+    def _horizons(self, region: Region) -> None:
+        for op in region.ops:
+            if (op.results and op.results[0] in self.inlined) or id(op) in self.expression_ops:
+                continue
+            if op.kind == "if":
+                reads = self.reads(op, op.operands[:1])
+            else:
+                reads = self.reads(op)
+            for value in reads:
+                self._read_at(value, op)
+            if op.kind in STRUCTURED:
+                end = self.span[id(op)][1]
+                for result in op.results:  # the variable is written by copies anywhere inside
+                    self.horizon[result] = max(self.horizon.get(result, -1), end)
+            for inner in op.regions:
+                self._horizons(inner)
+
+    def _web_candidates(self) -> set[Value]:
+        """The values some web may merge: only these need exact interference."""
+        found: set[Value] = set()
+        for op in self.function.walk():
+            if op.kind in STRUCTURED:
+                found.update(op.results)
+                found.update(op.operands[0 if op.kind == "while" else 1:])
+                for region in op.regions:
+                    found.update(region.args)
+                    found.update(region.ops[-1].operands)
+            elif op.kind == "call" and op.attrs.get("callee") in (runtime.assign_item, runtime.list_append):
+                found.update((op.operands[0], op.result))
+        return found
 
     def _define(self, value: Value, live_after: set[Value] | None = None) -> None:
+        if value not in self.candidates:
+            return
         mine = self.interference.setdefault(value, set())
         for other in live_after or ():
             if other is not value:
@@ -170,15 +233,21 @@ class Layout:
                 self._define(arg, live if arg in live else live - args)
         return live - set(region.args)
 
+    def _candidate_reads(self, op: Op, operands: Iterable[Value] | None = None) -> set[Value]:
+        return self.reads(op, operands) & self.candidates
+
     def _transfer(self, op: Op, live_after: set[Value]) -> set[Value]:
+        """Liveness of the web candidates only (the rest is covered by spans)."""
         if op.results and op.results[0] in self.inlined:
             return live_after
         if op.kind == "yield":
-            return live_after | self.reads(op)
+            return live_after | self._candidate_reads(op)
         if op.kind not in STRUCTURED:
             for result in op.results:
                 self._define(result, live_after)
-            return (live_after - set(op.results)) | self.reads(op)
+            if not self.candidates:
+                return live_after
+            return (live_after - set(op.results)) | self._candidate_reads(op)
         for result in op.results:
             self._define(result, live_after)
         after = live_after - set(op.results)
@@ -186,7 +255,7 @@ class Layout:
             live = set()
             for region in op.regions:
                 live |= self._liveness_region(region, after)
-            return live | self.reads(op, op.operands[:1])
+            return live | self._candidate_reads(op, op.operands[:1])
         if op.kind == "for":
             body_in: set[Value] = set()
             while True:
@@ -194,7 +263,7 @@ class Layout:
                 if new <= body_in:
                     break
                 body_in |= new
-            return after | body_in | self.reads(op)
+            return after | body_in | self._candidate_reads(op)
         # while: condition, then body, then condition again
         cond_region, body = op.regions
         body_in: set[Value] = set()
@@ -204,7 +273,7 @@ class Layout:
             if new <= body_in:
                 break
             body_in |= new
-        return cond_in | self.reads(op)
+        return cond_in | self._candidate_reads(op)
 
     # -- webs and names ----------------------------------------------------------------------
     def find(self, value: Value) -> Value:
@@ -305,9 +374,14 @@ class Layout:
         receiver = root.owner.operands[0] if root.owner is not None and root.owner.operands else None
         return describe_value(root, self.names.get(receiver) if receiver is not None else None)
 
+    def _hull(self, members: list[Value]) -> tuple[int, int]:
+        start = min(self.def_order[v] for v in members)
+        end = max(max(self.horizon.get(v, -1), self.def_order[v]) for v in members)
+        return start, end
+
     def _assign_names(self, reserved: set[str], user_names: set[str]) -> None:
         taken = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
-        holders: dict[str, list[Value]] = {}
+        busy_until: dict[str, int] = {}  # name → the last position a web holding it is needed at
         roots: dict[Value, None] = {}
         for value in sorted(self.def_order, key=self.def_order.__getitem__):
             if value in self.inlined or _is_undefined(value):
@@ -316,19 +390,21 @@ class Layout:
             if owner is not None and owner.kind not in STRUCTURED and not self.uses.get(value):
                 continue  # an effect's unused result (`check_scalar(loss)`)
             roots.setdefault(self.find(value), None)
-        for root in roots:
+        spans = {root: self._hull(self.members(root)) for root in roots}
+        for root in sorted(roots, key=lambda r: spans[r][0]):
             members = self.members(root)
+            start, end = spans[root]
             base = self._base_name(root)
             is_user = any(v.hint == base and not v.temp for v in members)
+            is_param = any(v in self.function.params for v in members)
             for k in range(1, 100_000):
                 name = base if k == 1 else f"{base}_{k}"
-                if name in taken and not (is_user and name in user_names) and not \
-                        (k == 1 and any(v in self.function.params for v in members)):
+                if name in taken and not (is_user and name in user_names) and not (k == 1 and is_param):
                     continue
                 if name in user_names and not is_user:
                     continue
-                if all(self._compatible(root, other) for other in holders.get(name, [])):
-                    holders.setdefault(name, []).append(root)
+                if busy_until.get(name, -1) <= start:  # `dx = dx + c` may reuse the name it reads
+                    busy_until[name] = end
                     for value in members:
                         self.names[value] = name
                     break

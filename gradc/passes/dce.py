@@ -7,8 +7,11 @@ __all__ = ["eliminate_dead_code", "has_effect"]
 
 
 def has_effect(op: Op) -> bool:
-    """Ops that must run even when nothing reads their results."""
-    return op.kind in ("return", "yield") or op.attrs.get("effect", False)
+    """Ops that must run even when nothing reads their results: a loop that pushes onto a
+    tape must run although a vjp reads none of its results (the backward pops the tape)."""
+    if op.kind in ("return", "yield") or op.attrs.get("effect", False):
+        return True
+    return any(has_effect(inner) and inner.kind != "yield" for region in op.regions for inner in region.ops)
 
 
 def _sweep(region: Region, live: set[Value]) -> None:
