@@ -34,12 +34,26 @@ __all__ = ["grad", "value_and_grad", "vjp", "source", "GradFunction", "compile_g
 
 @dataclass
 class Compiled:
-    """Everything one compilation produced; cached per code object and options."""
+    """Everything one compilation produced; cached per code object and options. The IR is
+    kept as IR and printed only when asked for (printing costs as much as a pass)."""
 
-    primal_ir: str
-    ir: str
+    primal: Function | str
+    adjoint: Function | str
     emitted: Emitted
     factory: Any  # the compiled factory's code object
+
+    @property
+    def primal_ir(self) -> str:
+        """The forward sweep's IR: the primal as the transform left it (tapes included)."""
+        if not isinstance(self.primal, str):
+            self.primal = self.ir.split("  # backward")[0].rstrip() + "\n"
+        return self.primal
+
+    @property
+    def ir(self) -> str:
+        if not isinstance(self.adjoint, str):
+            self.adjoint = print_function(self.adjoint)
+        return self.adjoint
 
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
@@ -51,11 +65,10 @@ def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", opt
     structures = {i: k for i, k in enumerate(kinds) if i in wrt and is_structure(k)}
     parsed = parsed or parse_function(fn)                     # source → AST
     primal = verify(primal or lower_function(parsed, structures))  # AST → normalized AST → IR
-    primal_text = print_function(primal)
     adjoint = reverse(primal, list(wrt), mode, kinds)         # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
-    return Compiled(primal_text, print_function(adjoint), emitted, compile_factory(emitted))
+    return Compiled(None, adjoint, emitted, compile_factory(emitted))  # → compiled function
 
 
 def _closure(fn: Callable) -> dict[str, Any]:

@@ -361,7 +361,7 @@ class _Emitter:
         if hasattr(outer, "type_params"):
             outer.type_params = []
         module = ast.Module([outer], [])
-        ast.fix_missing_locations(module)
+        # (ast.unparse needs no line numbers: the text is compiled, not the tree)
         text = self.restore_comments(ast.unparse(module)) + "\n"
         return Emitted(text, _inner_source(text), self.function.name, dict(self.bindings),
                        self.used_closure, _line_map(text))
