@@ -27,6 +27,7 @@ from .ir.core import Function
 from .ir.printer import print_function
 from .ir.verify import verify
 from .passes import optimize as run_passes
+from .rules.registry import _version as _rules_version
 from .rules.registry import version as rules_version
 
 __all__ = ["grad", "value_and_grad", "vjp", "source", "GradFunction", "compile_gradient", "Compiled"]
@@ -194,20 +195,24 @@ _CONTAINER_TYPES = (list, tuple, dict)
 
 
 def _kind(value: Any) -> Any:
-    """What a compiled gradient depends on of an argument: an array's shape, "s" for a scalar."""
+    """What a compiled gradient depends on of an argument: an array's (shape, dtype), a scalar's
+    type, a container's structure; None for anything else. Kinds key the compiled gradients,
+    so the checks of `wrt` arguments run once per kind, not once per call."""
     kind = type(value)
     if kind is np.ndarray:
-        return value.shape
-    return "s" if kind in _SCALAR_TYPES else None
+        return value.shape, value.dtype
+    if kind in _SCALAR_TYPES:
+        return kind
+    if kind in _CONTAINER_TYPES:
+        return _structure(value)
+    return None
 
 
 def _structure(value: Any) -> Any:
     """The structure of a container argument, its leaves' kinds at the leaves (see `lower_function`)."""
     if type(value) is dict:
-        return ("dict", tuple(value), tuple(_structure(v) for v in value.values()))
-    if type(value) in (list, tuple):
-        return (type(value).__name__, tuple(_structure(v) for v in value))
-    return _kind(value)
+        return ("dict", tuple(value), tuple(_kind(v) for v in value.values()))
+    return (type(value).__name__, tuple(_kind(v) for v in value))
 
 
 def _match(gradient: Any, like: Any) -> Any:
@@ -262,7 +267,8 @@ class GradFunction:
         self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
         self._names = _parameters(fun)
         self._key = (self._wrt, mode, bool(optimize))
-        self._containers_possible = True
+        self._entries: dict[tuple, tuple] = {}  # kinds of a call → (rules version, function, converter)
+        self._max_wrt = max(self._wrt)
         self.__name__ = f"d{getattr(fun, '__name__', 'f')}"
         self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
 
@@ -326,32 +332,69 @@ class GradFunction:
         return [(self._names[i], bound.arguments[self._names[i]]) for i in self._wrt]
 
     def _signature(self, args: tuple, kwargs: dict) -> tuple:
-        """What the compiled code depends on: each argument's kind (an array's shape, "s" for a
-        scalar, a container's structure for a container in `wrt`, None otherwise)."""
+        """What the compiled code depends on: each argument's kind (see `_kind`)."""
         if kwargs:
             bound = inspect.signature(self.__wrapped__).bind(*args, **kwargs)
             args = tuple(bound.arguments.get(name) for name in self._names)
-        kinds = tuple(map(_kind, args))
-        if self._containers_possible:
-            containers = [i for i in self._wrt if i < len(args) and type(args[i]) in _CONTAINER_TYPES]
-            if containers:
-                kinds = tuple(_structure(args[i]) if i in containers else k for i, k in enumerate(kinds))
-        return kinds
+        return tuple(map(_kind, args))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or not self._positional_ok(args):
+            return self._call_with_keywords(args, kwargs)
+        kinds = tuple(map(_kind, args))
+        entry = self._entries.get(kinds)
+        if entry is None or entry[0] != _rules_version[0]:
+            entry = self._prepare(args, kinds)
+        try:
+            result = entry[1](*args)
+        except Exception as exc:  # name the primal line in the traceback (gradc/debug.py)
+            self._note(exc)
+            raise
+        return entry[2](result, args)
+
+    def _positional_ok(self, args: tuple) -> bool:
+        return len(args) > self._max_wrt
+
+    def _prepare(self, args: tuple, kinds: tuple) -> tuple:
+        """Once per kind of call: check the `wrt` arguments, get the function, build the converter."""
+        for name, value in self._wrt_arguments(args, {}):
+            _check_differentiable(name, value)
+        entry = (_rules_version[0], self._function_for(kinds), self._converter())
+        self._entries[kinds] = entry
+        return entry
+
+    def _converter(self) -> Callable:
+        """A function giving the generated function's result the structure and dtypes of the arguments."""
+        wrt, mode, as_tuple = self._wrt, self._mode, self._as_tuple
+
+        def convert(result: Any, args: tuple) -> Any:
+            grads = result[1] if mode == "value_and_grad" else result
+            if len(wrt) == 1:
+                matched = _match(grads, args[wrt[0]])
+                converted = (matched,) if as_tuple else matched
+            else:
+                converted = tuple(_match(g, args[i]) for g, i in zip(grads, wrt))
+            return (result[0], converted) if mode == "value_and_grad" else converted
+
+        return convert
+
+    def _call_with_keywords(self, args: tuple, kwargs: dict) -> Any:
         function = self._function_for(self._signature(args, kwargs))
         wrt_args = self._wrt_arguments(args, kwargs)
         for name, value in wrt_args:
             _check_differentiable(name, value)
         try:
             result = function(*args, **kwargs)
-        except Exception as exc:  # name the primal line in the traceback (gradc/debug.py)
-            note_primal_line(exc, self.__wrapped__, line_maps_of(_CACHE.entries(self.__wrapped__.__code__)))
+        except Exception as exc:
+            self._note(exc)
             raise
         if self._mode == "value_and_grad":
             value, grads = result
             return value, self._convert(grads, wrt_args)
         return self._convert(result, wrt_args)
+
+    def _note(self, exc: BaseException) -> None:
+        note_primal_line(exc, self.__wrapped__, line_maps_of(_CACHE.entries(self.__wrapped__.__code__)))
 
     def _convert(self, grads: Any, wrt_args: list[tuple[str, Any]]) -> Any:
         if len(wrt_args) == 1:

@@ -99,8 +99,6 @@ def test_index_loop_over_same_shaped_items():
     check(ragged_index_loop, [[V3, W3]])
 
 
-@pytest.mark.xfail(strict=True, reason="loop-index reads of a list with items of different shapes: "
-                   "`np.zeros_like(ps)` on a ragged list raises ValueError")
 def test_index_loop_over_items_of_different_shapes():
     check(ragged_index_loop, [[V3, W3[:2]]])
 
@@ -135,9 +133,6 @@ def test_mlp_zip_over_two_lists():
     check(mlp_loss_zip, [Ws, bs, X, Y], wrt=(0, 1), require_autograd=True)
 
 
-@pytest.mark.xfail(strict=True, reason="`params[i]` with a loop index into a list whose items differ in "
-                   "shape: the backward starts with `dparams = np.zeros_like(params)` (a ragged list) and "
-                   "raises ValueError; works only when all items have one shape")
 def test_mlp_indexing_with_loop_variable():
     check(mlp_loss_indexed, [LAYERS, X, Y], require_autograd=True)
 

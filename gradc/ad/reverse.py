@@ -617,10 +617,10 @@ def _reduction_axes(target: tuple, result: tuple) -> tuple[tuple, tuple] | None:
 
 def _abstract(kind: Any) -> Abstract:
     """What an argument's kind (from the call's signature) says of its value."""
-    if kind == "s":
-        return Abstract(shape=())
-    if type(kind) is tuple and all(type(d) is int for d in kind):
-        return Abstract(shape=kind)
+    if isinstance(kind, type) and (issubclass(kind, (int, float)) or issubclass(kind, np.generic)):
+        return Abstract(shape=(), integer=issubclass(kind, (int, np.integer)))
+    if type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype):
+        return Abstract(shape=kind[0])
     if type(kind) is tuple and kind and kind[0] in ("list", "tuple"):
         return Abstract(seq=tuple(_abstract(k) for k in kind[1]), seq_kind=kind[0])
     if type(kind) is tuple and kind and kind[0] == "dict":
@@ -679,7 +679,7 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
     sweep.scope_stack = []
     arguments = {param: _abstract(kind) for param, kind in zip(primal.params, kinds)}
     sweep.facts = infer_shapes(primal, arguments) if kinds else {}
-    sweep.scalars = scalar_values(primal, {p for p, kind in zip(primal.params, kinds) if kind == "s"})
+    sweep.scalars = scalar_values(primal, {p for p, kind in zip(primal.params, kinds) if _abstract(kind).shape == ()})
     sweep.scalars |= {v for v, fact in sweep.facts.items() if fact.shape == ()}
     sweep.stmt, sweep.loc = return_op.stmt, return_op.loc
     params = list(primal.params)

@@ -150,15 +150,20 @@ class _Inference:
 
     def evaluate(self, op: Op) -> Abstract:
         key = _key(op)
+        operands = [self.get(v) for v in op.operands]
         if op.kind == "getattr" and op.attrs["name"] in _SHAPE_ONLY_ATTRS:
             exact = True
         elif op.kind == "call" and table_key(key) in _SHAPE_ONLY_CALLS:
             exact = True
         else:
-            operands = [self.get(v) for v in op.operands]
             exact = table_key(key) in _VALUE_OPERATORS and all(a.known for a in operands)
             if not exact and not (lookup(key) is not None or table_key(key) in _CONSTRUCTORS):
                 return UNKNOWN
+            if not exact and not _shape_follows_from_shapes(op, key, operands):
+                return UNKNOWN
+        if op.kind == "getitem" and operands[1].integer and not operands[1].known:
+            shape = operands[0].shape  # `x[i]`, i an integer known only at run time
+            return Abstract(shape=shape[1:]) if shape else UNKNOWN
         try:
             args = [_stand_in(self.get(v)) for v in op.operands]
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -228,6 +233,38 @@ class _Inference:
     def region(self, region: Region) -> None:
         for op in region.ops:
             self.run(op)
+
+
+# Functions whose result's shape depends on the data (stand-ins would give a wrong shape).
+_DATA_SHAPED = {np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.extract, np.compress, np.trim_zeros,
+                np.where, np.arange, np.linspace, np.full, np.zeros, np.ones, np.empty, np.eye, np.identity,
+                np.repeat, np.tile, np.reshape, np.broadcast_to, np.take, np.diag, np.split, np.array_split}
+
+
+def _shape_follows_from_shapes(op: Op, key: Any, operands: list[Abstract]) -> bool:
+    """Whether running `op` on stand-ins gives the true shape: every input that could change the
+    result's shape (an option, an index, a size) must be known exactly, not stood in for."""
+    stood_in = [a for a in operands if not a.known]
+    if not stood_in:
+        return True
+    if op.kind == "getitem":
+        return operands[1].known or (operands[1].integer and not operands[1].known)
+    if op.kind == "method" and op.attrs["name"] in ("nonzero", "reshape", "repeat", "take", "compress"):
+        return False
+    if table_key(key) in _DATA_SHAPED:
+        return False
+    elementwise = op.kind == "call" and (isinstance(key, np.ufunc) or table_key(key) in _ELEMENTWISE_CALLEES
+                                         or getattr(key, "__module__", None) == "math")
+    if elementwise or (lookup(key) is not None and lookup(key).broadcasts):
+        return all(a.shape is not None for a in stood_in)  # a broadcast of the shapes
+    # Anything else may read a stood-in scalar as an option (`axis=k`): only arrays may be stood in.
+    return all(a.shape not in (None, ()) or (a.seq is not None) for a in stood_in)
+
+
+_ELEMENTWISE_CALLEES = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
+                        operator.pos, operator.mod, operator.floordiv, operator.lt, operator.le, operator.gt,
+                        operator.ge, operator.eq, operator.ne, operator.matmul, builtins.abs, builtins.min,
+                        builtins.max, builtins.pow, builtins.float}
 
 
 def _key(op: Op) -> Any:
