@@ -215,6 +215,10 @@ def _structure(value: Any) -> Any:
     return (type(value).__name__, tuple(_kind(v) for v in value))
 
 
+def _to_float(gradient: Any, like: float) -> float:
+    return gradient if type(gradient) is float else float(gradient)
+
+
 def _match(gradient: Any, like: Any) -> Any:
     """The gradient in the structure, shape and floating dtype of its argument."""
     if type(like) is dict:
@@ -339,9 +343,11 @@ class GradFunction:
         return tuple(map(_kind, args))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs or not self._positional_ok(args):
+        if kwargs or len(args) <= self._max_wrt:
             return self._call_with_keywords(args, kwargs)
-        kinds = tuple(map(_kind, args))
+        kinds = tuple(map(type, args))  # all scalars: their types are their kinds (the fast path)
+        if not _SCALAR_TYPES.issuperset(kinds):
+            kinds = tuple(map(_kind, args))
         entry = self._entries.get(kinds)
         if entry is None or entry[0] != _rules_version[0]:
             entry = self._prepare(args, kinds)
@@ -352,28 +358,27 @@ class GradFunction:
             raise
         return entry[2](result, args)
 
-    def _positional_ok(self, args: tuple) -> bool:
-        return len(args) > self._max_wrt
-
     def _prepare(self, args: tuple, kinds: tuple) -> tuple:
         """Once per kind of call: check the `wrt` arguments, get the function, build the converter."""
         for name, value in self._wrt_arguments(args, {}):
             _check_differentiable(name, value)
-        entry = (_rules_version[0], self._function_for(kinds), self._converter())
+        entry = (_rules_version[0], self._function_for(kinds), self._converter(kinds))
         self._entries[kinds] = entry
         return entry
 
-    def _converter(self) -> Callable:
-        """A function giving the generated function's result the structure and dtypes of the arguments."""
+    def _converter(self, kinds: tuple) -> Callable:
+        """A function giving the generated function's result the structure and dtypes of the
+        arguments, chosen once per kind of call (a float argument's gradient: just `float`)."""
         wrt, mode, as_tuple = self._wrt, self._mode, self._as_tuple
+        matchers = [_to_float if kinds[i] is float else _match for i in wrt]
 
         def convert(result: Any, args: tuple) -> Any:
             grads = result[1] if mode == "value_and_grad" else result
             if len(wrt) == 1:
-                matched = _match(grads, args[wrt[0]])
+                matched = matchers[0](grads, args[wrt[0]])
                 converted = (matched,) if as_tuple else matched
             else:
-                converted = tuple(_match(g, args[i]) for g, i in zip(grads, wrt))
+                converted = tuple(m(g, args[i]) for m, g, i in zip(matchers, grads, wrt))
             return (result[0], converted) if mode == "value_and_grad" else converted
 
         return convert

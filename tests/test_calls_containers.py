@@ -583,10 +583,6 @@ def test_global_array_rebound_after_compiling_is_used():
         G_ARRAY = saved
 
 
-@pytest.mark.xfail(strict=True, reason="a float module global is folded into the generated code at compile "
-                   "time (`* 2.0`), so after `G_FACTOR = 5.0` the gradient still uses 2.0 (also for a new "
-                   "gradc.grad of the same function: the per-code cache); docs/reference.md says the "
-                   "global's current value is used")
 def test_global_float_rebound_after_compiling_is_used():
     global G_FACTOR
     gradc.grad(reads_global_factor)(V3)

@@ -687,9 +687,10 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
         seed = Value("d" + (output.hint or "out"))
         params.append(seed)
     else:
-        backward.append(Op("call", [output], [Value()], {"callee": runtime.check_scalar, "spelling": None,
-                                                         "kwnames": (), "effect": True},
-                           [], return_op.loc, return_op.stmt))
+        if output not in sweep.scalars:  # (a scalar known now needs no check at run time)
+            backward.append(Op("call", [output], [Value()], {"callee": runtime.check_scalar, "spelling": None,
+                                                             "kwnames": (), "effect": True},
+                               [], return_op.loc, return_op.stmt))
         seed = sweep.const(1.0)
     if output in active:
         sweep.scope.set(output, seed)

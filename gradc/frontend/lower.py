@@ -126,7 +126,8 @@ class _Lowerer:
         if self.rule_mode and callee is np.ndim and len(operands) == 1 and operands[0] in self.ndims:
             return self.const(self.ndims[operands[0]], node)
         foldable = _FOLDABLE if self.rule_mode else _FOLDABLE_IN_USER_CODE
-        literal = self.rule_mode or all(v.owner is None or v.owner.attrs.get("spelling") is None for v in operands)
+        # A global's value (it has a spelling) is read when the gradient runs: never folded.
+        literal = all(v.owner is None or v.owner.attrs.get("spelling") is None for v in operands)
         if literal and table_key(callee) in foldable:
             statics = [static_value(v) for v in operands]
             if all(ok for ok, _ in statics):

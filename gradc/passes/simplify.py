@@ -19,7 +19,8 @@ _FOLDABLE = {operator.add, operator.sub, operator.mul, operator.truediv, operato
 
 def _is_number(value: Value, number: float) -> bool:
     ok, constant = static_value(value)
-    return ok and type(constant) in (int, float) and constant == number
+    spelled = ok and value.owner.attrs.get("spelling") is not None  # a global: read at run time
+    return ok and not spelled and type(constant) in (int, float) and constant == number
 
 
 def _numeric(value: Value) -> bool:
@@ -53,6 +54,8 @@ def _fold(op: Op) -> object:
     statics = [static_value(v) for v in op.operands]
     if not all(ok for ok, _ in statics) or not all(type(c) in (int, float) for _, c in statics):
         return _NOT
+    if any(v.owner.attrs.get("spelling") is not None for v in op.operands):
+        return _NOT  # a global's value is read when the gradient runs
     try:
         return op.attrs["callee"](*(c for _, c in statics))
     except (ArithmeticError, ValueError):
