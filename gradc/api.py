@@ -215,6 +215,13 @@ def _structure(value: Any) -> Any:
     return (type(value).__name__, tuple(_kind(v) for v in value))
 
 
+def _not_an_argument(gradient: Any, args: tuple) -> Any:
+    """A gradient that is one of the arguments (`d(x * y)/dx` is `y`) is handed out as a copy."""
+    if type(gradient) is np.ndarray and any(gradient is a for a in args):
+        return gradient.copy()
+    return gradient
+
+
 def _to_float(gradient: Any, like: float) -> float:
     return gradient if type(gradient) is float else float(gradient)
 
@@ -375,10 +382,10 @@ class GradFunction:
         def convert(result: Any, args: tuple) -> Any:
             grads = result[1] if mode == "value_and_grad" else result
             if len(wrt) == 1:
-                matched = matchers[0](grads, args[wrt[0]])
+                matched = _not_an_argument(matchers[0](grads, args[wrt[0]]), args)
                 converted = (matched,) if as_tuple else matched
             else:
-                converted = tuple(m(g, args[i]) for m, g, i in zip(matchers, grads, wrt))
+                converted = tuple(_not_an_argument(m(g, args[i]), args) for m, g, i in zip(matchers, grads, wrt))
             return (result[0], converted) if mode == "value_and_grad" else converted
 
         return convert
@@ -402,10 +409,11 @@ class GradFunction:
         note_primal_line(exc, self.__wrapped__, line_maps_of(_CACHE.entries(self.__wrapped__.__code__)))
 
     def _convert(self, grads: Any, wrt_args: list[tuple[str, Any]]) -> Any:
+        values = tuple(value for _, value in wrt_args)
         if len(wrt_args) == 1:
-            matched = _match(grads, wrt_args[0][1])
+            matched = _not_an_argument(_match(grads, wrt_args[0][1]), values)
             return (matched,) if self._as_tuple else matched
-        return tuple(_match(g, value) for g, (_, value) in zip(grads, wrt_args))
+        return tuple(_not_an_argument(_match(g, value), values) for g, (_, value) in zip(grads, wrt_args))
 
     def __repr__(self) -> str:
         names = ", ".join(self._names[i] for i in self._wrt)

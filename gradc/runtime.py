@@ -185,8 +185,17 @@ def scatter_add(g, x, index):
             dx[index] = add_adjoints(dx[index], g)
         return dx
     dx = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))
-    np.add.at(dx, index, g)
+    if _is_basic(index):
+        dx[index] = g  # slices and integers never repeat an element: no need for np.add.at
+    else:
+        np.add.at(dx, index, g)
     return dx
+
+
+def _is_basic(index) -> bool:
+    """An index that selects each element at most once (slices, integers, None, ...)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (slice, int, np.integer, type(None))) or p is Ellipsis for p in parts)
 
 
 def tie_step(x, y):

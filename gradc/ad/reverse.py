@@ -733,4 +733,5 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
                         Region([], body.ops + backward.ops), primal.file, primal.lines)
     function.signature = primal.signature
     function.mode = mode
+    function.facts = sweep.facts  # shapes, for the passes
     return function

@@ -128,7 +128,11 @@ class _Inference:
                 self.facts[op.result] = Abstract(value=value, known=True)
             return
         if kind in ("tuple", "list"):
-            self.facts[op.result] = Abstract(seq=tuple(self.get(v) for v in op.operands), seq_kind=kind)
+            items = tuple(self.get(v) for v in op.operands)
+            if kind == "tuple" and all(a.known for a in items):  # `m[:, 0]`'s index, a shape
+                self.facts[op.result] = Abstract(value=tuple(a.value for a in items), known=True)
+                return
+            self.facts[op.result] = Abstract(seq=items, seq_kind=kind)
             return
         if kind == "dict":
             self.facts[op.result] = Abstract(seq=tuple(self.get(v) for v in op.operands), seq_kind="dict",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from ..analysis.activity import carries_gradient
 from ..frontend.lower import static_value
 from ..ir.core import Function, Op, Value
@@ -28,11 +30,29 @@ def _numeric(value: Value) -> bool:
     return value.owner is None or carries_gradient(value.owner)
 
 
-def _identity(op: Op) -> Value | None:
-    """The operand `op` returns unchanged, if it is an identity such as `1.0 * x`."""
+def _broadcast_one(value: Value, shapes: dict) -> tuple | None:
+    """The shape S when `value` is `np.broadcast_to(1.0, S)` (the adjoint a sum hands down)."""
+    op = value.owner
+    if op is None or op.kind != "call" or op.attrs.get("callee") is not np.broadcast_to or len(op.operands) != 2:
+        return None
+    ok_one, one = static_value(op.operands[0])
+    ok_shape, shape = static_value(op.operands[1])
+    if ok_one and ok_shape and type(one) in (int, float) and one == 1 and isinstance(shape, tuple):
+        return shape
+    return None
+
+
+def _identity(op: Op, shapes: dict | None = None) -> Value | None:
+    """The operand `op` returns unchanged, if it is an identity such as `1.0 * x`, or
+    `np.broadcast_to(1.0, S) * y` for a `y` of shape S."""
     if op.kind != "call" or op.attrs.get("kwnames"):
         return None
     callee, args = op.attrs["callee"], op.operands
+    if callee is operator.mul and len(args) == 2 and shapes:
+        for one, other in ((args[0], args[1]), (args[1], args[0])):
+            shape = _broadcast_one(one, shapes)
+            if shape is not None and other in shapes and shapes[other] == shape and _numeric(other):
+                return other
     if callee is operator.mul and len(args) == 2:
         for one, other in ((args[0], args[1]), (args[1], args[0])):
             if _is_number(one, 1) and not static_value(other)[0] and _numeric(other):
@@ -68,13 +88,14 @@ _NOT = object()
 def simplify(function: Function) -> Function:
     """Rewrite identities and fold constant arithmetic, in place."""
     replaced: dict[Value, Value] = {}
+    shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
     for op in function.walk():
         op.operands = [replaced.get(v, v) for v in op.operands]
         if len(op.results) != 1:
             continue
         # Only the backward's identities: in the forward, `y = x * 1.0` must stay a new array
         # (an in-place write into y must not reach x).
-        same = _identity(op) if op.backward else None
+        same = _identity(op, shapes) if op.backward else None
         if same is not None:
             result = op.result
             replaced[result] = same

@@ -50,6 +50,10 @@ def mod(g, ans, a, b):
 def matmul(g, ans, a, b):
     if shapes_known(a, b) and np.ndim(a) == 2 and np.ndim(b) == 2:
         return g @ b.T, a.T @ g
+    if shapes_known(a, b) and np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b), a.T @ g
+    if shapes_known(a, b) and np.ndim(a) == 1 and np.ndim(b) == 2:
+        return b @ g, np.outer(a, g)
     return matmul_lhs(g, a, b), matmul_rhs(g, a, b)
 
 
