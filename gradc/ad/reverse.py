@@ -11,6 +11,7 @@ Modes: "grad" (seed 1.0, scalar output checked at run time), "value_and_grad"
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import operator
@@ -434,7 +435,7 @@ class _Backward:
 
     def apply_rule(self, op: Op, rule: Rule, g: Value) -> None:
         positional, keywords = self.operands_of(op), op.keywords()
-        signature = inspect.signature(rule.vjp)
+        signature = _signature_of(rule.vjp)
         try:
             bound = signature.bind(g, op.results[0], *positional, **keywords)
         except TypeError as exc:
@@ -626,6 +627,11 @@ def _abstract(kind: Any) -> Abstract:
     if type(kind) is tuple and kind and kind[0] == "dict":
         return Abstract(seq=tuple(_abstract(k) for k in kind[2]), seq_kind="dict", keys=kind[1])
     return UNKNOWN
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature_of(rule: Any) -> inspect.Signature:
+    return inspect.signature(rule)
 
 
 def _is_constant(value: Value) -> bool:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import pickle
 
 from ..errors import UnsupportedSyntaxError
 from .source import ParsedFunction
@@ -280,7 +281,7 @@ class _ControlFlow:
 def normalize(parsed: ParsedFunction) -> ast.FunctionDef:
     """Return a desugared copy of the function's definition, or raise UnsupportedSyntaxError."""
     _check_signature(parsed)
-    node = copy.deepcopy(parsed.node)
+    node = pickle.loads(pickle.dumps(parsed.node))  # a copy (faster than copy.deepcopy for ASTs)
     body = _normalize_block(parsed, node.body)
     if not any(isinstance(n, ast.Return) for n in ast.walk(node)):
         _refuse(parsed, node.body[-1], "a function that does not end in `return <expression>`")
