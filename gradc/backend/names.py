@@ -21,6 +21,7 @@ Three steps, each needed for the generated code to be both right and readable:
 from __future__ import annotations
 
 import builtins
+import heapq
 import keyword
 from typing import Iterable
 
@@ -382,6 +383,8 @@ class Layout:
     def _assign_names(self, reserved: set[str], user_names: set[str]) -> None:
         taken = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
         busy_until: dict[str, int] = {}  # name → the last position a web holding it is needed at
+        suffixed: dict[str, list] = {}  # base → heap of (busy until, k) of the names base_k in use
+        self._last_k: dict[str, int] = {}
         roots: dict[Value, None] = {}
         for value in sorted(self.def_order, key=self.def_order.__getitem__):
             if value in self.inlined or _is_undefined(value):
@@ -397,14 +400,33 @@ class Layout:
             base = self._base_name(root)
             is_user = any(v.hint == base and not v.temp for v in members)
             is_param = any(v in self.function.params for v in members)
-            for k in range(1, 100_000):
-                name = base if k == 1 else f"{base}_{k}"
-                if name in taken and not (is_user and name in user_names) and not (k == 1 and is_param):
-                    continue
-                if name in user_names and not is_user:
-                    continue
-                if busy_until.get(name, -1) <= start:  # `dx = dx + c` may reuse the name it reads
-                    busy_until[name] = end
-                    for value in members:
-                        self.names[value] = name
-                    break
+            name = self._free_name(base, start, end, busy_until, suffixed, taken, user_names, is_user, is_param)
+            for value in members:
+                self.names[value] = name
+
+    @staticmethod
+    def _usable(name: str, taken: set[str], user_names: set[str], is_user: bool) -> bool:
+        if name in taken and not (is_user and name in user_names):
+            return False
+        return is_user or name not in user_names
+
+    def _free_name(self, base: str, start: int, end: int, busy_until: dict[str, int], suffixed: dict[str, list],
+                   taken: set[str], user_names: set[str], is_user: bool, is_param: bool) -> str:
+        """`base` if it is free from `start` on, else the `base_k` free soonest (a heap: linear
+        overall even where thousands of versions of one variable are alive at once)."""
+        if (is_param or self._usable(base, taken, user_names, is_user)) and busy_until.get(base, -1) <= start:
+            busy_until[base] = end  # `dx = dx + c` may reuse the name it reads
+            return base
+        heap = suffixed.setdefault(base, [])
+        if heap and heap[0][0] <= start:
+            _, k = heapq.heappop(heap)
+        else:
+            k = self._last_k.get(base, 1) + 1
+            while not self._usable(f"{base}_{k}", taken, user_names, is_user) or \
+                    busy_until.get(f"{base}_{k}", -1) > start:
+                k += 1
+            self._last_k[base] = k
+        name = f"{base}_{k}"
+        busy_until[name] = end
+        heapq.heappush(heap, (end, k))
+        return name
