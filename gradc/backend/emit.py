@@ -402,8 +402,8 @@ def _line_map(text: str) -> dict[int, int]:
         stripped = line.strip()
         if stripped.startswith("# line "):
             current = int(stripped[len("# line "):].split(":")[0])
-        elif stripped.startswith("# backward"):
-            current = None
+        elif stripped.startswith("# backward") or (stripped.startswith("# ") and ", line " in stripped.split(":")[0]):
+            current = None  # a helper's line is in another file: never attributed to the primal's
         if current is not None:
             mapping[number] = current
     return mapping
