@@ -412,12 +412,24 @@ class Layout:
 
     def _free_name(self, base: str, start: int, end: int, busy_until: dict[str, int], suffixed: dict[str, list],
                    taken: set[str], user_names: set[str], is_user: bool, is_param: bool) -> str:
+        name = self._pick_name(base, start, busy_until, suffixed, taken, user_names, is_user, is_param)
+        assert busy_until.get(name, -1) <= start, name  # never two values alive under one name
+        busy_until[name] = end
+        if name != base:
+            heapq.heappush(suffixed[base], (end, int(name.rsplit("_", 1)[1])))
+        return name
+
+    def _pick_name(self, base: str, start: int, busy_until: dict[str, int], suffixed: dict[str, list],
+                   taken: set[str], user_names: set[str], is_user: bool, is_param: bool) -> str:
         """`base` if it is free from `start` on, else the `base_k` free soonest (a heap: linear
         overall even where thousands of versions of one variable are alive at once)."""
         if (is_param or self._usable(base, taken, user_names, is_user)) and busy_until.get(base, -1) <= start:
-            busy_until[base] = end  # `dx = dx + c` may reuse the name it reads
-            return base
+            return base  # `dx = dx + c` may reuse the name it reads
         heap = suffixed.setdefault(base, [])
+        # A heap entry may be stale: `dy_2` also names the adjoint of `y_2` (another base).
+        while heap and heap[0][0] <= start and busy_until.get(f"{base}_{heap[0][1]}", -1) > heap[0][0]:
+            _, k = heapq.heappop(heap)
+            heapq.heappush(heap, (busy_until[f"{base}_{k}"], k))
         if heap and heap[0][0] <= start:
             _, k = heapq.heappop(heap)
         else:
@@ -426,7 +438,4 @@ class Layout:
                     busy_until.get(f"{base}_{k}", -1) > start:
                 k += 1
             self._last_k[base] = k
-        name = f"{base}_{k}"
-        busy_until[name] = end
-        heapq.heappush(heap, (end, k))
-        return name
+        return f"{base}_{k}"
