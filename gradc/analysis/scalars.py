@@ -18,7 +18,7 @@ import types
 
 import numpy as np
 
-from ..ir.core import Function, Op, Region, Value, table_key
+from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
 
 __all__ = ["scalar_values", "is_scalar_argument"]
 
@@ -90,16 +90,12 @@ def _transfer(op: Op, scalars: set[Value]) -> None:
 
 
 def _loop(op: Op, scalars: set[Value]) -> None:
-    body = op.regions[-1]
-    is_for = op.kind == "for"
-    n_items = op.attrs.get("n_items", 1) if is_for else 0
-    carried = body.args[n_items:]
-    inits = op.operands[1:] if is_for else op.operands
-    stop = 1 if op.attrs.get("stop") else 0
-    if is_for:
+    parts = loop_parts(op)
+    body, carried, inits = parts.body, parts.carried, parts.inits
+    if op.kind == "for":
         iterable = op.operands[0].owner
         if iterable is not None and iterable.kind == "call" and iterable.attrs["callee"] is range:
-            scalars.update(body.args[:n_items])  # integers
+            scalars.update(parts.items)  # integers
     assumed = {i for i, init in enumerate(inits) if init in scalars}
     while True:
         trial = set(scalars)
@@ -109,7 +105,7 @@ def _loop(op: Op, scalars: set[Value]) -> None:
                 trial.add(op.regions[0].args[i])
         for region in op.regions:
             _region(region, trial)
-        yielded = body.ops[-1].operands[stop:]
+        yielded = parts.yielded
         broken = {i for i in assumed if yielded[i] not in trial}
         if not broken:
             break

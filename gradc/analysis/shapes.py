@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ir.core import Function, Op, Region, Value, table_key
-from ..rules.registry import Attr, Method, lookup
+from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
+from ..rules.registry import lookup
+from .activity import rule_key
 
 __all__ = ["Abstract", "infer_shapes", "abstract_argument"]
 
@@ -153,7 +154,7 @@ class _Inference:
             self.facts[op.results[0]] = self.evaluate(op)
 
     def evaluate(self, op: Op) -> Abstract:
-        key = _key(op)
+        key = rule_key(op)
         operands = [self.get(v) for v in op.operands]
         if op.kind == "getattr" and op.attrs["name"] in _SHAPE_ONLY_ATTRS:
             exact = True
@@ -178,14 +179,10 @@ class _Inference:
         return _abstract_result(result, exact)
 
     def loop(self, op: Op) -> None:
-        body = op.regions[-1]
-        is_for = op.kind == "for"
-        n_items = op.attrs.get("n_items", 1) if is_for else 0
-        carried = body.args[n_items:]
-        inits = op.operands[1:] if is_for else op.operands
-        stop = 1 if op.attrs.get("stop") else 0
-        if is_for:
-            self.loop_items(op, body.args[:n_items])
+        parts = loop_parts(op)
+        carried, inits = parts.carried, parts.inits
+        if op.kind == "for":
+            self.loop_items(op, parts.items)
         # A carried value's fact: its initial value's, kept while every iteration yields the same;
         # a name first assigned in the loop starts as the first iteration's. Facts only ever
         # weaken to UNKNOWN, so this settles.
@@ -198,7 +195,7 @@ class _Inference:
                     self.facts[op.regions[0].args[i]] = fact
             for region in op.regions:
                 self.region(region)
-            yielded = [_widen(self.get(v)) for v in body.ops[-1].operands[stop:]]
+            yielded = [_widen(self.get(v)) for v in parts.yielded]
             changed = False
             for i in assumed:
                 if i in fresh:
@@ -269,16 +266,6 @@ _ELEMENTWISE_CALLEES = {operator.add, operator.sub, operator.mul, operator.trued
                         operator.pos, operator.mod, operator.floordiv, operator.lt, operator.le, operator.gt,
                         operator.ge, operator.eq, operator.ne, operator.matmul, builtins.abs, builtins.min,
                         builtins.max, builtins.pow, builtins.float}
-
-
-def _key(op: Op) -> Any:
-    if op.kind == "call":
-        return op.attrs["callee"]
-    if op.kind == "method":
-        return Method(op.attrs["name"])
-    if op.kind == "getattr":
-        return Attr(op.attrs["name"])
-    return operator.getitem
 
 
 def _call(op: Op, args: list) -> Any:

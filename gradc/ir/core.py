@@ -40,7 +40,8 @@ from typing import Any, Iterator
 
 from ..errors import Loc
 
-__all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value", "table_key"]
+__all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value", "table_key",
+           "LoopParts", "loop_parts"]
 
 
 def table_key(obj: Any) -> Any:
@@ -206,3 +207,25 @@ def describe_value(value: Value, receiver_name: str | None = None) -> str:
         if index.hint and not index.temp and len(index.hint) <= 3:
             return f"{receiver_name}_{index.hint}"  # x[i] is x_i
     return {"getitem": "item", "tuple": "items", "list": "items", "boolop": "cond"}.get(op.kind, "t")
+
+
+@dataclass
+class LoopParts:
+    """A `for`/`while` op taken apart: its body, the items a `for` binds, the carried values
+    (the body's arguments for them), their initial values, and what the body yields for them."""
+
+    body: Region
+    items: list[Value]
+    carried: list[Value]
+    inits: list[Value]
+    yielded: list[Value]
+
+
+def loop_parts(op: Op) -> LoopParts:
+    """The parts of a loop op (see the grammar: a `for` body's arguments are its items, then
+    the carried values; a body that can stop early yields its stop flag first)."""
+    body = op.regions[-1]
+    n_items = op.attrs.get("n_items", 1) if op.kind == "for" else 0
+    inits = op.operands[1:] if op.kind == "for" else op.operands
+    stop = 1 if op.attrs.get("stop") else 0
+    return LoopParts(body, body.args[:n_items], body.args[n_items:], list(inits), body.ops[-1].operands[stop:])
