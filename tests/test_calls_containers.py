@@ -15,6 +15,7 @@ import gradc
 from gradc.rules.registry import REGISTRY
 from fixtures import calls_refused, nn_helpers, nn_inner
 from fixtures.nn_helpers import act, layer, mlp_apply, shifted
+from gradcheck import assert_gradients
 from treecheck import assert_same_structure, assert_tree_gradients, autograd_gradients, tree_leaves
 
 HELPER_MODULES = (nn_helpers, nn_inner)
@@ -780,23 +781,14 @@ def _where(error):
     return error.loc.line, error.loc.col
 
 
-def test_direct_recursion_is_refused():
-    with pytest.raises(gradc.UnsupportedSyntaxError, match="recurs") as info:
-        gradc.grad(calls_refused.recursive)(V3, 2)
-    assert _where(info.value) == _location_of(calls_refused.recursive, "recursive(x * 1.5")
+def test_direct_recursion_is_differentiated():
+    """Recursion of run-time depth: the recursive call's rule is the function's own vjp."""
+    cotangent = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(gradc.vjp(calls_refused.recursive)(V3, 3, cotangent), 1.5 ** 3 * cotangent)
 
 
-def test_recursive_helper_is_refused_with_its_location():
-    with pytest.raises(gradc.GradcError) as info:
-        gradc.grad(calls_refused.calls_recursive_helper)(V3)
-    assert _where(info.value) == _location_of(calls_refused.calls_recursive_helper, "rec_helper(x, 2)")
-
-
-@pytest.mark.xfail(strict=True, reason="a recursive helper becomes an opaque call and is reported as "
-                   "NoGradientRuleError 'no gradient rule for rec_helper', never mentioning the recursion")
-def test_recursive_helper_error_says_recursion():
-    with pytest.raises(gradc.UnsupportedSyntaxError, match="recurs"):
-        gradc.grad(calls_refused.calls_recursive_helper)(V3)
+def test_recursive_helper_is_differentiated():
+    assert_gradients(calls_refused.calls_recursive_helper, [V3], wrt=0)
 
 
 def test_function_passed_as_an_argument_is_refused():

@@ -241,6 +241,8 @@ class _Backward:
                     self.accumulate(item, self.emit("getitem", [g, self.const(key)]))
             return
         rule = lookup(rule_key(op))
+        if rule is None and op.attrs.get("recursive"):
+            rule = recursive_rule(op.attrs["callee"])
         if rule is None or rule.vjp is None:
             raise NoGradientRuleError(
                 f"no gradient rule for {_describe_op(op)}, which is applied to a differentiable value",
@@ -642,6 +644,36 @@ def _only_scalar_partners(op: Op, target: Value, scalars: set[Value]) -> bool:
     """True when every other operand is a scalar (or `target` itself, as in `x * x`),
     so the result has `target`'s shape and needs no unbroadcast."""
     return all(v is target or v in scalars for v in op.operands)
+
+
+@functools.lru_cache(maxsize=None)
+def recursive_rule(function: Any) -> Rule:
+    """The rule of a call a function makes to itself: the function's own vjp, compiled by gradc
+    and called at run time, which recurses as deep as the primal does. (Each level recomputes
+    its forward: a depth-d recursion costs O(d²) operations.)"""
+    from ..api import VJPFunction  # (the api imports this module)
+
+    vjps: dict[tuple, Any] = {}
+
+    def rule(g, ans, *args):
+        wrt = tuple(i for i, a in enumerate(args) if _differentiable_argument(a))
+        if not wrt:
+            return (None,) * len(args)
+        if wrt not in vjps:
+            vjps[wrt] = VJPFunction(function, wrt=wrt)
+        grads = dict(zip(wrt, vjps[wrt](*args, g)))
+        return tuple(grads.get(i) for i in range(len(args)))
+
+    rule.__name__ = rule.__qualname__ = f"{function.__name__}_vjp"
+    return Rule(function, vjp=rule, var_param="args", diff_params=())
+
+
+def _differentiable_argument(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_, int, np.integer)):
+        return False
+    if isinstance(value, (float, np.floating)):
+        return True
+    return isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)
 
 
 def _registration_hint(op: Op) -> str:

@@ -67,6 +67,9 @@ _FOLDABLE = set(BINARY_OPERATORS.values()) | set(UNARY_OPERATORS.values()) | set
     len, isinstance, tuple, list, range, int, float, bool, sorted, min, max, abs, type}
 
 
+RECURSIVE = "recursive"  # what `inline_call` answers for a function already being inlined
+
+
 class CannotInline(Exception):
     """A rule's body needs a value only known at run time to pick its path; call it instead."""
 
@@ -350,9 +353,7 @@ class _Lowerer:
         """Lower a call to the user's function by lowering its body here, with its parameters bound
         to the arguments. Returns the result, or why it could not be inlined."""
         if callee in self.inlining:
-            raise UnsupportedSyntaxError(
-                f"`{callee.__name__}` calls itself (recursively); gradc does not differentiate recursion yet",
-                self.parsed.loc(node), "rewrite the recursion as a loop, or register a rule with gradc.defvjp")
+            return RECURSIVE  # a call of its own: differentiated by the function's own vjp, at run time
         try:
             parsed, tree, names = _parsed_helper(callee)
         except GradcError as exc:
@@ -634,7 +635,10 @@ class _Lowerer:
                 if isinstance(inlined, Value):
                     return inlined
                 value = self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
-                value.owner.attrs["not_inlined"] = inlined  # why: shown if a gradient must flow through it
+                if inlined is RECURSIVE:
+                    value.owner.attrs["recursive"] = True
+                else:
+                    value.owner.attrs["not_inlined"] = inlined  # why: shown if a gradient must flow through it
                 return value
             return self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
         if isinstance(func, ast.Attribute):
