@@ -215,6 +215,7 @@ class _Backward:
             adjoint = contribution
         else:
             adjoint = self.call(operator.add, previous, contribution)
+            adjoint.owner.attrs["accumulates"] = True  # (may become `dx += c`, see passes/inplace.py)
         self.scope.set(value, adjoint)
         if adjoint.hint is None and adjoint.adjoint_of is None:
             adjoint.adjoint_of = value  # the emitter names it d<name of value>

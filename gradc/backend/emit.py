@@ -254,6 +254,15 @@ class _Emitter:
             array, index, value = op.operands  # nothing reads the old array: write in place
             target = ast.Subscript(self.expr(array), self.index_expr(index), ast.Store())
             return [ast.Assign([target], self.expr(value), lineno=0)]
+        if op.attrs.get("inplace") and self.names.get(op.result) is not None and \
+                self.names.get(op.result) == self.names.get(op.operands[0]):
+            scatter = op.attrs.get("into")
+            if scatter is not None and op.operands[1] in self.inlined:  # `dx[1:] += g`
+                g, _, index = scatter.operands
+                target = ast.Subscript(self.expr(op.operands[0]), self.index_expr(index), ast.Store())
+                return [ast.AugAssign(target, ast.Add(), self.expr(g))]
+            target = ast.Name(self.names[op.result], ast.Store())
+            return [ast.AugAssign(target, ast.Add(), self.expr(op.operands[1]))]  # `dx += c`
         if op.kind == "call" and op.attrs["callee"] is runtime.list_append and \
                 self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
             append = ast.Attribute(self.expr(op.operands[0]), "append", ast.Load())

@@ -209,7 +209,8 @@ class Layout:
                 for region in op.regions:
                     found.update(region.args)
                     found.update(region.ops[-1].operands)
-            elif op.kind == "call" and op.attrs.get("callee") in (runtime.assign_item, runtime.list_append):
+            elif op.kind == "call" and (op.attrs.get("callee") in (runtime.assign_item, runtime.list_append)
+                                        or op.attrs.get("inplace")):
                 found.update((op.operands[0], op.result))
         return found
 
@@ -342,6 +343,8 @@ class Layout:
             if op.kind == "call" and op.attrs["callee"] in (runtime.assign_item, runtime.list_append) and \
                     not any(v in self.function.params for v in self.members(self.find(op.operands[0]))):
                 self._union(op.operands[0], op.result)  # (never into an argument's array)
+            if op.attrs.get("inplace") and op.operands[0] not in self.inlined:
+                self._union(op.operands[0], op.result)  # `dx += c`
         for op in ops:  # what may be: yields and initial values, where nothing interferes
             if op.kind == "if":
                 for region in op.regions:

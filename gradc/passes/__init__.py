@@ -4,9 +4,10 @@ from __future__ import annotations
 from ..ir.core import Function
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
+from .inplace import accumulate_in_place
 from .simplify import simplify
 
-__all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify"]
+__all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place"]
 
 
 def optimize(function: Function, enabled: bool = True) -> Function:
@@ -16,4 +17,5 @@ def optimize(function: Function, enabled: bool = True) -> Function:
     if enabled:
         simplify(function)
         eliminate_common_subexpressions(function)
-    return eliminate_dead_code(function)
+    eliminate_dead_code(function)
+    return accumulate_in_place(function) if enabled else function
