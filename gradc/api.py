@@ -6,6 +6,8 @@ The whole compiler pipeline is `compile_gradient`, one stage per line:
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import inspect
 import weakref
 from dataclasses import dataclass
@@ -63,6 +65,23 @@ def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", opt
     """Run the pipeline on `fn`: the stages, in order. `kinds` says what is known of each
     argument of the calls the gradient is for: an array's shape, "s" for a Python or NumPy
     scalar, a container's structure; None (or nothing) for any value."""
+    with _no_garbage_collection():  # (the IR's many small cycles make the collector quadratic)
+        return _compile_stages(fn, wrt, mode, optimize, parsed, primal, kinds)
+
+
+@contextlib.contextmanager
+def _no_garbage_collection():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: bool,
+                    parsed: ParsedFunction | None, primal: Function | None, kinds: tuple) -> Compiled:
     structures = {i: k for i, k in enumerate(kinds) if i in wrt and is_structure(k)}
     parsed = parsed or parse_function(fn)                     # source → AST
     primal = verify(primal or lower_function(parsed, structures))  # AST → normalized AST → IR
@@ -270,11 +289,12 @@ class GradFunction:
         if _CACHE.entries(getattr(fun, "__code__", None)) is None and not disk_cache.has_entries(fun, cache):
             # Refuse unsupported code now, at grad(f) time. If a name is not defined yet (a helper
             # defined below a decorated function), lowering waits for the first call.
-            self._parsed = parse_function(fun)
-            try:
-                self._primal = lower_function(self._parsed)
-            except UnresolvedNameError:
-                pass
+            with _no_garbage_collection():
+                self._parsed = parse_function(fun)
+                try:
+                    self._primal = lower_function(self._parsed)
+                except UnresolvedNameError:
+                    pass
         self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
         self._names = _parameters(fun)
         self._key = (self._wrt, mode, bool(optimize))

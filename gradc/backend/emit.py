@@ -66,6 +66,8 @@ class _Emitter:
         self.bound_ids: dict[int, str] = {}
         self.used_closure = sorted(self.spelled & self.closure_names)
         self.comments: list[str] = []
+        self.aliases: dict[int, str] = {}
+        self.spelled_objects: dict[int, str] | None = None
 
     def spelling_roots(self) -> set[str]:
         roots = set()
@@ -82,13 +84,19 @@ class _Emitter:
     # -- references to objects --------------------------------------------------------------
     def module_alias(self, module: types.ModuleType) -> ast.expr:
         """The user's own name for `module` (the one the function spells, else `np`), or a binding."""
+        if id(module) not in self.aliases:
+            self.aliases[id(module)] = self.find_module_alias(module)
+        return ast.Name(self.aliases[id(module)], ast.Load())
+
+    def find_module_alias(self, module: types.ModuleType) -> str:
         short = {"numpy": "np"}.get(module.__name__, module.__name__)
         candidates = sorted((name for name, obj in self.globals.items() if obj is module),
                             key=lambda name: (name not in self.spelled, name != short, name))
+        variables = set(self.names.values())
         for name in candidates:
-            if name not in self.user_names and name not in self.closure_names and name not in self.names.values():
-                return ast.Name(name, ast.Load())
-        return self.bound(module, short)
+            if name not in self.user_names and name not in self.closure_names and name not in variables:
+                return name
+        return self.bound(module, short).id
 
     def bound(self, obj: Any, base: str) -> ast.expr:
         name = self.bound_ids.get(id(obj))
@@ -105,9 +113,13 @@ class _Emitter:
         """An expression that denotes `obj` in the generated code."""
         if obj is np or obj is math:
             return self.module_alias(obj)
-        for name in sorted(self.spelled):  # a name the function already uses for it
-            if self.closure.get(name, self.globals.get(name)) is obj and name not in self.user_names:
-                return ast.Name(name, ast.Load())
+        if self.spelled_objects is None:  # the objects the function's own names denote
+            self.spelled_objects = {}
+            for name in sorted(self.spelled, reverse=True):
+                if name not in self.user_names:
+                    self.spelled_objects[id(self.closure.get(name, self.globals.get(name)))] = name
+        if id(obj) in self.spelled_objects:
+            return ast.Name(self.spelled_objects[id(obj)], ast.Load())
         name = getattr(obj, "__name__", None)
         if isinstance(name, str):
             if getattr(np, name, None) is obj:
