@@ -19,6 +19,19 @@ except ImportError:  # autograd is an optional oracle
     autograd = anp = None
 
 
+def import_source(tmp_path, name, source):
+    """Write `source` to `<tmp_path>/<name>.py` and import it (gradc reads functions' source files)."""
+    import importlib.util
+    import sys
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def numeric_gradient(f, args, index, eps=1e-6):
     """Central differences of scalar `f(*args)` with respect to `args[index]` (float64)."""
     args = list(args)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import gradc
-from gradcheck import autograd_version, numeric_gradient
+from gradcheck import autograd_version, import_source, numeric_gradient
 
 try:
     import autograd
@@ -126,13 +126,7 @@ def program_source(name, block, traced, alias_every=0):
 
 
 def load(tmp_path, source, name):
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_source(tmp_path, name, source)
 
 
 def check_program(tmp_path, block, x, y, alias_every=0):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gradc
-from gradcheck import assert_gradients, numeric_gradient
+from gradcheck import assert_gradients, import_source, numeric_gradient
 
 rng = np.random.default_rng(1)
 
@@ -465,13 +465,7 @@ def test_output_independent_of_wrt_argument():
 
 
 def _import_source(tmp_path, name, source):
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_source(tmp_path, name, source)
 
 
 def _long_chain_source(n):

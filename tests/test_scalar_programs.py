@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradc
-from gradcheck import numeric_gradient
+from gradcheck import import_source, numeric_gradient
 
 _counter = itertools.count()
 
@@ -51,13 +51,7 @@ def program_source(name, statements, reassign):
 
 
 def load(tmp_path, source, name):
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return getattr(module, name)
+    return getattr(import_source(tmp_path, name, source), name)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
