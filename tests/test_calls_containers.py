@@ -595,8 +595,6 @@ def test_global_float_rebound_after_compiling_is_used():
         G_FACTOR = saved
 
 
-@pytest.mark.xfail(strict=True, reason="globals of an inlined helper's module are frozen at compile time "
-                   "(nn_inner.SCALE appears as a literal); Python reads the current value")
 def test_helper_module_global_rebound_after_compiling_is_used():
     gradc.grad(reads_helper_module_global)(V3)
     saved = nn_inner.SCALE

@@ -186,6 +186,8 @@ class _Emitter:
         kind = op.kind
         if kind == "const":
             spelling = op.attrs.get("spelling")
+            if spelling is not None and op.attrs.get("module") is not None:
+                return self.through_module(spelling, op.attrs["module"])
             return spelling if spelling is not None else self.literal(op.attrs["value"])
         if kind == "call":
             return self.call_expr(op)
@@ -207,6 +209,13 @@ class _Emitter:
             values = [self.expr(op.operands[0])] + [self.expr(r.ops[-1].operands[0]) for r in op.regions]
             return ast.BoolOp(ast.And() if op.attrs["op"] == "and" else ast.Or(), values)
         raise AssertionError(f"cannot emit {kind} as an expression")
+
+    def through_module(self, spelling: ast.expr, module: types.ModuleType) -> ast.expr:
+        """`SCALE` of another module's function, spelled `nn_inner.SCALE` (read when it runs)."""
+        if isinstance(spelling, ast.Attribute):
+            return ast.Attribute(self.through_module(spelling.value, module), spelling.attr, ast.Load())
+        name = module.__name__.rsplit(".", 1)[-1]
+        return ast.Attribute(self.bound(module, name), spelling.id, ast.Load())
 
     def keywords(self, op: Op) -> list[ast.keyword]:
         return [ast.keyword(k, self.expr(v)) for k, v in op.keywords().items()]

@@ -118,7 +118,19 @@ class _Lowerer:
 
     def const(self, value: Any, node: ast.AST | None = None, spelling: ast.expr | None = None) -> Value:
         # A rule's spellings name things in the rule's module, not the user's: drop them.
-        return self.emit("const", [], node, value=value, spelling=None if self.rule_mode else self.portable(spelling))
+        if self.rule_mode or spelling is None:
+            return self.emit("const", [], node, value=value, spelling=None)
+        portable = self.portable(spelling)
+        if portable is None and not isinstance(value, (types.ModuleType, types.FunctionType, type)):
+            # A global of an inlined helper's own module: read through that module when the
+            # gradient runs (`nn_inner.SCALE`), as Python would, not frozen at compile time.
+            root = spelling
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            module = sys.modules.get(getattr(self.parsed.fn, "__module__", "") or "")
+            if isinstance(root, ast.Name) and module is not None and root.id in vars(module):
+                return self.emit("const", [], node, value=value, spelling=spelling, module=module)
+        return self.emit("const", [], node, value=value, spelling=portable)
 
     def call(self, callee: Any, args: list[Value], node: ast.AST | None,
              spelling: ast.expr | None = None, kwargs: dict[str, Value] | None = None) -> Value:
