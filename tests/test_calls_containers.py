@@ -712,8 +712,6 @@ def test_user_rule_for_a_numpy_function_without_one():
         REGISTRY.pop(np.sinc)
 
 
-@pytest.mark.xfail(strict=True, reason="REGISTRY.pop does not bump the rules version, so the per-code cache "
-                   "still returns the gradient compiled with the removed rule (200 instead of 6 cos x)")
 def test_removing_a_user_rule_brings_back_the_helpers_source():
     try:
         @gradc.defvjp(ruled_helper)

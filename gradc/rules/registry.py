@@ -66,7 +66,23 @@ class Rule:
     var_param: str | None = None
 
 
-REGISTRY: dict[Hashable, Rule] = {}
+class _Registry(dict):
+    """The rules by primitive. Any change bumps the version, so cached gradients recompile."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        _version[0] += 1
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        _version[0] += 1
+
+    def pop(self, *args):
+        _version[0] += 1
+        return super().pop(*args)
+
+
+REGISTRY: dict[Hashable, Rule] = _Registry()
 _version = [0]
 
 
