@@ -85,6 +85,36 @@ def _fold(op: Op) -> object:
 _NOT = object()
 
 
+def _shape_of(value: Value, shapes: dict) -> tuple | None:
+    """A value's known shape; an adjoint has the shape of what it is the adjoint of; a number ()."""
+    ok, constant = static_value(value)
+    if ok and type(constant) in (int, float):
+        return ()
+    if value in shapes:
+        return shapes[value]
+    return shapes.get(value.adjoint_of) if value.adjoint_of is not None else None
+
+
+def _scale_instead_of_broadcast(op: Op, shapes: dict) -> bool:
+    """`np.broadcast_to(s, S) * v` for a scalar `s` and a `v` of shape S is `s * v`: rewrite the
+    op in place (the broadcast array is never made)."""
+    if op.kind != "call" or op.attrs.get("callee") is not operator.mul or op.attrs.get("kwnames") \
+            or len(op.operands) != 2:
+        return False
+    for position, (spread, other) in enumerate(((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0]))):
+        owner = spread.owner
+        if owner is None or owner.kind != "call" or owner.attrs.get("callee") is not np.broadcast_to \
+                or len(owner.operands) != 2:
+            continue
+        ok, shape = static_value(owner.operands[1])
+        scalar = owner.operands[0]
+        if ok and isinstance(shape, tuple) and _shape_of(scalar, shapes) == () and \
+                _shape_of(other, shapes) == shape and _numeric(other):
+            op.operands = [scalar, other] if position == 0 else [other, scalar]
+            return True
+    return False
+
+
 def simplify(function: Function) -> Function:
     """Rewrite identities and fold constant arithmetic, in place."""
     replaced: dict[Value, Value] = {}
@@ -93,6 +123,8 @@ def simplify(function: Function) -> Function:
         op.operands = [replaced.get(v, v) for v in op.operands]
         if len(op.results) != 1:
             continue
+        if op.backward and shapes:
+            _scale_instead_of_broadcast(op, shapes)
         # Only the backward's identities: in the forward, `y = x * 1.0` must stay a new array
         # (an in-place write into y must not reach x).
         same = _identity(op, shapes) if op.backward else None
