@@ -371,7 +371,12 @@ class Layout:
         for value in members:
             if value.adjoint_of is not None:
                 primal = value.adjoint_of
-                return "d" + (self.names.get(primal) or describe_value(primal))
+                if primal in self.names:
+                    return "d" + self.names[primal]
+                described = describe_value(primal)
+                # `dz` must not also name the adjoint of a temporary `1.0 + z * z` when `z` is the user's
+                clash = (primal.hint is None or primal.temp) and described in self.user_names
+                return "d" + described + ("_t" if clash else "")
         for value in members:
             if value.hint:
                 return value.hint
@@ -384,6 +389,7 @@ class Layout:
         return start, end
 
     def _assign_names(self, reserved: set[str], user_names: set[str]) -> None:
+        self.user_names = user_names
         taken = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
         busy_until: dict[str, int] = {}  # name → the last position a web holding it is needed at
         suffixed: dict[str, list] = {}  # base → heap of (busy until, k) of the names base_k in use
