@@ -504,6 +504,15 @@ def test_for_loops_unoptimized(f, args, wrt):
         np.testing.assert_allclose(g, numeric_gradient(f, args, index), rtol=1e-5, atol=1e-6)
 
 
+def test_names_first_assigned_in_a_loop_start_as_none_only_when_read_after_it():
+    """`i = None` before a loop is needed only where the name is read after the loop (zero
+    iterations leave it unassigned); otherwise the generated code leaves it out."""
+    unread = gradc.grad(for_variable_first_assigned_in_loop).source
+    assert "i = None" not in unread and "t = None" not in unread
+    read_after = gradc.grad(for_index_after_loop).source
+    assert read_after.index("    i = None\n") < read_after.index("\n    for i in range(n):")
+
+
 # ----------------------------------------------------------------------------------------
 # while loops
 # ----------------------------------------------------------------------------------------

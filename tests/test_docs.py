@@ -99,3 +99,30 @@ def test_tutorial_runs(tmp_path):
     assert shown
     for number, statement in shown:
         assert lines[int(number) - 1].strip() == statement.strip(), (number, statement)
+
+
+def test_how_it_works_listings_are_current(tmp_path, monkeypatch):
+    """how-it-works.md says every listing was printed by gradc from its program: hold it to that."""
+    import importlib
+
+    import gradc
+    from gradc.frontend.lower import lower_function
+    from gradc.ir.printer import print_function
+
+    with open(os.path.join(DOCS, "how-it-works.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    program = re.search(r"^```python\n(.*?)^```$", text, flags=re.S | re.M).group(1)
+    (tmp_path / "how_it_works_program.py").write_text(program)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("how_it_works_program")
+
+    def printed(name):
+        if name in vars(module):  # the primal's IR, as lowered
+            return [print_function(lower_function(gradc.grad(getattr(module, name))._parsed))]
+        gradients = [gradc.grad(getattr(module, name[1:]), optimize=opt) for opt in (True, False)]
+        return [text for g in gradients for text in (g.source, g.ir)]
+
+    listings = re.findall(r"^```(?:py)?\n(def (\w+)\(.*?)^```$", text, flags=re.S | re.M)
+    assert len(listings) >= 8
+    for body, name in listings:
+        assert body.strip() in [listing.strip() for listing in printed(name)], f"stale listing of {name}:\n{body}"

@@ -339,10 +339,22 @@ class _Emitter:
         body_region = op.regions[0]
         n_items = op.attrs.get("n_items", 1)
         items, carried = body_region.args[:n_items], body_region.args[n_items:]
-        before = self.copies(carried, op.operands[1:])
+        before = self.copies(*self.needed_inits(op, [carried], op.operands[1:]))
         target = self.target(op.attrs.get("pattern"), iter(items))
         loop = ast.For(target, self.expr(op.operands[0]), self.loop_tail(op, body_region, carried), [], lineno=0)
         return before + [loop]
+
+    def needed_inits(self, op: Op, arg_lists: list[list[Value]], inits: list[Value]) -> tuple[list, list]:
+        """The loop-carried variables to assign before `op`, with their initial values.
+
+        A name first assigned inside the loop starts undefined (None); when no iteration reads
+        its previous value and nothing after the loop reads it, that `x = None` is dead.
+        """
+        uses = self.layout.uses
+        keep = [i for i, init in enumerate(inits)
+                if not _is_undefined(init) or uses.get(op.results[i])
+                or any(uses.get(args[i]) for args in arg_lists)]
+        return [arg_lists[0][i] for i in keep], [inits[i] for i in keep]
 
     def target(self, pattern: Any, items: Any) -> ast.expr:
         if pattern is None:
@@ -352,7 +364,7 @@ class _Emitter:
 
     def while_statement(self, op: Op) -> list[ast.stmt]:
         cond_region, body_region = op.regions
-        before = self.copies(cond_region.args, op.operands)
+        before = self.copies(*self.needed_inits(op, [cond_region.args, body_region.args], op.operands))
         cond_stmts = self.block(cond_region)
         test = self.expr(cond_region.ops[-1].operands[0])
         body = self.loop_tail(op, body_region, body_region.args)
