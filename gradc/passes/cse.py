@@ -1,9 +1,11 @@
 """Common-subexpression elimination: one op computes each pure expression once."""
 from __future__ import annotations
 
+from collections import ChainMap
+
 from ..analysis.activity import rule_key
 from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Value
+from ..ir.core import Function, Op, Region, Value
 from ..rules.registry import lookup
 from .dce import has_effect
 
@@ -42,13 +44,24 @@ def _key(op: Op) -> tuple | None:
 
 
 def eliminate_common_subexpressions(function: Function) -> Function:
-    """Replace, in place, each repeated pure op of the top-level region by its first occurrence."""
-    seen: dict[tuple, Value] = {}
+    """Replace, in place, each repeated pure op by an earlier occurrence that dominates it.
+
+    In structured IR an op dominates the ops after it in its own region and everything nested
+    in those; so scopes nest like the regions (a loop body sees what was computed before the
+    loop, and what its own iteration computed earlier, never what another branch computed).
+    """
     replaced: dict[Value, Value] = {}
-    top_level = {id(op) for op in function.body.ops}  # only these dominate everything after them
-    for op in function.walk():
+    _eliminate_in(function.body, ChainMap(), replaced)
+    return function
+
+
+def _eliminate_in(region: Region, outer: ChainMap, replaced: dict[Value, Value]) -> None:
+    seen = outer.new_child()  # what this region computes is not seen outside it
+    for op in region.ops:
         op.operands = [replaced.get(v, v) for v in op.operands]
-        if id(op) not in top_level or len(op.results) != 1 or not _is_pure(op):
+        for inner in op.regions:
+            _eliminate_in(inner, seen, replaced)
+        if len(op.results) != 1 or not _is_pure(op):
             continue
         key = _key(op)
         if key is None:
@@ -56,4 +69,3 @@ def eliminate_common_subexpressions(function: Function) -> Function:
         first = seen.setdefault(key, op.result)
         if first is not op.result:
             replaced[op.result] = first
-    return function
