@@ -81,3 +81,28 @@ def test_cse_merged_rebinding():
     expected = numeric_gradient(f_cse_merged_rebinding, [2.0], 0)
     np.testing.assert_allclose(gradc.grad(f_cse_merged_rebinding, optimize=False)(2.0), expected, rtol=1e-6)
     np.testing.assert_allclose(gradc.grad(f_cse_merged_rebinding)(2.0), expected, rtol=1e-6)
+
+
+def f_cse_in_loop_and_branches(y, n):
+    s = math.sin(y) * y
+    for i in range(n):
+        v1 = math.sin(y)
+        v2 = v1 * y  # computed before the loop too: the loop reuses it
+        v1 = v1 * y
+        if i % 2 == 0:
+            s = s + v2 * math.tanh(v1) + s * s * 0.1
+        else:
+            s = s - math.cos(v1) * v2 + s * s * 0.1  # the same `s * s` as the other branch: never shared
+    return s * y
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_cse_inside_loops_and_branches(n):
+    """Common subexpressions are shared only where the first one dominates the second."""
+    expected = numeric_gradient(f_cse_in_loop_and_branches, [0.7, n], 0)
+    for optimize in (False, True):
+        np.testing.assert_allclose(gradc.grad(f_cse_in_loop_and_branches, optimize=optimize)(0.7, n),
+                                   expected, rtol=1e-6)
+    code = [line for line in gradc.grad(f_cse_in_loop_and_branches).source.splitlines()
+            if not line.strip().startswith("#")]
+    assert sum("= math.sin(y)" in line for line in code) == 1, code  # the loop reuses the one before it
