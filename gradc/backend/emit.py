@@ -351,6 +351,7 @@ class _Emitter:
         its previous value and nothing after the loop reads it, that `x = None` is dead.
         """
         uses = self.layout.uses
+        assert len(op.results) == len(inits) and all(len(args) == len(inits) for args in arg_lists), op
         keep = [i for i, init in enumerate(inits)
                 if not _is_undefined(init) or uses.get(op.results[i])
                 or any(uses.get(args[i]) for args in arg_lists)]
