@@ -245,6 +245,16 @@ def _to_float(gradient: Any, like: float) -> float:
     return gradient if type(gradient) is float else float(gradient)
 
 
+def _floats(gradients: tuple, args: tuple) -> tuple:
+    """Gradients with respect to several float arguments, as floats (NumPy scalars converted)."""
+    if _FLOAT.issuperset(map(type, gradients)):
+        return gradients
+    return tuple(map(float, gradients))
+
+
+_FLOAT = frozenset({float})
+
+
 def _match(gradient: Any, like: Any) -> Any:
     """The gradient in the structure, shape and floating dtype of its argument."""
     if type(like) is dict:
@@ -397,6 +407,8 @@ class GradFunction:
         """A function giving the generated function's result the structure and dtypes of the
         arguments, chosen once per kind of call (a float argument's gradient: just `float`)."""
         wrt, mode, as_tuple = self._wrt, self._mode, self._as_tuple
+        if mode == "grad" and len(wrt) > 1 and all(kinds[i] is float for i in wrt):
+            return _floats  # the scalar-code fast path: a tuple of floats needs nothing done
         matchers = [_to_float if kinds[i] is float else _match for i in wrt]
 
         def convert(result: Any, args: tuple) -> Any:

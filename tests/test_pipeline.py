@@ -3,6 +3,7 @@ import ast
 import importlib
 import inspect
 import linecache
+import os
 import sys
 import textwrap
 
@@ -152,6 +153,18 @@ def test_float32_and_0d_and_python_floats():
     assert isinstance(gradc.grad(f)(0.5), float)
 
 
+def test_gradients_for_several_float_arguments_are_floats():
+    def f(x, y, n):
+        return np.sin(x) * y + x * 2 + 0 * y + n  # np.float64, int and float partial derivatives
+    for args in [(0.5, 1.5, 3), (0.5, 1.5, 3.0)]:
+        grads = gradc.grad(f, wrt=(0, 1))(*args)
+        assert type(grads) is tuple and [type(g) for g in grads] == [float, float]
+        np.testing.assert_allclose(grads, [np.cos(0.5) * 1.5 + 2, np.sin(0.5)], rtol=1e-12)
+    value, grads = gradc.value_and_grad(f, wrt=(0, 1))(0.5, 1.5, 3)
+    assert type(value) in (float, np.float64) and [type(g) for g in grads] == [float, float]
+    assert [type(g) for g in gradc.grad(f, wrt=(0, 2))(0.5, 1.5, 3.0)] == [float, float]
+
+
 def test_keyword_call_of_gradient():
     def f(x, scale=2.0):
         return np.sum(x * scale)
@@ -167,6 +180,14 @@ def _module_functions(module):
 
 def test_verifier_accepts_every_lowered_function_in_the_suite():
     """Lower every function defined in the test modules and fixtures; the IR must verify."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for folder, prefix in ((here, ""), (os.path.join(here, "fixtures"), "fixtures.")):
+        for file in sorted(os.listdir(folder)):  # all of them, also when this file runs alone
+            if file.endswith(".py") and (file.startswith("test_") or prefix) and file != "__init__.py":
+                try:
+                    importlib.import_module(prefix + file[:-3])
+                except pytest.skip.Exception:
+                    pass  # a module of optional extras that are not installed
     checked = 0
     for module_name in list(sys.modules):
         module = sys.modules[module_name]
