@@ -236,13 +236,34 @@ def _structure(value: Any) -> Any:
 
 def _not_an_argument(gradient: Any, args: tuple) -> Any:
     """A gradient that is one of the arguments (`d(x * y)/dx` is `y`) is handed out as a copy."""
-    if type(gradient) is np.ndarray and any(gradient is a for a in args):
-        return gradient.copy()
+    if type(gradient) is np.ndarray:
+        for arg in args:
+            if gradient is arg:
+                return gradient.copy()
     return gradient
 
 
 def _to_float(gradient: Any, like: float) -> float:
     return gradient if type(gradient) is float else float(gradient)
+
+
+def _array_matcher(shape: tuple, dtype: np.dtype) -> Callable:
+    """`_match` for an array argument of this shape and dtype: a fresh array of that kind, as
+    the generated code usually returns, goes through as it is."""
+    def match(gradient: Any, like: Any) -> Any:
+        if type(gradient) is np.ndarray and gradient.dtype is dtype and gradient.shape == shape and \
+                gradient.base is None and gradient.flags.writeable:
+            return gradient
+        return _match(gradient, like)
+    return match
+
+
+def _matcher(kind: Any) -> Callable:
+    if kind is float:
+        return _to_float
+    if type(kind) is tuple and len(kind) == 2 and type(kind[1]) is not tuple and isinstance(kind[1], np.dtype):
+        return _array_matcher(*kind)
+    return _match
 
 
 def _floats(gradients: tuple, args: tuple) -> tuple:
@@ -384,7 +405,7 @@ class GradFunction:
             return self._call_with_keywords(args, kwargs)
         kinds = tuple(map(type, args))  # all scalars: their types are their kinds (the fast path)
         if not _SCALAR_TYPES.issuperset(kinds):
-            kinds = tuple(map(_kind, args))
+            kinds = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else _kind(a) for a in args])
         entry = self._entries.get(kinds)
         if entry is None or entry[0] != _rules_version[0]:
             entry = self._prepare(args, kinds)
@@ -409,7 +430,7 @@ class GradFunction:
         wrt, mode, as_tuple = self._wrt, self._mode, self._as_tuple
         if mode == "grad" and len(wrt) > 1 and all(kinds[i] is float for i in wrt):
             return _floats  # the scalar-code fast path: a tuple of floats needs nothing done
-        matchers = [_to_float if kinds[i] is float else _match for i in wrt]
+        matchers = [_matcher(kinds[i]) for i in wrt]
 
         def convert(result: Any, args: tuple) -> Any:
             grads = result[1] if mode == "value_and_grad" else result

@@ -142,6 +142,38 @@ def test_value_and_grad_and_tuple_wrt():
     assert dx is not y, "a gradient is never an argument itself"
 
 
+CONSTANT = np.arange(3.0)
+CONSTANT.setflags(write=False)
+
+
+def test_array_gradients_are_fresh_writeable_arrays_of_the_arguments_kind():
+    """However the generated code computes a gradient (an argument, a broadcast view, a read-only
+    global, another dtype), the caller gets its own writeable array shaped like the argument."""
+    def of_argument(x, y):
+        return np.sum(x * y)
+
+    def of_broadcast(x):
+        return np.sum(x) * 2.0
+
+    def of_global(x):
+        return np.sum(x * CONSTANT)
+
+    def of_int_dtype(x):
+        return np.sum(x * CONSTANT.astype(np.int64))
+
+    x, y = rng.standard_normal(3), rng.standard_normal(3)
+    cases = [(gradc.grad(of_argument), (x, y), y), (gradc.grad(of_broadcast), (x,), np.full(3, 2.0)),
+             (gradc.grad(of_global), (x,), CONSTANT), (gradc.grad(of_int_dtype), (x.astype(np.float32),), CONSTANT)]
+    for gradient, args, expected in cases:
+        for _ in range(2):  # the first call compiles, the second takes the fast path
+            got = gradient(*args)
+            np.testing.assert_allclose(got, expected)
+            assert type(got) is np.ndarray and got.dtype == args[0].dtype and got.shape == args[0].shape
+            assert got.flags.writeable and got.flags.owndata
+            assert not any(np.shares_memory(got, a) for a in (*args, CONSTANT))
+            got += 1.0  # never changes an argument, a constant or the next call's result
+
+
 def test_float32_and_0d_and_python_floats():
     def f(x):
         return np.sum(np.tanh(x) * 2.0)

@@ -193,7 +193,7 @@ def describe_value(value: Value, receiver_name: str | None = None) -> str:
         name = getattr(callee, "__name__", "t")
         if getattr(callee, "__module__", None) in ("_operator", "operator") and name in _OPERATOR_NAMES:
             return _OPERATOR_NAMES[name]
-        if getattr(callee, "__module__", "").startswith("gradc."):
+        if (getattr(callee, "__module__", None) or "").startswith("gradc."):
             return "grads" if name.startswith("un") else "part"  # never a helper's own name
         name = name.strip("_").removesuffix("_adjoint") or "t"
         return _INSTEAD_OF_BUILTINS.get(name, name)
