@@ -1,8 +1,6 @@
 """Common-subexpression elimination: one op computes each pure expression once."""
 from __future__ import annotations
 
-from collections import ChainMap
-
 from ..analysis.activity import rule_key
 from ..frontend.lower import static_value
 from ..ir.core import Function, Op, Region, Value
@@ -50,22 +48,26 @@ def eliminate_common_subexpressions(function: Function) -> Function:
     in those; so scopes nest like the regions (a loop body sees what was computed before the
     loop, and what its own iteration computed earlier, never what another branch computed).
     """
-    replaced: dict[Value, Value] = {}
-    _eliminate_in(function.body, ChainMap(), replaced)
+    _eliminate_in(function.body, {}, {})
     return function
 
 
-def _eliminate_in(region: Region, outer: ChainMap, replaced: dict[Value, Value]) -> None:
-    seen = outer.new_child()  # what this region computes is not seen outside it
+def _eliminate_in(region: Region, seen: dict[tuple, Value], replaced: dict[Value, Value]) -> list[tuple]:
+    """CSE in `region` given what dominates it (`seen`); returns the keys the region added to it."""
+    added = []
     for op in region.ops:
         op.operands = [replaced.get(v, v) for v in op.operands]
         for inner in op.regions:
-            _eliminate_in(inner, seen, replaced)
+            for key in _eliminate_in(inner, seen, replaced):
+                del seen[key]  # what a region computes is not seen outside it
         if len(op.results) != 1 or not _is_pure(op):
             continue
         key = _key(op)
         if key is None:
             continue
         first = seen.setdefault(key, op.result)
-        if first is not op.result:
+        if first is op.result:
+            added.append(key)
+        else:
             replaced[op.result] = first
+    return added
