@@ -16,6 +16,7 @@ from gradc.rules.registry import REGISTRY
 from fixtures import calls_refused, nn_helpers, nn_inner
 from fixtures.nn_helpers import act, layer, mlp_apply, shifted
 from gradcheck import assert_gradients
+from locate import location_of
 from treecheck import assert_same_structure, assert_tree_gradients, autograd_gradients, tree_leaves
 
 HELPER_MODULES = (nn_helpers, nn_inner)
@@ -532,7 +533,7 @@ def test_helper_writing_into_a_function_argument():
 def test_helper_call_as_a_statement_is_refused():
     with pytest.raises(gradc.UnsupportedSyntaxError) as info:
         gradc.grad(calls_refused.mutating_helper_statement)
-    assert _where(info.value) == _location_of(calls_refused.mutating_helper_statement, "sets_first(y)")
+    assert _where(info.value) == location_of(calls_refused.mutating_helper_statement, "sets_first(y)")
 
 
 # ----------------------------------------------------------------------------------------
@@ -760,16 +761,6 @@ def test_stop_gradient_on_a_container_leaf():
 # Refused: file, line and column of the construct
 # ----------------------------------------------------------------------------------------
 
-def _location_of(function, text):
-    """(line, column) of the first `text` in the body of `function` (1-based line, 0-based col)."""
-    lines = open(calls_refused.__file__).read().splitlines()
-    start = function.__code__.co_firstlineno
-    for number in list(range(start + 1, len(lines) + 1)) + [start]:
-        column = lines[number - 1].find(text)
-        if column >= 0:
-            return number, column
-    raise AssertionError(text)
-
 
 def _where(error):
     assert error.loc is not None and error.loc.file == calls_refused.__file__, error.loc
@@ -790,13 +781,13 @@ def test_recursive_helper_is_differentiated():
 def test_function_passed_as_an_argument_is_refused():
     with pytest.raises(gradc.UnsupportedSyntaxError) as info:
         gradc.grad(calls_refused.calls_argument, wrt=1)(np.sin, V3)
-    assert _where(info.value) == _location_of(calls_refused.calls_argument, "f(x)")
+    assert _where(info.value) == location_of(calls_refused.calls_argument, "f(x)")
 
 
 def test_higher_order_helper_is_refused():
     with pytest.raises(gradc.GradcError) as info:
         gradc.grad(calls_refused.higher_order)(V3)
-    assert _where(info.value) == _location_of(calls_refused.higher_order, "apply(np.sin, x)")
+    assert _where(info.value) == location_of(calls_refused.higher_order, "apply(np.sin, x)")
 
 
 @pytest.mark.parametrize("name, text, words", [
@@ -815,13 +806,13 @@ def test_star_parameters_are_refused(name, text, words):
 def test_unresolvable_callee_is_refused():
     with pytest.raises(gradc.GradcError, match="not_defined_anywhere") as info:
         gradc.grad(calls_refused.unresolved)(V3)
-    assert _where(info.value) == _location_of(calls_refused.unresolved, "not_defined_anywhere")
+    assert _where(info.value) == location_of(calls_refused.unresolved, "not_defined_anywhere")
 
 
 def test_opaque_helper_reached_by_a_gradient_is_refused():
     with pytest.raises(gradc.NoGradientRuleError, match="opaque") as info:
         gradc.grad(calls_refused.through_opaque)(V3)
-    assert _where(info.value) == _location_of(calls_refused.through_opaque, "opaque(x)")
+    assert _where(info.value) == location_of(calls_refused.through_opaque, "opaque(x)")
     assert "defvjp" in str(info.value)
 
 

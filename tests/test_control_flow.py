@@ -9,6 +9,7 @@ import pytest
 
 import gradc
 from gradcheck import assert_gradients, numeric_gradient
+from locate import location_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
 
@@ -1372,16 +1373,6 @@ def test_second_order(f, x, expected):
 from fixtures import control_flow_refused as refused  # noqa: E402
 
 
-def _location_of(function, text):
-    lines = open(refused.__file__).read().splitlines()
-    start = function.__code__.co_firstlineno
-    for number in range(start + 1, len(lines) + 1):
-        column = lines[number - 1].find(text)
-        if column >= 0:
-            return number, column
-    raise AssertionError(text)
-
-
 @pytest.mark.parametrize("name, construct, words", [
     ("try_in_loop", "try:", "`try`"),
     ("try_in_branch", "try:", "`try`"),
@@ -1397,7 +1388,7 @@ def test_unsupported_inside_control_flow(name, construct, words):
     with pytest.raises(gradc.UnsupportedSyntaxError) as info:
         gradc.grad(function)
     error = info.value
-    line, column = _location_of(function, construct)
+    line, column = location_of(function, construct)
     assert words in error.message
     assert error.loc.file == refused.__file__
     assert (error.loc.line, error.loc.col) == (line, column), (error.loc, line, column)

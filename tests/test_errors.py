@@ -4,17 +4,7 @@ import pytest
 
 import gradc
 from fixtures import refused
-
-
-def _location_of(function, text):
-    """(line, column) of the first occurrence of `text` in the fixture file, 1-based/0-based."""
-    lines = open(refused.__file__).read().splitlines()
-    start = function.__code__.co_firstlineno
-    for number in list(range(start + 1, len(lines) + 1)) + [start]:  # the body first, then the signature
-        column = lines[number - 1].find(text)
-        if column >= 0:
-            return number, column
-    raise AssertionError(text)
+from locate import location_of
 
 
 @pytest.mark.parametrize("name, construct, words", [
@@ -40,7 +30,7 @@ def test_unsupported_syntax_is_refused_at_grad_time(name, construct, words):
     with pytest.raises(gradc.UnsupportedSyntaxError) as info:
         gradc.grad(function)
     error = info.value
-    line, column = _location_of(function, construct)
+    line, column = location_of(function, construct)
     assert isinstance(error, SyntaxError)
     assert words in error.message
     assert error.loc.file == refused.__file__
@@ -60,7 +50,7 @@ def test_lambda_is_refused():
 def test_calling_a_function_passed_in_is_refused():
     with pytest.raises(gradc.UnsupportedSyntaxError, match="calling `f`") as info:
         gradc.grad(refused.calls_local_function, wrt=1)(np.sin, 1.0)
-    assert info.value.loc.line == _location_of(refused.calls_local_function, "f(x)")[0]
+    assert info.value.loc.line == location_of(refused.calls_local_function, "f(x)")[0]
 
 
 def no_rule(x):

@@ -11,6 +11,7 @@ import pytest
 
 import gradc
 from fixtures import calls_refused
+from locate import location_of
 from treecheck import assert_tree_gradients
 
 V = np.array([0.3, -0.7, 1.1, 0.5, -1.3])
@@ -346,15 +347,6 @@ def test_unoptimized_times_one_is_right():
 # Aliasing: refused with both names, never a silently wrong gradient
 # ----------------------------------------------------------------------------------------
 
-def _location_of(function, text):
-    lines = open(calls_refused.__file__).read().splitlines()
-    start = function.__code__.co_firstlineno
-    for number in range(start + 1, len(lines) + 1):
-        column = lines[number - 1].find(text)
-        if column >= 0:
-            return number, column
-    raise AssertionError(text)
-
 
 @pytest.mark.parametrize("name, text, names", [
     ("alias_write", "z[0] = 1.0", ("z", "y")),
@@ -368,7 +360,7 @@ def test_alias_writes_are_refused_naming_both(name, text, names):
         gradc.grad(function)(V[:3].copy())
     error = info.value
     assert (error.loc.file, error.loc.line, error.loc.col) == (calls_refused.__file__,
-                                                               *_location_of(function, text))
+                                                               *location_of(function, text))
     for n in names:
         assert f"`{n}`" in error.message
 
@@ -383,7 +375,7 @@ def test_writes_into_possible_views_are_refused(name, text):
         gradc.grad(function)(V[:3].copy())
     error = info.value
     assert (error.loc.file, error.loc.line, error.loc.col) == (calls_refused.__file__,
-                                                               *_location_of(function, text))
+                                                               *location_of(function, text))
 
 
 def test_view_write_error_names_both():
