@@ -111,17 +111,12 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stm
         _refuse(parsed, stmt, what)
     if isinstance(stmt, (ast.Break, ast.Continue)):
         return [stmt]
-    if isinstance(stmt, ast.If):
-        _check_expression(parsed, stmt.test)
-        stmt.body, stmt.orelse = _normalize_block(parsed, stmt.body), _normalize_block(parsed, stmt.orelse)
-        return [stmt]
-    if isinstance(stmt, ast.For):
-        _check_target(parsed, stmt.target)
-        _check_expression(parsed, stmt.iter)
-        stmt.body, stmt.orelse = _normalize_block(parsed, stmt.body), _normalize_block(parsed, stmt.orelse)
-        return [stmt]
-    if isinstance(stmt, ast.While):
-        _check_expression(parsed, stmt.test)
+    if isinstance(stmt, (ast.If, ast.For, ast.While)):
+        if isinstance(stmt, ast.For):
+            _check_target(parsed, stmt.target)
+            _check_expression(parsed, stmt.iter)
+        else:
+            _check_expression(parsed, stmt.test)
         stmt.body, stmt.orelse = _normalize_block(parsed, stmt.body), _normalize_block(parsed, stmt.orelse)
         return [stmt]
     if isinstance(stmt, ast.Return):
