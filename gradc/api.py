@@ -259,9 +259,10 @@ def _array_matcher(shape: tuple, dtype: np.dtype) -> Callable:
 
 
 def _matcher(kind: Any) -> Callable:
+    """The cheapest `_match` that is right for an argument of this kind (see `_kind`)."""
     if kind is float:
         return _to_float
-    if type(kind) is tuple and len(kind) == 2 and type(kind[1]) is not tuple and isinstance(kind[1], np.dtype):
+    if type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype):  # an array's (shape, dtype)
         return _array_matcher(*kind)
     return _match
 
@@ -405,6 +406,7 @@ class GradFunction:
             return self._call_with_keywords(args, kwargs)
         kinds = tuple(map(type, args))  # all scalars: their types are their kinds (the fast path)
         if not _SCALAR_TYPES.issuperset(kinds):
+            # `_kind`, with its array case inlined: a Python call per argument costs more than the test
             kinds = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else _kind(a) for a in args])
         entry = self._entries.get(kinds)
         if entry is None or entry[0] != _rules_version[0]:
