@@ -18,7 +18,6 @@ import numpy as np
 from . import rules  # noqa: F401  (registers every rule)
 from .ad.reverse import reverse
 from .backend.emit import Emitted, emit
-from .analysis.scalars import is_scalar_argument
 from .backend import cache as disk_cache
 from .backend.load import compile_factory, instantiate
 from .debug import line_maps_of, note_primal_line

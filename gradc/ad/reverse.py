@@ -25,7 +25,7 @@ from ..analysis.scalars import scalar_values
 from ..analysis.shapes import UNKNOWN, Abstract, infer_shapes
 from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure
-from ..ir.core import Function, Op, Region, Value, describe_value, table_key
+from ..ir.core import Function, Op, Region, Value, describe_value, loop_parts, table_key
 from ..rules.registry import Attr, Method, Rule, lookup
 
 __all__ = ["reverse", "MODES"]
@@ -302,16 +302,11 @@ class _Backward:
 
     def reverse_loop(self, op: Op) -> None:
         """A loop reverses to `while tape:`, popping what each iteration saved, last first."""
-        is_for = op.kind == "for"
-        body = op.regions[-1]
-        n_items = op.attrs.get("n_items", 1) if is_for else 0
-        items, carried = body.args[:n_items], body.args[n_items:]
-        inits = op.operands[1:] if is_for else op.operands
-        yielded = body.ops[-1].operands[1 if op.attrs.get("stop") else 0:]
-        sequences = self.active_item_sources(op) if is_for else []
+        parts = loop_parts(op)
+        body, carried, inits, yielded = parts.body, parts.carried, parts.inits, parts.yielded
+        sequences = self.active_item_sources(op) if op.kind == "for" else []
         if sequences:
             index = self.enumerate_forward(op)
-            items = body.args[:n_items + 1]
         # A carried variable's adjoint flows between iterations only if the loop's result or the
         # next iteration reads it differentiably.
         moving = [i for i, r in enumerate(op.results) if r in self.active or carried[i] in self.active]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
 
-__all__ = ["scalar_values", "is_scalar_argument"]
+__all__ = ["scalar_values"]
 
 _SCALAR_TYPES = (bool, int, float, np.generic)
 
@@ -36,11 +36,6 @@ _ALWAYS = {builtins.float, builtins.int, builtins.len, builtins.bool, np.ndim, n
 # Reductions that give a scalar when called on one array with no other argument.
 _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
 _FULL_REDUCTION_METHODS = {"sum", "mean", "prod", "max", "min", "var", "std"}
-
-
-def is_scalar_argument(value: object) -> bool:
-    """The run-time test behind a signature: a Python number or a NumPy scalar."""
-    return isinstance(value, _SCALAR_TYPES)
 
 
 def _scalar_callee(op: Op, scalars: set[Value]) -> bool:
@@ -91,7 +86,7 @@ def _transfer(op: Op, scalars: set[Value]) -> None:
 
 def _loop(op: Op, scalars: set[Value]) -> None:
     parts = loop_parts(op)
-    body, carried, inits = parts.body, parts.carried, parts.inits
+    carried, inits = parts.carried, parts.inits
     if op.kind == "for":
         iterable = op.operands[0].owner
         if iterable is not None and iterable.kind == "call" and iterable.attrs["callee"] is range:

@@ -26,7 +26,7 @@ import numpy as np
 from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATORS
 from .. import runtime
 from ..ir.core import Function, Op, Region, Value, table_key
-from .names import STRUCTURED, Layout, _is_undefined
+from .names import Layout, _is_undefined
 
 __all__ = ["Emitted", "emit", "FACTORY_NAME"]
 

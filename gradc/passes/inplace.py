@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import runtime
 from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Value
+from ..ir.core import Function, Value
 
 __all__ = ["accumulate_in_place"]
 
