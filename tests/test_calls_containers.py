@@ -6,7 +6,6 @@ central finite differences in float64 and with autograd where it runs the functi
 structure of its container argument). Failures that are gradc's are kept as strict xfails
 with a diagnosis.
 """
-import copy
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from fixtures import calls_refused, nn_helpers, nn_inner
 from fixtures.nn_helpers import act, layer, mlp_apply, shifted
 from gradcheck import assert_gradients
 from locate import location_of
-from treecheck import assert_same_structure, assert_tree_gradients, autograd_gradients, tree_leaves
+from treecheck import assert_same_structure, assert_tree_gradients, tree_leaves
 
 HELPER_MODULES = (nn_helpers, nn_inner)
 RNG = np.random.default_rng(4)

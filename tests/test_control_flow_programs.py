@@ -10,9 +10,7 @@ Finite differences mean nothing where a perturbation flips a comparison, so ever
 program also exists in a traced twin that records how far each evaluated comparison
 was from its boundary; examples closer than `MARGIN` are rejected with `assume`.
 """
-import importlib.util
 import itertools
-import sys
 
 import numpy as np
 import pytest

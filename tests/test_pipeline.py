@@ -1,17 +1,15 @@
 """The pipeline end to end: name resolution by object, caching, inspection, the IR verifier."""
-import ast
 import importlib
 import inspect
 import linecache
 import os
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import gradc
-from gradc.api import _CACHE, compile_gradient
+from gradc.api import compile_gradient
 from gradc.frontend.lower import lower_function
 from gradc.frontend.source import parse_function
 from gradc.ir import verify

@@ -4,7 +4,6 @@ Every test function is a module-level `def` (gradc reads its source). Gradients 
 checked against central finite differences, and against autograd where autograd can
 run the function (it cannot trace `math.*`; finite differences then decide alone).
 """
-import importlib
 import math
 import sys
 

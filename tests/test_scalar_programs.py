@@ -4,10 +4,8 @@ Hypothesis draws small programs over Python floats from safe elementwise operati
 (sin, cos, tanh, exp of a bounded value, +, -, *, division by 1 + y*y); each is
 written to a module file, imported (gradc reads its source) and differentiated.
 """
-import importlib.util
 import itertools
 import math
-import sys
 
 import numpy as np
 import pytest
