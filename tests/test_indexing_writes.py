@@ -11,6 +11,7 @@ import pytest
 
 import gradc
 from fixtures import calls_refused
+from gradcheck import assert_gradients
 from locate import location_of
 from treecheck import assert_tree_gradients
 
@@ -391,3 +392,42 @@ def test_alias_through_control_flow_is_refused_or_right(name):
         check(function, [V[:3].copy()])
     except gradc.GradcError:
         pass  # refusing is fine
+
+
+@pytest.mark.parametrize("name, text", [
+    ("held_in_list", "y[0] = 5.0"),
+    ("held_in_dict", "y[1] = 2.0"),
+    ("held_in_tuple_aug", "y += 1.0"),
+    ("list_held_in_list", "items[0] = x * 3.0"),
+    ("held_by_append", "y[0] = 2.0"),
+    ("held_then_written_in_loop", "y[i] = 5.0"),
+    ("held_by_item_write", "y[2] = 0.5"),
+])
+def test_updates_of_items_held_by_a_container_are_refused(name, text):
+    """Python shares an array between a name and the list, tuple or dict holding it; gradc's
+    values do not, so the update is refused (once, these gave wrong gradients silently)."""
+    function = getattr(calls_refused, name)
+    with pytest.raises(gradc.UnsupportedSyntaxError) as info:
+        gradc.grad(function)(np.array([0.3, -0.7, 1.1]))
+    assert "item of a list, tuple or dict" in info.value.message
+    assert (info.value.loc.line, info.value.loc.col) == location_of(function, text)
+
+
+def rebound_after_storing(x):
+    y = x * 1.0
+    pair = (y, 1.0)
+    y = y * 2.0
+    y[0] = 1.0  # a new array: the tuple's item is untouched
+    return np.sum(y * x + pair[0] * x)
+
+
+def stored_copy(x):
+    y = x * 1.0
+    outer = [y.copy()]
+    y[0] = 5.0
+    return np.sum(outer[0] * x + y * x)
+
+
+@pytest.mark.parametrize("f", [rebound_after_storing, stored_copy])
+def test_updates_after_storing_a_copy_or_rebinding_are_differentiated(f):
+    assert_gradients(f, (np.array([0.3, -0.7, 1.1]),))

@@ -104,6 +104,8 @@ class _Lowerer:
         self.ndims: dict[Value, int] = {}  # (rules only) the dimensions of values of known shape
         self.foreign: set[Value] = set()  # (helpers) the caller's values: writing into them is refused
         self.copied_from: dict[str, str] = {}  # `z = y` anywhere: z may alias y after a merge
+        self.held: set[Value] = set()  # items of lists, tuples and dicts bound to names
+        self.held_names: set[str] = set()  # the names those items had when they were stored
         self.parsed_params: set[Value] = set()
         self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
 
@@ -406,6 +408,7 @@ class _Lowerer:
             name = func.value.id
             self.env[name] = self.emit("call", [self.env[name], item], call, hint=name,
                                        callee=runtime.list_append, spelling=None, kwnames=())
+            self.hold(self.env[name])
             return
         value = self.lower_expr(call)
         op = value.owner
@@ -432,6 +435,28 @@ class _Lowerer:
         index = self.lower_expr(target.slice)
         self.env[name] = self.emit("call", [self.env[name], index, value], target, hint=name,
                                    callee=runtime.assign_item, spelling=None, kwnames=())
+        self.hold(self.env[name])
+
+    def hold(self, container: Value) -> None:
+        """Remember what a list, tuple or dict bound to a name holds: Python shares those
+        objects, so a later in-place update of one would change the container's item too."""
+        pending = [container]
+        while pending:
+            op = pending.pop().owner
+            if op is None:
+                continue
+            if op.kind in ("list", "tuple", "dict"):
+                items = op.operands
+            elif op.kind == "call" and op.attrs.get("callee") in (runtime.assign_item, runtime.list_append):
+                pending.append(op.operands[0])  # the earlier version: the same object, with its items
+                items = op.operands[-1:]
+            else:
+                continue
+            for item in items:
+                if item not in self.root.held:
+                    self.root.held.add(item)
+                    self.root.held_names.update(name for name, value in self.env.items() if value is item)
+                    pending.append(item)
 
     def check_mutation(self, target: ast.Name, what: str) -> None:
         """Refuse an in-place update that Python would apply to another name's array too."""
@@ -453,6 +478,9 @@ class _Lowerer:
             raise self.error(target, f"{what} `{target.id}`, which is the same object as `{others[0]}`: "
                              f"the update would change `{others[0]}` too",
                              f"make a copy first: `{target.id} = {others[0]}.copy()`")
+        if current in self.root.held or (merged and target.id in self.root.held_names):
+            raise self.error(target, f"{what} `{target.id}`, which is also an item of a list, tuple or dict: "
+                             "the update would change that item too", f"store a copy: `{target.id}.copy()`")
         if _may_be_view(current) or current in self.root.loop_items:
             base = current.owner.operands[0] if current.owner is not None and current.owner.operands else None
             named = [n for n, v in self.env.items() if base is not None and v is base]
@@ -473,6 +501,7 @@ class _Lowerer:
             if value.hint is None or (value.temp and not generated):
                 value.hint, value.temp = target.id, generated  # the user's name beats a helper's
             self.env[target.id] = value
+            self.hold(value)
             return
         assert isinstance(target, (ast.Tuple, ast.List))
         owner = value.owner
