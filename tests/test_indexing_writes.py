@@ -431,3 +431,27 @@ def stored_copy(x):
 @pytest.mark.parametrize("f", [rebound_after_storing, stored_copy])
 def test_updates_after_storing_a_copy_or_rebinding_are_differentiated(f):
     assert_gradients(f, (np.array([0.3, -0.7, 1.1]),))
+
+
+def dict_item_rebound(x, v):
+    d = {"a": x, "b": v}
+    d["a"] = d["a"] * d["b"]
+    d["c"] = np.sin(x)
+    return np.sum(d["a"] + d["c"] * v)
+
+
+def list_items_of_different_shapes(W, v):
+    layers = [W, v]
+    layers[1] = layers[1] * 2.0
+    layers[-2] = np.tanh(layers[0])
+    return np.sum(layers[0] @ layers[1])
+
+
+@pytest.mark.parametrize("f, args", [
+    (dict_item_rebound, (np.array([0.3, -0.7, 1.1]), np.array([0.5, 1.5, -0.4]))),
+    (list_items_of_different_shapes, (np.array([[0.3, -0.7], [1.1, 0.2], [0.4, -0.5]]), np.array([0.5, 1.5]))),
+])
+def test_item_writes_into_list_and_dict_displays(f, args):
+    """`d[k] = v` and `items[i] = v` on a display replace the item: dicts (once a crash in the
+    backward pass) and lists whose items have different shapes (once a crash in the forward)."""
+    assert_gradients(f, args, wrt=(0, 1))

@@ -433,9 +433,33 @@ class _Lowerer:
             raise self.error(target, f"`{name}` is assigned an element before it is defined")
         self.check_mutation(target.value, "assigning to an element of")
         index = self.lower_expr(target.slice)
-        self.env[name] = self.emit("call", [self.env[name], index, value], target, hint=name,
-                                   callee=runtime.assign_item, spelling=None, kwnames=())
+        rebuilt = self.rebuilt_display(self.env[name], index, value, target)
+        self.env[name] = rebuilt or self.emit("call", [self.env[name], index, value], target, hint=name,
+                                              callee=runtime.assign_item, spelling=None, kwnames=())
         self.hold(self.env[name])
+
+    def rebuilt_display(self, container: Value, index: Value, value: Value, target: ast.Subscript) -> Value | None:
+        """`items[0] = v` or `d["k"] = v` on a list or dict display: the display again, with the
+        item replaced (items are then read statically, as from any display); None for arrays."""
+        op = container.owner
+        if op is None or op.kind not in ("list", "dict"):
+            return None
+        ok, key = static_value(index)
+        items = list(op.operands)
+        if op.kind == "dict":
+            if not ok:
+                raise self.error(target, "assigning to a dict item whose key is not a constant")
+            keys = list(op.attrs["keys"])
+            if key in keys:
+                items[keys.index(key)] = value
+            else:
+                keys.append(key)
+                items.append(value)
+            return self.emit("dict", items, target, hint=target.value.id, keys=tuple(keys))
+        if not ok or not isinstance(key, int) or not -len(items) <= key < len(items):
+            raise self.error(target, "assigning to a list item whose index is not a constant within the list")
+        items[key] = value
+        return self.emit("list", items, target, hint=target.value.id)
 
     def hold(self, container: Value) -> None:
         """Remember what a list, tuple or dict bound to a name holds: Python shares those
