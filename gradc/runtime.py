@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GradcError, NonScalarOutputError
+from .errors import GradcError, NoGradientRuleError, NonScalarOutputError
 
 __all__ = [
     "unbroadcast", "check_scalar", "scatter_add", "tie_step", "matmul_lhs", "matmul_rhs", "dot_lhs",
@@ -51,7 +51,7 @@ def index_order(x, order="C"):
         return order
     if order == "A" or np.asarray(x).flags.c_contiguous or np.asarray(x).flags.f_contiguous:
         return "F" if np.isfortran(x) else "C"
-    raise GradcError(f"gradc differentiates order={order!r} only for a contiguous array",
+    raise NoGradientRuleError(f"gradc differentiates order={order!r} only for a contiguous array",
                      hint="pass order='C' or order='F'")
 
 
@@ -301,7 +301,7 @@ def tensordot_rhs(g, a, b, axes=2):
 def _parse_einsum(subscripts, count):
     subscripts = subscripts.replace(" ", "")
     if "." in subscripts:
-        raise GradcError("gradc differentiates einsum without `...`; write the subscripts out")
+        raise NoGradientRuleError("gradc differentiates einsum without `...`; write the subscripts out")
     if "->" in subscripts:
         inputs, output = subscripts.split("->")
     else:
@@ -319,7 +319,7 @@ def einsum_adjoint(position, g, subscripts, *operands):
     inputs, output = _parse_einsum(subscripts, len(operands))
     target = inputs[position]
     if len(set(target)) != len(target):
-        raise GradcError(f"gradc cannot differentiate einsum {subscripts!r}: an index repeats within "
+        raise NoGradientRuleError(f"gradc cannot differentiate einsum {subscripts!r}: an index repeats within "
                          f"operand {position} (a diagonal); use np.diagonal first")
     others = [(s, op) for i, (s, op) in enumerate(zip(inputs, operands)) if i != position]
     available = set(output).union(*(set(s) for s, _ in others))
@@ -430,7 +430,7 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
         return g * np.where(ans == 0, 0.0, x / safe)
     if ord == 1 and vector:
         return g * np.sign(x)
-    raise GradcError(f"gradc has no rule for np.linalg.norm with ord={ord!r} on this shape",
+    raise NoGradientRuleError(f"gradc has no rule for np.linalg.norm with ord={ord!r} on this shape",
                      hint="the 2-norm, Frobenius norm and vector 1-norm are supported")
 
 

@@ -125,3 +125,21 @@ def test_errors_are_gradc_errors():
     for cls in (gradc.UnsupportedSyntaxError, gradc.NoGradientRuleError, gradc.NonScalarOutputError,
                 gradc.NonDifferentiableArgumentError, gradc.SourceUnavailableError):
         assert issubclass(cls, gradc.GradcError)
+
+
+def norm_of_unsupported_order(x):
+    return np.linalg.norm(x, ord=np.inf)
+
+
+def einsum_with_ellipsis(x):
+    return np.sum(np.einsum("...i,...i->...", x, x))
+
+
+@pytest.mark.parametrize("f, words", [(norm_of_unsupported_order, "ord=inf"), (einsum_with_ellipsis, "`...`")])
+def test_options_a_rule_does_not_cover_are_refused_naming_the_primal_line(f, words):
+    """Caught only when the gradient runs (the option's value decides): a NoGradientRuleError whose
+    note names the primal line, never a number."""
+    with pytest.raises(gradc.NoGradientRuleError, match=words) as info:
+        gradc.grad(f)(np.array([[0.3, -0.7, 1.1], [0.5, 1.2, -0.4]]))
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert f"{__file__}:{f.__code__.co_firstlineno + 1}" in notes, notes
