@@ -455,3 +455,31 @@ def test_item_writes_into_list_and_dict_displays(f, args):
     """`d[k] = v` and `items[i] = v` on a display replace the item: dicts (once a crash in the
     backward pass) and lists whose items have different shapes (once a crash in the forward)."""
     assert_gradients(f, args, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("name, text", [
+    ("alias_by_conditional", "z[0] = 5.0"),
+    ("view_by_conditional", "z += 1.0"),
+    ("alias_by_astype_without_copy", "z[0] = 5.0"),
+    ("alias_by_flip", "z[0] = 5.0"),
+])
+def test_writes_through_conditional_or_view_aliases_are_refused(name, text):
+    """Once silently wrong: a name bound by `a if c else b` to another name's array, or by a
+    call that returns the same memory (`astype(..., copy=False)`, `np.flip`)."""
+    function = getattr(calls_refused, name)
+    with pytest.raises(gradc.UnsupportedSyntaxError) as info:
+        gradc.grad(function)(np.array([0.3, -0.7, 1.1]), 1.0)
+    assert "`z`" in info.value.message and "`y`" in info.value.message
+    assert (info.value.loc.line, info.value.loc.col) == location_of(function, text)
+
+
+def fresh_by_conditional(x, c):
+    y = x * 1.0
+    z = y * 2.0 if c > 0 else np.flip(y) * 3.0
+    z[0] = 5.0
+    return np.sum(y * x + z * x)
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_writes_into_a_fresh_array_chosen_by_a_condition_are_differentiated(c):
+    assert_gradients(fresh_by_conditional, (np.array([0.3, -0.7, 1.1]), c))

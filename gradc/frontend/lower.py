@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
-from ..ir.core import Function, Op, Region, Value, table_key
+from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
 from ..rules.registry import lookup, shapes_known
 from .normalize import normalize
 from .source import UNRESOLVED, ParsedFunction, parse_function
@@ -53,7 +53,9 @@ COMPARE_OPERATORS: dict[type, Callable] = {
 # assignment to such a result would change the argument too.
 _VIEW_CALLEES = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, np.moveaxis,
                  np.expand_dims, np.broadcast_to, np.asarray, np.diagonal, np.atleast_1d,
-                 np.atleast_2d, np.atleast_3d}
+                 np.atleast_2d, np.atleast_3d, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
+                 np.flip, np.fliplr, np.flipud, np.rot90, np.real, np.imag} | \
+    {getattr(np, name) for name in ("permute_dims", "matrix_transpose") if hasattr(np, name)}
 _VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "diagonal"}
 _VIEW_ATTRS = {"T", "real", "imag", "mT"}
 
@@ -502,6 +504,17 @@ class _Lowerer:
             raise self.error(target, f"{what} `{target.id}`, which is the same object as `{others[0]}`: "
                              f"the update would change `{others[0]}` too",
                              f"make a copy first: `{target.id} = {others[0]}.copy()`")
+        shared = [v for v in _merged_sources(current) if v is not current and
+                  (any(v is value for value in self.env.values()) or v in self.root.held or
+                   v in self.foreign or _may_be_view(v))]
+        if shared:
+            owner = shared[0].owner
+            base = owner.operands[0] if _may_be_view(shared[0]) and owner.operands else shared[0]
+            named = [n for n, value in self.env.items() if value in (shared[0], base) and n != target.id]
+            of = f"`{named[0]}`" if named else "another array"
+            raise self.error(target, f"{what} `{target.id}`, which may be the same object as {of} (a branch "
+                             f"or loop can make it so): the update would change {of} too",
+                             f"make a copy first: `{target.id} = {target.id}.copy()`")
         if current in self.root.held or (merged and target.id in self.root.held_names):
             raise self.error(target, f"{what} `{target.id}`, which is also an item of a list, tuple or dict: "
                              "the update would change that item too", f"store a copy: `{target.id}.copy()`")
@@ -745,12 +758,35 @@ def is_structure(kind: Any) -> bool:
     return type(kind) is tuple and bool(kind) and kind[0] in ("list", "tuple", "dict")
 
 
+def _merged_sources(value: Value) -> list[Value]:
+    """The values an `if`, `for` or `while` result may be: what each branch yields for it, or
+    the loop's initial value and what its body yields (followed through nested merges)."""
+    sources, pending, seen = [], [value], set()
+    while pending:
+        v = pending.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        op = v.owner
+        if op is None or op.kind not in ("if", "for", "while"):
+            sources.append(v)
+            continue
+        i = op.results.index(v)
+        if op.kind == "if":
+            pending += [region.ops[-1].operands[i] for region in op.regions]
+        else:
+            parts = loop_parts(op)
+            pending += [parts.inits[i], parts.yielded[i]]
+    return sources
+
+
 def _may_be_view(value: Value) -> bool:
     """Whether `value` may share memory with another array (so writing into it writes there)."""
     owner = value.owner
     return owner is not None and (
         (owner.kind == "call" and table_key(owner.attrs["callee"]) in _VIEW_CALLEES)
         or (owner.kind == "method" and owner.attrs["name"] in _VIEW_METHODS)
+        or (owner.kind == "method" and owner.attrs["name"] == "astype" and "copy" in owner.kwnames)
         or (owner.kind == "getattr" and owner.attrs["name"] in _VIEW_ATTRS)
         or owner.kind == "getitem")
 
