@@ -28,6 +28,7 @@ from .ir.core import Function
 from .ir.printer import print_function
 from .ir.verify import verify
 from .passes import optimize as run_passes
+from .passes import share_primal
 from .rules.registry import _version as _rules_version
 from .rules.registry import version as rules_version
 
@@ -84,7 +85,7 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
     structures = {i: k for i, k in enumerate(kinds) if i in wrt and is_structure(k)}
     parsed = parsed or parse_function(fn)                     # source → AST
     primal = verify(primal or lower_function(parsed, structures))  # AST → normalized AST → IR
-    adjoint = reverse(primal, list(wrt), mode, kinds)         # IR → adjoint IR
+    adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds)  # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
     return Compiled(None, adjoint, emitted, compile_factory(emitted))  # → compiled function

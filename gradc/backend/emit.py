@@ -283,7 +283,8 @@ class _Emitter:
                 target = ast.Subscript(self.expr(op.operands[0]), self.index_expr(index), ast.Store())
                 return [ast.AugAssign(target, ast.Add(), self.expr(g))]
             target = ast.Name(self.names[op.result], ast.Store())
-            return [ast.AugAssign(target, ast.Add(), self.expr(op.operands[1]))]  # `dx += c`
+            sign = ast.Sub() if op.attrs["callee"] is operator.sub else ast.Add()
+            return [ast.AugAssign(target, sign, self.expr(op.operands[1]))]  # `dx += c`, `dx -= c`
         if op.kind == "call" and op.attrs["callee"] is runtime.list_append and \
                 self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
             append = ast.Attribute(self.expr(op.operands[0]), "append", ast.Load())

@@ -4,10 +4,18 @@ from __future__ import annotations
 from ..ir.core import Function
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
+from .factors import fold_factors
 from .inplace import accumulate_in_place
 from .simplify import simplify
 
-__all__ = ["optimize", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place"]
+__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place",
+           "fold_factors"]
+
+
+def share_primal(function: Function, enabled: bool = True) -> Function:
+    """Before differentiation: one op for each pure expression of the primal, so an expression
+    read twice (`x[:-1]` in two statements) gets one adjoint, scattered back once."""
+    return eliminate_common_subexpressions(function) if enabled else function
 
 
 def optimize(function: Function, enabled: bool = True) -> Function:
@@ -17,5 +25,8 @@ def optimize(function: Function, enabled: bool = True) -> Function:
     if enabled:
         simplify(function)
         eliminate_common_subexpressions(function)
+        eliminate_dead_code(function)  # (so that use counts are the live ones)
+        fold_factors(function)
+        simplify(function)
     eliminate_dead_code(function)
     return accumulate_in_place(function) if enabled else function

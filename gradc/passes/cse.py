@@ -24,11 +24,21 @@ def _operand_key(value: Value) -> object:
     ok, constant = static_value(value)
     if ok:
         try:
-            hash(constant)
-            return ("const", type(constant), constant)
+            key = ("const", type(constant), _hashable(constant))
+            hash(key)
+            return key
         except TypeError:
             pass
     return id(value)
+
+
+def _hashable(constant: object) -> object:
+    """A slice (unhashable before Python 3.12), or a tuple of them, as a hashable key."""
+    if type(constant) is slice:
+        return ("slice", _hashable(constant.start), _hashable(constant.stop), _hashable(constant.step))
+    if type(constant) is tuple:
+        return tuple((type(c), _hashable(c)) for c in constant)
+    return constant
 
 
 def _key(op: Op) -> tuple | None:

@@ -1,4 +1,5 @@
-"""In-place accumulation: `dx = dx + c` becomes `dx += c` where nothing else can see `dx`.
+"""In-place accumulation: `dx = dx + c` becomes `dx += c` (and `dx = dx - c`, `dx -= c`)
+where nothing else can see `dx`.
 
 A later contribution to an adjoint is added in place when the adjoint so far is an array
 this gradient made (the result of arithmetic, never an argument or a view), nothing else
@@ -73,7 +74,7 @@ def accumulate_in_place(function: Function) -> Function:
             continue
         op.attrs["inplace"] = True
         scatter = contribution.owner
-        if scatter is not None and scatter.kind == "call" and scatter.attrs["callee"] is runtime.scatter_add \
+        if op.attrs["callee"] is operator.add and scatter is not None and scatter.kind == "call" and scatter.attrs["callee"] is runtime.scatter_add \
                 and uses.get(contribution) == 1 and _basic_index(scatter.operands[2]) \
                 and shapes.get(scatter.operands[1]) == shape:
             op.attrs["into"] = scatter  # `dx[index] += g`

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..analysis.activity import carries_gradient
 from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Value
+from ..ir.core import Function, Op, Value, table_key
 
 __all__ = ["simplify"]
 
@@ -84,33 +84,86 @@ def _fold(op: Op) -> object:
 
 _NOT = object()
 
+_SHAPE_QUERIES = {np.shape: lambda shape: shape, np.size: lambda shape: int(np.prod(shape, dtype=np.int64)),
+                  np.ndim: len}
+
+
+def _fold_shape(op: Op, shapes: dict) -> object:
+    """`np.shape(x)`, `np.size(x)`, `np.ndim(x)` of an `x` whose shape is known: a constant."""
+    if op.kind != "call" or op.attrs.get("kwnames") or len(op.operands) != 1:
+        return _NOT
+    query = _SHAPE_QUERIES.get(table_key(op.attrs["callee"]))
+    shape = _shape_of(op.operands[0], shapes) if query is not None else None
+    return _NOT if shape is None else query(shape)
+
+
+def _is_times_minus_one(op: Op) -> bool:
+    """`x * -1.0` (what folding signs can leave), better spelled `-x`."""
+    return op.kind == "call" and op.attrs.get("callee") is operator.mul and not op.attrs.get("kwnames") and \
+        len(op.operands) == 2 and _is_number(op.operands[1], -1) and not static_value(op.operands[0])[0] \
+        and _numeric(op.operands[0])
+
 
 def _shape_of(value: Value, shapes: dict) -> tuple | None:
-    """A value's known shape; an adjoint has the shape of what it is the adjoint of; a number ()."""
+    """A value's known shape; an adjoint has the shape of what it is the adjoint of; a number ();
+    a rule's `np.expand_dims(g, axis)` or `g * c` the shape following from g's."""
     ok, constant = static_value(value)
     if ok and type(constant) in (int, float):
         return ()
     if value in shapes:
         return shapes[value]
-    return shapes.get(value.adjoint_of) if value.adjoint_of is not None else None
+    if value.adjoint_of is not None and value.adjoint_of in shapes:
+        return shapes[value.adjoint_of]
+    op = value.owner
+    if op is None or op.kind != "call" or op.attrs.get("kwnames") or not op.backward:
+        return None
+    callee = op.attrs["callee"]
+    if callee is np.expand_dims and len(op.operands) == 2:
+        inner, (ok, axis) = _shape_of(op.operands[0], shapes), static_value(op.operands[1])
+        if inner is not None and ok and type(axis) is int and -len(inner) - 1 <= axis <= len(inner):
+            axis = axis if axis >= 0 else axis + len(inner) + 1
+            return inner[:axis] + (1,) + inner[axis:]
+        return None
+    if (callee in _ELEMENTWISE or isinstance(callee, np.ufunc)) and len(op.operands) <= 2:
+        operand_shapes = [_shape_of(v, shapes) for v in op.operands]
+        if None not in operand_shapes:
+            try:
+                return tuple(np.broadcast_shapes(*operand_shapes))
+            except ValueError:
+                return None
+    return None
 
 
-def _scale_instead_of_broadcast(op: Op, shapes: dict) -> bool:
-    """`np.broadcast_to(s, S) * v` for a scalar `s` and a `v` of shape S is `s * v`: rewrite the
-    op in place (the broadcast array is never made)."""
-    if op.kind != "call" or op.attrs.get("callee") is not operator.mul or op.attrs.get("kwnames") \
+_ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg}
+
+
+def _drop_broadcasts(op: Op, shapes: dict) -> bool:
+    """`np.broadcast_to(s, S) * v` for a `v` of shape S is `s * v`, and so for `+`, `-`, `/`:
+    rewrite the op in place (the broadcast array is never made, and arithmetic on a scalar or a
+    smaller array is what NumPy does fastest)."""
+    if op.kind != "call" or op.attrs.get("callee") not in _ELEMENTWISE or op.attrs.get("kwnames") \
             or len(op.operands) != 2:
         return False
-    for position, (spread, other) in enumerate(((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0]))):
+    for position in (0, 1):
+        spread, other = op.operands[position], op.operands[1 - position]
         owner = spread.owner
         if owner is None or owner.kind != "call" or owner.attrs.get("callee") is not np.broadcast_to \
-                or len(owner.operands) != 2:
+                or len(owner.operands) != 2 or owner.attrs.get("kwnames"):
             continue
         ok, shape = static_value(owner.operands[1])
-        scalar = owner.operands[0]
-        if ok and isinstance(shape, tuple) and _shape_of(scalar, shapes) == () and \
-                _shape_of(other, shapes) == shape and _numeric(other):
-            op.operands = [scalar, other] if position == 0 else [other, scalar]
+        if not ok:
+            shape = _fold_shape(owner.operands[1].owner, shapes) if owner.operands[1].owner else _NOT
+            ok = shape is not _NOT
+        source = owner.operands[0]
+        if not (ok and isinstance(shape, tuple)) or _shape_of(other, shapes) != shape or not _numeric(other):
+            continue
+        source_shape = _shape_of(source, shapes)
+        try:
+            fits = source_shape is not None and tuple(np.broadcast_shapes(source_shape, shape)) == shape
+        except ValueError:
+            fits = False
+        if fits:
+            op.operands[position] = source
             return True
     return False
 
@@ -124,7 +177,7 @@ def simplify(function: Function) -> Function:
         if len(op.results) != 1:
             continue
         if op.backward and shapes:
-            _scale_instead_of_broadcast(op, shapes)
+            _drop_broadcasts(op, shapes)
         # Only the backward's identities: in the forward, `y = x * 1.0` must stay a new array
         # (an in-place write into y must not reach x).
         same = _identity(op, shapes) if op.backward else None
@@ -136,6 +189,10 @@ def simplify(function: Function) -> Function:
                 same.adjoint_of = result.adjoint_of  # `dy = 1.0 * dz` is still the adjoint of y
             continue
         folded = _fold(op)
+        if folded is _NOT and op.backward and shapes:
+            folded = _fold_shape(op, shapes)
+        if op.backward and folded is _NOT and _is_times_minus_one(op):
+            op.attrs["callee"], op.operands = operator.neg, [op.operands[0]]
         if folded is not _NOT:
             op.kind, op.operands, op.attrs = "const", [], {"value": folded, "spelling": None}
     return function

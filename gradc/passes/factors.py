@@ -1,0 +1,242 @@
+"""Moving signs and constant factors to where they cost nothing.
+
+Rules compose: the rule of `-a * a` hands down `dneg = g * a` and the caller adds
+`-dneg`; the rule of `sqrt(1 + v * v)` gives `dz = g * 0.5 / s` and the product
+rule adds `dz * v` twice. Written out, that is a negation or a doubling per
+contribution, a pass over memory each for arrays. A person writes `dv = dv - t`
+and `g / s * v`. This pass does the same by folding a factor of -1 or 2 into a
+single-use expression of the backward sweep that can absorb it for free: a
+constant operand of a product or a numerator, a negation it unwraps, through
+sums, broadcasts and matrix products on the way:
+
+    x + -y          ->  x - y            x - -y  ->  x + y
+    (-x).sum()      ->  -x.sum()  (absorbed by whatever reads it)
+    t + t           ->  t with its constant doubled (t = g * 0.5 / s * v: g / s * v)
+    -np.broadcast_to(c, S)  ->  np.broadcast_to(-c, S)
+
+Negation and doubling are exact in floating point, so values do not change.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Callable
+
+import numpy as np
+
+from ..frontend.lower import static_value
+from ..ir.core import Function, Op, Region, Value
+
+__all__ = ["fold_factors"]
+
+_LINEAR_IN_FIRST = {np.sum, np.broadcast_to, np.expand_dims, np.reshape, np.transpose}
+_LINEAR_METHODS = {"sum", "reshape", "transpose"}
+
+
+class _Folder:
+    def __init__(self, function: Function) -> None:
+        self.uses: dict[Value, int] = {}
+        self.region_of: dict[int, Region] = {}
+        self._index(function.body)
+
+    def _index(self, region: Region) -> None:
+        for op in region.ops:
+            self.region_of[id(op)] = region
+            for value in op.operands:
+                self.uses[value] = self.uses.get(value, 0) + 1
+            for inner in op.regions:
+                self._index(inner)
+
+    # -- what can absorb a factor -------------------------------------------------------------
+    def _private(self, value: Value, uses: int = 1) -> Op | None:
+        """The op defining `value` when it is a backward call only its one reader sees."""
+        op = value.owner
+        if op is None or not op.backward or self.uses.get(value, 0) != uses or len(op.results) != 1 \
+                or op.attrs.get("mutable") or op.attrs.get("inplace"):
+            return None
+        return op
+
+    def gain(self, value: Value, factor: int, uses: int = 1) -> int | None:
+        """How many operations multiplying `value` (read by one op, `uses` times) by `factor`
+        in place saves (0: it costs nothing, saves nothing); None when it cannot absorb it."""
+        op = self._private(value, uses)
+        if op is None:
+            return None
+        found = self._slot(op, factor)
+        return None if found is None else found[0]
+
+    def _slot(self, op: Op, factor: int) -> tuple | None:
+        """(gain, where) for the best place of the factor in `op`: ("unwrap",) for a negation it
+        removes, ("const", i) for a constant operand it multiplies, ("divisor", i) for a constant
+        it divides, ("inner", i) for an operand that absorbs it; None when there is none."""
+        callee = op.attrs.get("callee") if op.kind == "call" else None
+        if op.kind == "call" and op.attrs.get("kwnames") and \
+                (callee not in _LINEAR_IN_FIRST or len(op.operands) <= len(op.attrs["kwnames"])):
+            return None
+        candidates = []
+        if callee is operator.neg:
+            candidates.append((1, ("unwrap",)) if factor == -1 else self._inner(op, 0, factor))
+        elif callee in (operator.mul, operator.matmul) and len(op.operands) == 2:
+            for i in (1, 0):
+                if callee is operator.mul and _number(op.operands[i]) is not None:
+                    candidates.append((_gain(_number(op.operands[i]) * factor), ("const", i)))
+                candidates.append(self._inner(op, i, factor))
+        elif callee is operator.truediv and len(op.operands) == 2:
+            if _number(op.operands[0]) is not None:
+                candidates.append((_gain(_number(op.operands[0]) * factor), ("const", 0)))
+            if _number(op.operands[1]) not in (None, 0):
+                candidates.append((_gain(_number(op.operands[1]) / factor), ("divisor", 1)))
+            candidates.append(self._inner(op, 0, factor))
+        elif _is_linear(op):
+            candidates.append(self._inner(op, 0, factor))
+        candidates = [c for c in candidates if c is not None]
+        return max(candidates, key=lambda c: c[0]) if candidates else None
+
+    def _inner(self, op: Op, i: int, factor: int) -> tuple | None:
+        gain = self.gain(op.operands[i], factor)
+        return None if gain is None else (gain, ("inner", i))
+
+    # -- absorbing it --------------------------------------------------------------------------
+    def scale(self, value: Value, factor: int) -> Value:
+        """Multiply `value` by `factor` in place (after `gain` said it can); returns the value
+        that now holds factor * value (another one when a negation was unwrapped)."""
+        op = value.owner
+        slot = self._slot(op, factor)[1]
+        if slot[0] == "unwrap":
+            return op.operands[0]
+        i = slot[1]
+        if slot[0] == "const":
+            op.operands[i] = self._constant(_number(op.operands[i]) * factor, op)
+        elif slot[0] == "divisor":
+            op.operands[i] = self._constant(_number(op.operands[i]) / factor, op)
+        else:
+            op.operands[i] = self.scale(op.operands[i], factor)
+        return value
+
+    def _constant(self, number: float, before: Op) -> Value:
+        """A new constant, defined just before the op that reads it."""
+        const = Op("const", [], [], {"value": number, "spelling": None}, [], before.loc, before.stmt)
+        const.backward = True
+        result = Value(hint=None, owner=const)
+        const.results = [result]
+        region = self.region_of[id(before)]
+        region.ops.insert(region.ops.index(before), const)
+        self.region_of[id(const)] = region
+        self.uses[result] = 1
+        return result
+
+
+def _number(value: Value) -> float | None:
+    ok, constant = static_value(value)
+    if ok and type(constant) in (int, float) and value.owner.attrs.get("spelling") is None:
+        return constant
+    return None
+
+
+def _gain(constant: float) -> int:
+    """A constant that becomes 1 saves its product (simplify removes `x * 1.0`)."""
+    return 1 if constant == 1 else 0
+
+
+def _is_linear(op: Op) -> bool:
+    """A sum, broadcast or reshape: scaling its (first) operand scales its result."""
+    if op.kind == "call":
+        return op.attrs.get("callee") in _LINEAR_IN_FIRST
+    return op.kind == "method" and op.attrs.get("name") in _LINEAR_METHODS
+
+
+def _is_call(op: Op, callee: Callable) -> bool:
+    return op.kind == "call" and op.attrs.get("callee") is callee and not op.attrs.get("kwnames")
+
+
+def fold_factors(function: Function) -> Function:
+    """Fold negations and doublings of the backward sweep into expressions that absorb them."""
+    folder = _Folder(function)
+    replaced: dict[Value, Value] = {}
+    for op in list(function.walk()):
+        op.operands = [replaced.get(v, v) for v in op.operands]
+        if not op.backward or len(op.results) != 1:
+            continue
+        if _is_call(op, operator.add) and len(op.operands) == 2:
+            a, b = op.operands
+            if a is b and folder.gain(a, 2, uses=2) is not None:      # t + t
+                doubled = replaced[op.result] = folder.scale(a, 2)
+                folder.uses[doubled] += folder.uses.get(op.result, 0) - 2  # its readers are the sum's
+                _keep_adjoint(op.result, doubled)
+            elif _twice_added(folder, a, b):                          # (x + t) + t
+                op.operands = [a.owner.operands[0], folder.scale(b, 2)]
+            elif folder.gain(b, -1):                                   # x + -y
+                op.attrs["callee"], op.operands = operator.sub, [a, folder.scale(b, -1)]
+            elif folder.gain(a, -1):                                   # -y + x
+                op.attrs["callee"], op.operands = operator.sub, [b, folder.scale(a, -1)]
+                op.attrs.pop("accumulates", None)  # (b is not the adjoint so far: no `+=` into it)
+        elif _is_call(op, operator.sub) and len(op.operands) == 2 and folder.gain(op.operands[1], -1):
+            op.attrs["callee"] = operator.add                          # x - -y
+            op.operands = [op.operands[0], folder.scale(op.operands[1], -1)]
+        elif _is_call(op, operator.neg) and folder.gain(op.operands[0], -1):
+            replaced[op.result] = folder.scale(op.operands[0], -1)     # -(-x * y)
+            _keep_adjoint(op.result, replaced[op.result])
+        elif _is_call(op, operator.neg):
+            _negate_broadcast(folder, op)
+        elif _is_call(op, operator.mul) or _is_call(op, operator.truediv):
+            _sign_into_constant(folder, op)                            # (-x) * 0.5 -> x * -0.5
+        if _is_reduction(op) and folder.gain(op.operands[0], -1):
+            replaced[op.result] = _negate_after(folder, op)            # (-x).sum() -> -x.sum()
+    return function
+
+
+def _twice_added(folder: _Folder, a: Value, b: Value) -> bool:
+    """`a` is `x + b`, read only here, and b is read only by these two sums."""
+    first = folder._private(a)
+    return first is not None and _is_call(first, operator.add) and len(first.operands) == 2 and \
+        first.operands[1] is b and first.operands[0] is not b and folder.gain(b, 2, uses=2) is not None
+
+
+def _sign_into_constant(folder: _Folder, op: Op) -> None:
+    """A product or quotient reading a negation, only it, and a constant: the constant takes the sign."""
+    if len(op.operands) != 2:
+        return
+    for i, j in ((0, 1), (1, 0)):
+        neg = folder._private(op.operands[i])
+        number = _number(op.operands[j])
+        if neg is not None and _is_call(neg, operator.neg) and number not in (None, 0):
+            op.operands[i] = neg.operands[0]
+            op.operands[j] = folder._constant(-number, op)
+            return
+
+
+def _is_reduction(op: Op) -> bool:
+    return (op.kind == "call" and op.attrs.get("callee") is np.sum) or \
+        (op.kind == "method" and op.attrs.get("name") == "sum")
+
+
+def _negate_after(folder: _Folder, op: Op) -> Value:
+    """Take the negation out of a sum's operand and apply it to the (smaller) sum instead."""
+    op.operands[0] = folder.scale(op.operands[0], -1)
+    neg = Op("call", [op.result], [], {"callee": operator.neg, "spelling": None, "kwnames": ()}, [],
+             op.loc, op.stmt)
+    neg.backward = True
+    result = Value(hint=op.result.hint, owner=neg, adjoint_of=op.result.adjoint_of, temp=op.result.temp)
+    neg.results = [result]
+    region = folder.region_of[id(op)]
+    region.ops.insert(region.ops.index(op) + 1, neg)
+    folder.region_of[id(neg)] = region
+    folder.uses[result] = folder.uses.get(op.result, 0)
+    folder.uses[op.result] = 1
+    return result
+
+
+def _negate_broadcast(folder: _Folder, op: Op) -> None:
+    """`-np.broadcast_to(c, S)` for a constant c becomes `np.broadcast_to(-c, S)`."""
+    spread = op.operands[0].owner
+    if spread is None or not _is_call(spread, np.broadcast_to) or len(spread.operands) != 2:
+        return
+    number = _number(spread.operands[0])
+    if number is None:
+        return
+    op.attrs = dict(spread.attrs)
+    op.operands = [folder._constant(-number, op), spread.operands[1]]
+
+
+def _keep_adjoint(old: Value, new: Value) -> None:
+    if new.adjoint_of is None and new.hint is None:
+        new.adjoint_of = old.adjoint_of
