@@ -768,4 +768,5 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
     function.signature = primal.signature
     function.mode = mode
     function.facts = sweep.facts  # shapes, for the passes
+    function.kinds = dict(zip(primal.params, kinds))  # (and the arguments' dtypes)
     return function

@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from ..frontend.lower import static_value
 from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
 from ..rules.registry import lookup
 from .activity import rule_key
 
-__all__ = ["Abstract", "infer_shapes", "abstract_argument"]
+__all__ = ["Abstract", "infer_shapes", "abstract_argument", "shape_of"]
 
 # Stand-ins above this many elements are not built: such shapes stay unknown.
 _MAX_ELEMENTS = 2_000_000
@@ -289,3 +290,36 @@ def infer_shapes(function: Function, arguments: dict[Value, Abstract]) -> dict[V
     inference.facts.update(arguments)
     inference.region(function.body)
     return inference.facts
+
+
+_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg}
+
+
+def shape_of(value: Value, shapes: dict) -> tuple | None:
+    """A value's known shape; an adjoint has the shape of what it is the adjoint of; a number ();
+    a rule's `np.expand_dims(g, axis)` or `g * c` the shape following from g's."""
+    ok, constant = static_value(value)
+    if ok and type(constant) in (int, float):
+        return ()
+    if value in shapes:
+        return shapes[value]
+    if value.adjoint_of is not None and value.adjoint_of in shapes:
+        return shapes[value.adjoint_of]
+    op = value.owner
+    if op is None or op.kind != "call" or op.attrs.get("kwnames") or not op.backward:
+        return None
+    callee = op.attrs["callee"]
+    if callee is np.expand_dims and len(op.operands) == 2:
+        inner, (ok, axis) = shape_of(op.operands[0], shapes), static_value(op.operands[1])
+        if inner is not None and ok and type(axis) is int and -len(inner) - 1 <= axis <= len(inner):
+            axis = axis if axis >= 0 else axis + len(inner) + 1
+            return inner[:axis] + (1,) + inner[axis:]
+        return None
+    if (callee in _ARITHMETIC or isinstance(callee, np.ufunc)) and len(op.operands) <= 2:
+        operand_shapes = [shape_of(v, shapes) for v in op.operands]
+        if None not in operand_shapes:
+            try:
+                return tuple(np.broadcast_shapes(*operand_shapes))
+            except ValueError:
+                return None
+    return None

@@ -25,6 +25,8 @@ import numpy as np
 
 from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATORS
 from .. import runtime
+from ..analysis.shapes import shape_of
+from ..passes.inplace import REUSE_MIN_ELEMENTS
 from ..ir.core import Function, Op, Region, Value, table_key
 from .names import Layout, _is_undefined
 
@@ -283,8 +285,8 @@ class _Emitter:
                 target = ast.Subscript(self.expr(op.operands[0]), self.index_expr(index), ast.Store())
                 return [ast.AugAssign(target, ast.Add(), self.expr(g))]
             target = ast.Name(self.names[op.result], ast.Store())
-            sign = ast.Sub() if op.attrs["callee"] is operator.sub else ast.Add()
-            return [ast.AugAssign(target, sign, self.expr(op.operands[1]))]  # `dx += c`, `dx -= c`
+            update = _BINARY_AST[op.attrs["callee"]]()
+            return [ast.AugAssign(target, update, self.expr(op.operands[1]))]  # `dx += c`, `a *= b`
         if op.kind == "call" and op.attrs["callee"] is runtime.list_append and \
                 self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
             append = ast.Attribute(self.expr(op.operands[0]), "append", ast.Load())
@@ -392,8 +394,25 @@ class _Emitter:
         call = ast.Call(ast.Name(_COMMENT, ast.Load()), [ast.Constant(len(self.comments) - 1)], [])
         return ast.Expr(call)
 
+    def big_array_names(self) -> set[str]:
+        """Variables that hold, at some point, an array known to be big (see `release_dead_arrays`)."""
+        if not getattr(self.function, "optimized", True):
+            return set()
+        shapes = {v: f.shape for v, f in getattr(self.function, "facts", {}).items() if f.shape is not None}
+        params = {self.names.get(p) for p in self.function.params}
+        big = set()
+        for value, name in self.names.items():
+            shape = shape_of(value, shapes)
+            if name not in params and shape and int(np.prod(shape)) >= REUSE_MIN_ELEMENTS:
+                big.add(name)
+        return {name for name in big if not self._only_views(name)}
+
+    def _only_views(self, name: str) -> bool:
+        """A variable that only ever holds slices of other arrays frees nothing when deleted."""
+        return all(v.owner is not None and v.owner.kind == "getitem" for v, n in self.names.items() if n == name)
+
     def run(self) -> Emitted:
-        body = self.block(self.function.body, top=True)
+        body = release_dead_arrays(self.block(self.function.body, top=True), self.big_array_names())
         signature = self.signature()
         inner = ast.FunctionDef(self.function.name, signature, body, [], None, lineno=0)
         if hasattr(inner, "type_params"):
@@ -451,6 +470,43 @@ def _line_map(text: str) -> dict[int, int]:
         if current is not None:
             mapping[number] = current
     return mapping
+
+
+def release_dead_arrays(body: list[ast.stmt], big: set[str]) -> list[ast.stmt]:
+    """`del a` after the statement that last reads a big array `a` (at the top level of the
+    function): a local variable otherwise holds its array until the function returns, and the
+    memory freed early is what the next big array is made in (warm pages, no new mapping)."""
+    if not big:
+        return body
+    last: dict[str, int] = {}
+    for i, stmt in enumerate(body):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id in big:
+                last[node.id] = i
+    work = [i for i, stmt in enumerate(body) if not _is_comment(stmt)]
+    final = work[-2] if len(work) >= 2 and isinstance(body[work[-1]], ast.Return) else len(body)
+    released: dict[int, list[str]] = {}
+    for name, i in last.items():
+        if i < final and _reads(body[i], name):  # (not just before the return: that frees them too)
+            released.setdefault(i, []).append(name)
+    out = []
+    for i, stmt in enumerate(body):
+        out.append(stmt)
+        if i in released:
+            out.append(ast.Delete([ast.Name(n, ast.Del()) for n in sorted(released[i])]))
+    return out
+
+
+def _is_comment(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and \
+        isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == _COMMENT
+
+
+def _reads(stmt: ast.stmt, name: str) -> bool:
+    """Whether `stmt` reads `name` (a statement that only assigns it leaves it to be read later)."""
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name:
+        return True
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(stmt))
 
 
 def emit(function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str]) -> Emitted:

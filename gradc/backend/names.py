@@ -93,7 +93,7 @@ class Layout:
             return False
         if reader.kind == "return":
             return value.owner.kind == "tuple"
-        return True
+        return not (reader.attrs.get("inplace") and index == 0)  # `a *= b` needs `a` named
 
     def _owner_of_region(self, op: Op) -> Op | None:
         region = self.region_of[id(op)]
@@ -108,8 +108,8 @@ class Layout:
         for op in region.ops:
             for inner in op.regions:
                 self._choose_inlined(inner)
-            if len(op.results) != 1 or op.attrs.get("effect") or op.kind in STRUCTURED:
-                continue
+            if len(op.results) != 1 or op.attrs.get("effect") or op.kind in STRUCTURED or op.attrs.get("inplace"):
+                continue  # (`a *= b` is a statement)
             value = op.result
             if op.kind == "const" or id(op) in self.expression_ops:
                 self.inlined.add(value)

@@ -5,10 +5,10 @@ from ..ir.core import Function
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .factors import fold_factors
-from .inplace import accumulate_in_place
+from .inplace import accumulate_in_place, reuse_dying_arrays
 from .simplify import simplify
 
-__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place",
+__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place", "reuse_dying_arrays",
            "fold_factors"]
 
 
@@ -29,4 +29,8 @@ def optimize(function: Function, enabled: bool = True) -> Function:
         fold_factors(function)
         simplify(function)
     eliminate_dead_code(function)
-    return accumulate_in_place(function) if enabled else function
+    if enabled:
+        accumulate_in_place(function)
+        reuse_dying_arrays(function)
+    function.optimized = enabled  # (the emitter then also releases big arrays early)
+    return function

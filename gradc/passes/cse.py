@@ -1,6 +1,8 @@
 """Common-subexpression elimination: one op computes each pure expression once."""
 from __future__ import annotations
 
+import operator
+
 from ..analysis.activity import rule_key
 from ..frontend.lower import static_value
 from ..ir.core import Function, Op, Region, Value
@@ -44,11 +46,22 @@ def _hashable(constant: object) -> object:
 def _key(op: Op) -> tuple | None:
     try:
         attrs = tuple(sorted((k, v) for k, v in op.attrs.items() if k != "spelling"))
-        key = (op.kind, attrs, tuple(_operand_key(v) for v in op.operands))
+        operands = tuple(_operand_key(v) for v in op.operands)
+        if _commutes(op):
+            operands = tuple(sorted(operands, key=repr))
+        key = (op.kind, attrs, operands)
         hash(key)
     except TypeError:
         return None
     return key
+
+
+def _commutes(op: Op) -> bool:
+    """`c * x` is `x * c` (and `c + x`, `x + c`) for a number c: whatever x is, as long as it can
+    be multiplied by a number (strings and lists too); `x + y` in general is not (lists)."""
+    return op.kind == "call" and op.attrs.get("callee") in (operator.add, operator.mul) and \
+        len(op.operands) == 2 and not op.attrs.get("kwnames") and \
+        any(static_value(v)[0] and type(static_value(v)[1]) in (int, float) for v in op.operands)
 
 
 def eliminate_common_subexpressions(function: Function) -> Function:

@@ -14,10 +14,11 @@ import operator
 import numpy as np
 
 from .. import runtime
+from ..analysis.shapes import shape_of
 from ..frontend.lower import static_value
-from ..ir.core import Function, Value
+from ..ir.core import Function, Value, table_key
 
-__all__ = ["accumulate_in_place"]
+__all__ = ["accumulate_in_place", "reuse_dying_arrays", "REUSE_MIN_ELEMENTS"]
 
 # Callees whose result is always a new array (or an immutable number).
 _FRESH = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow,
@@ -78,4 +79,114 @@ def accumulate_in_place(function: Function) -> Function:
                 and uses.get(contribution) == 1 and _basic_index(scatter.operands[2]) \
                 and shapes.get(scatter.operands[1]) == shape:
             op.attrs["into"] = scatter  # `dx[index] += g`
+    return function
+
+
+# -- reusing the memory of arrays that die ---------------------------------------------------------
+#: Arrays of at least this many elements are updated in place when they die in arithmetic: a new
+#: array this big comes from the operating system page by page (glibc maps allocations of
+#: 128 KiB and more), which costs more than the arithmetic. Smaller ones keep the plain expression.
+REUSE_MIN_ELEMENTS = 16_384
+
+_ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv}
+_COMMUTATIVE = {operator.add, operator.mul}
+_SAME_DTYPE_METHODS = {"sum", "mean", "max", "min", "reshape", "transpose", "copy", "ravel"}
+_SAME_DTYPE_CALLS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.broadcast_to, np.expand_dims,
+                     np.reshape, np.transpose, runtime.scatter_add}
+
+
+class _Dtypes:
+    """The dtype of values, as far as it follows from the arguments' dtypes by NumPy's own
+    promotion (run on one-element stand-ins); "weak" for a Python number; None when unknown."""
+
+    def __init__(self, kinds: dict) -> None:
+        self.known: dict[Value, object] = {}
+        for param, kind in kinds.items():
+            if kind in (float, int):
+                self.known[param] = "weak"
+            elif type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype):
+                self.known[param] = kind[1]
+
+    def of(self, value: Value) -> object:
+        if value not in self.known:
+            self.known[value] = None  # (no cycles in SSA, but be safe)
+            self.known[value] = self._infer(value)
+        return self.known[value]
+
+    def _infer(self, value: Value) -> object:
+        op = value.owner
+        if op is None:
+            return None
+        ok, constant = static_value(value)
+        if ok:
+            return "weak" if type(constant) in (int, float) else None
+        if op.kind == "getitem" or (op.kind == "method" and op.attrs["name"] in _SAME_DTYPE_METHODS):
+            return self._array_dtype(op.operands[0])
+        if op.kind == "getattr" and op.attrs["name"] == "T":
+            return self._array_dtype(op.operands[0])
+        if op.kind != "call":
+            return None
+        callee = op.attrs["callee"]
+        if table_key(callee) in _SAME_DTYPE_CALLS:
+            return self._array_dtype(op.operands[0])
+        if op.attrs.get("kwnames") or not (callee in _ELEMENTWISE or callee in (operator.neg, operator.matmul, operator.pow)
+                                           or isinstance(callee, np.ufunc)):
+            return None
+        stand_ins = []
+        for operand in op.operands:
+            dtype = self.of(operand)
+            if dtype is None:
+                return None
+            stand_ins.append(1.0 if dtype == "weak" else np.ones((1, 1), dtype))
+        if not any(isinstance(s, np.ndarray) for s in stand_ins):
+            return None  # arithmetic on Python numbers: a number (and int or float: unknown here)
+        try:
+            with np.errstate(all="ignore"):
+                return np.asarray(callee(*stand_ins)).dtype
+        except Exception:  # noqa: BLE001 - whatever NumPy refuses is simply unknown
+            return None
+
+    def _array_dtype(self, value: Value) -> object:
+        dtype = self.of(value)
+        return dtype if isinstance(dtype, np.dtype) else None
+
+
+def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENTS) -> Function:
+    """Mark `a * b` (`+`, `-`, `/`) to be computed into `a`'s memory, as `a *= b`, where `a` is a
+    big array this gradient made, this is its last reader, and the result has its shape and dtype
+    (for `+` and `*`, into `b` the same way)."""
+    shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
+    dtypes = _Dtypes(getattr(function, "kinds", {}))
+    uses: dict[Value, int] = {}
+    region_of: dict[int, int] = {}
+    for region in _regions(function.body):
+        for op in region.ops:
+            region_of[id(op)] = id(region)
+            for value in op.operands:
+                uses[value] = uses.get(value, 0) + 1
+
+    def reusable(value: Value, op) -> bool:
+        if value.hint is not None and not value.temp and value.adjoint_of is None:
+            return False  # the user's `a` must not go on to hold something else under its name
+        if not _fresh(value, uses) or region_of.get(id(value.owner)) != region_of[id(op)]:
+            return False
+        shape = shape_of(value, shapes)
+        if shape is None or not shape or shape_of(op.result, shapes) != shape or \
+                int(np.prod(shape)) < min_elements:
+            return False
+        dtype = dtypes.of(value)
+        return isinstance(dtype, np.dtype) and dtype.kind == "f" and dtypes.of(op.result) == dtype
+
+    for op in function.walk():
+        if op.kind != "call" or op.attrs.get("inplace") or op.attrs.get("kwnames") or len(op.operands) != 2 \
+                or op.attrs["callee"] not in _ELEMENTWISE:
+            continue
+        first, second = op.operands
+        if first is second:
+            continue
+        if reusable(first, op):
+            op.attrs["inplace"] = True
+        elif op.attrs["callee"] in _COMMUTATIVE and reusable(second, op):
+            op.operands = [second, first]
+            op.attrs["inplace"] = True
     return function

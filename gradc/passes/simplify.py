@@ -11,6 +11,7 @@ import operator
 import numpy as np
 
 from ..analysis.activity import carries_gradient
+from ..analysis.shapes import shape_of
 from ..frontend.lower import static_value
 from ..ir.core import Function, Op, Value, table_key
 
@@ -93,7 +94,7 @@ def _fold_shape(op: Op, shapes: dict) -> object:
     if op.kind != "call" or op.attrs.get("kwnames") or len(op.operands) != 1:
         return _NOT
     query = _SHAPE_QUERIES.get(table_key(op.attrs["callee"]))
-    shape = _shape_of(op.operands[0], shapes) if query is not None else None
+    shape = shape_of(op.operands[0], shapes) if query is not None else None
     return _NOT if shape is None else query(shape)
 
 
@@ -102,36 +103,6 @@ def _is_times_minus_one(op: Op) -> bool:
     return op.kind == "call" and op.attrs.get("callee") is operator.mul and not op.attrs.get("kwnames") and \
         len(op.operands) == 2 and _is_number(op.operands[1], -1) and not static_value(op.operands[0])[0] \
         and _numeric(op.operands[0])
-
-
-def _shape_of(value: Value, shapes: dict) -> tuple | None:
-    """A value's known shape; an adjoint has the shape of what it is the adjoint of; a number ();
-    a rule's `np.expand_dims(g, axis)` or `g * c` the shape following from g's."""
-    ok, constant = static_value(value)
-    if ok and type(constant) in (int, float):
-        return ()
-    if value in shapes:
-        return shapes[value]
-    if value.adjoint_of is not None and value.adjoint_of in shapes:
-        return shapes[value.adjoint_of]
-    op = value.owner
-    if op is None or op.kind != "call" or op.attrs.get("kwnames") or not op.backward:
-        return None
-    callee = op.attrs["callee"]
-    if callee is np.expand_dims and len(op.operands) == 2:
-        inner, (ok, axis) = _shape_of(op.operands[0], shapes), static_value(op.operands[1])
-        if inner is not None and ok and type(axis) is int and -len(inner) - 1 <= axis <= len(inner):
-            axis = axis if axis >= 0 else axis + len(inner) + 1
-            return inner[:axis] + (1,) + inner[axis:]
-        return None
-    if (callee in _ELEMENTWISE or isinstance(callee, np.ufunc)) and len(op.operands) <= 2:
-        operand_shapes = [_shape_of(v, shapes) for v in op.operands]
-        if None not in operand_shapes:
-            try:
-                return tuple(np.broadcast_shapes(*operand_shapes))
-            except ValueError:
-                return None
-    return None
 
 
 _ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg}
@@ -155,9 +126,9 @@ def _drop_broadcasts(op: Op, shapes: dict) -> bool:
             shape = _fold_shape(owner.operands[1].owner, shapes) if owner.operands[1].owner else _NOT
             ok = shape is not _NOT
         source = owner.operands[0]
-        if not (ok and isinstance(shape, tuple)) or _shape_of(other, shapes) != shape or not _numeric(other):
+        if not (ok and isinstance(shape, tuple)) or shape_of(other, shapes) != shape or not _numeric(other):
             continue
-        source_shape = _shape_of(source, shapes)
+        source_shape = shape_of(source, shapes)
         try:
             fits = source_shape is not None and tuple(np.broadcast_shapes(source_shape, shape)) == shape
         except ValueError:
