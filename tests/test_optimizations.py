@@ -234,3 +234,27 @@ def test_optimize_false_turns_every_rewrite_off(size):
     x = np.random.default_rng(13).uniform(-1.5, 1.5, size)
     plain = gradc.grad(rosenbrock, optimize=False).source_for(x)
     assert "*=" not in plain and "del " not in plain and "+=" not in plain
+
+
+# -- sums of products ---------------------------------------------------------------------------
+def scale_and_shift(x, gamma, beta):
+    return np.sum(np.tanh(gamma * x + beta))
+
+
+def test_sums_of_products_become_one_contraction():
+    rng = np.random.default_rng(14)
+    args = (rng.standard_normal((6, 3)), rng.standard_normal(3), rng.standard_normal(3))
+    source = gradc.grad(scale_and_shift, wrt=(0, 1, 2)).source_for(*args)
+    assert "np.einsum('ij,ij->j'" in source  # dgamma: (dz * x).sum(axis=0), no (6, 3) temporary
+    assert_gradients(scale_and_shift, args, wrt=(0, 1, 2))
+    assert "einsum" not in gradc.grad(scale_and_shift, wrt=(0, 1, 2), optimize=False).source_for(*args)
+
+
+def masked_scale(x, w):
+    return np.sum(np.maximum(x * w, 0.0) * w)
+
+
+def test_a_product_that_broadcasts_is_summed_as_before():
+    rng = np.random.default_rng(15)
+    args = (rng.standard_normal((5, 4)), rng.standard_normal(4))
+    assert_gradients(masked_scale, args, wrt=(0, 1))

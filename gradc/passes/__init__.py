@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..ir.core import Function
+from .contract import contract_sums_of_products
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .factors import fold_factors
@@ -9,7 +10,7 @@ from .inplace import accumulate_in_place, reuse_dying_arrays
 from .simplify import simplify
 
 __all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place", "reuse_dying_arrays",
-           "fold_factors"]
+           "fold_factors", "contract_sums_of_products"]
 
 
 def share_primal(function: Function, enabled: bool = True) -> Function:
@@ -28,6 +29,7 @@ def optimize(function: Function, enabled: bool = True) -> Function:
         eliminate_dead_code(function)  # (so that use counts are the live ones)
         fold_factors(function)
         simplify(function)
+        contract_sums_of_products(function)
     eliminate_dead_code(function)
     if enabled:
         accumulate_in_place(function)

@@ -18,11 +18,20 @@ from ..analysis.shapes import shape_of
 from ..frontend.lower import static_value
 from ..ir.core import Function, Value, table_key
 
-__all__ = ["accumulate_in_place", "reuse_dying_arrays", "REUSE_MIN_ELEMENTS"]
+__all__ = ["accumulate_in_place", "reuse_dying_arrays", "REUSE_MIN_ELEMENTS", "Dtypes", "use_counts"]
 
 # Callees whose result is always a new array (or an immutable number).
 _FRESH = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow,
           operator.matmul, runtime.scatter_add}
+
+
+def use_counts(function: Function) -> dict[Value, int]:
+    """How many times each value is read, in the whole function."""
+    uses: dict[Value, int] = {}
+    for op in function.walk():
+        for value in op.operands:
+            uses[value] = uses.get(value, 0) + 1
+    return uses
 
 
 def _fresh(value: Value, uses: dict[Value, int]) -> bool:
@@ -90,20 +99,23 @@ REUSE_MIN_ELEMENTS = 16_384
 
 _ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv}
 _COMMUTATIVE = {operator.add, operator.mul}
-_SAME_DTYPE_METHODS = {"sum", "mean", "max", "min", "reshape", "transpose", "copy", "ravel"}
-_SAME_DTYPE_CALLS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.broadcast_to, np.expand_dims,
-                     np.reshape, np.transpose, runtime.scatter_add}
+_SAME_DTYPE_METHODS = {"reshape", "transpose", "copy", "ravel", "squeeze"}
+_SAME_DTYPE_CALLS = {np.broadcast_to, np.expand_dims, np.reshape, np.transpose, np.squeeze}
+_REDUCTION_METHODS = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
+_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin}
+_COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge}
 
 
-class _Dtypes:
+class Dtypes:
     """The dtype of values, as far as it follows from the arguments' dtypes by NumPy's own
-    promotion (run on one-element stand-ins); "weak" for a Python number; None when unknown."""
+    promotion (run on one-element stand-ins). A Python number's is its type (`float`, `int`:
+    "weak" in NumPy's promotion); None when unknown."""
 
     def __init__(self, kinds: dict) -> None:
         self.known: dict[Value, object] = {}
         for param, kind in kinds.items():
-            if kind in (float, int):
-                self.known[param] = "weak"
+            if kind is float or kind is int:
+                self.known[param] = kind
             elif type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype):
                 self.known[param] = kind[1]
 
@@ -119,36 +131,53 @@ class _Dtypes:
             return None
         ok, constant = static_value(value)
         if ok:
-            return "weak" if type(constant) in (int, float) else None
+            return type(constant) if type(constant) in (int, float) else None
         if op.kind == "getitem" or (op.kind == "method" and op.attrs["name"] in _SAME_DTYPE_METHODS):
             return self._array_dtype(op.operands[0])
         if op.kind == "getattr" and op.attrs["name"] == "T":
             return self._array_dtype(op.operands[0])
+        if op.kind == "method" and op.attrs["name"] in _REDUCTION_METHODS and "dtype" not in op.kwnames:
+            return self._reduced(_REDUCTION_METHODS[op.attrs["name"]], op.operands[0])
         if op.kind != "call":
             return None
         callee = op.attrs["callee"]
         if table_key(callee) in _SAME_DTYPE_CALLS:
             return self._array_dtype(op.operands[0])
-        if op.attrs.get("kwnames") or not (callee in _ELEMENTWISE or callee in (operator.neg, operator.matmul, operator.pow)
-                                           or isinstance(callee, np.ufunc)):
+        if table_key(callee) in _REDUCTIONS and op.positional() and "dtype" not in op.kwnames:
+            return self._reduced(callee, op.operands[0])
+        if callee is runtime.scatter_add:  # zeros of at least float32, with g added
+            dtype = self._array_dtype(op.operands[0])
+            return None if dtype is None else np.result_type(dtype, np.float32)
+        arithmetic = callee in _ELEMENTWISE or callee in _COMPARISONS or isinstance(callee, np.ufunc) or \
+            callee in (operator.neg, operator.matmul, operator.pow)
+        if op.attrs.get("kwnames") or not arithmetic:
             return None
         stand_ins = []
         for operand in op.operands:
             dtype = self.of(operand)
             if dtype is None:
                 return None
-            stand_ins.append(1.0 if dtype == "weak" else np.ones((1, 1), dtype))
-        if not any(isinstance(s, np.ndarray) for s in stand_ins):
-            return None  # arithmetic on Python numbers: a number (and int or float: unknown here)
+            stand_ins.append(dtype(1) if _python_number(dtype) else np.ones((1, 1), dtype))
         try:
             with np.errstate(all="ignore"):
-                return np.asarray(callee(*stand_ins)).dtype
+                result = callee(*stand_ins)
         except Exception:  # noqa: BLE001 - whatever NumPy refuses is simply unknown
             return None
+        return type(result) if type(result) in (int, float) else np.asarray(result).dtype
+
+    def _reduced(self, reduction, value: Value) -> object:
+        """The dtype of a sum (mean, max...) of `value` (a sum of booleans is an integer)."""
+        dtype = self._array_dtype(value)
+        return None if dtype is None else np.asarray(reduction(np.ones((1, 1), dtype))).dtype
 
     def _array_dtype(self, value: Value) -> object:
+        """The dtype of an array made of `value` (a Python float makes float64, an int int64)."""
         dtype = self.of(value)
-        return dtype if isinstance(dtype, np.dtype) else None
+        return np.asarray(dtype(1)).dtype if _python_number(dtype) else dtype
+
+
+def _python_number(dtype: object) -> bool:
+    return dtype is int or dtype is float  # (`np.dtype("int64") == int` holds: no `in`)
 
 
 def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENTS) -> Function:
@@ -156,14 +185,9 @@ def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENT
     big array this gradient made, this is its last reader, and the result has its shape and dtype
     (for `+` and `*`, into `b` the same way)."""
     shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
-    dtypes = _Dtypes(getattr(function, "kinds", {}))
-    uses: dict[Value, int] = {}
-    region_of: dict[int, int] = {}
-    for region in _regions(function.body):
-        for op in region.ops:
-            region_of[id(op)] = id(region)
-            for value in op.operands:
-                uses[value] = uses.get(value, 0) + 1
+    dtypes = Dtypes(getattr(function, "kinds", {}))
+    uses = use_counts(function)
+    region_of = {id(op): id(region) for region in _regions(function.body) for op in region.ops}
 
     def reusable(value: Value, op) -> bool:
         if value.hint is not None and not value.temp and value.adjoint_of is None:
