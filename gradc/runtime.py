@@ -16,6 +16,7 @@ __all__ = [
     "dot_rhs", "prod_adjoint", "split_like", "unstack", "untile", "unrepeat", "norm_adjoint",
     "inverse_axes", "einsum_adjoint", "einsum_adjoints", "tensordot_lhs", "tensordot_rhs", "inner_lhs",
     "inner_rhs", "diag_adjoint", "solve_adjoint_b", "astype_adjoint", "reshape_like", "index_order",
+    "sigmoid",
 ]
 
 
@@ -196,6 +197,13 @@ def _is_basic(index) -> bool:
     """An index that selects each element at most once (slices, integers, None, ...)."""
     parts = index if isinstance(index, tuple) else (index,)
     return all(isinstance(p, (slice, int, np.integer, type(None))) or p is Ellipsis for p in parts)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), the derivative of logaddexp(0, x), without overflow for any x: exp
+    only ever sees -|x|, and small values keep their relative precision."""
+    e = np.exp(-np.abs(x))
+    return np.where(np.greater_equal(x, 0), 1.0, e) / (1.0 + e)
 
 
 def tie_step(x, y):

@@ -13,6 +13,7 @@ Ties and other non-differentiable points are tested at the end against the
 exact values the rule module documents (no finite differences there).
 """
 import builtins
+import math
 import operator
 from dataclasses import dataclass, field
 
@@ -1123,3 +1124,35 @@ def test_ravel_order_a_follows_the_memory_layout():
     # finite differences perturb C-ordered copies, so compare with order='F' on the same values instead
     x, weights = np.asfortranarray(r(3, 4)), w(12)
     np.testing.assert_allclose(gradc.grad(f_ravel_order_a)(x, weights), gradc.grad(f_ravel_order_f)(x, weights))
+
+
+def softplus_sum(z, w):
+    return np.sum(np.logaddexp(0.0, z) * w)
+
+
+def test_logaddexp_gradient_is_exact_and_quiet_at_extremes():
+    """d logaddexp(0, z)/dz = sigmoid(z): no overflow warning at |z| ~ 800, and tiny values
+    keep their relative precision (exp(-745) is the last double above zero)."""
+    import warnings
+    z = np.array([-800.0, -740.0, -40.0, -1.0, 0.0, 1.0, 40.0, 800.0])
+    w = np.ones_like(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gz, gw = gradc.grad(softplus_sum, wrt=(0, 1))(z, w)
+    expected = np.array([0.0, math.exp(-740.0), math.exp(-40.0) / (1 + math.exp(-40.0)),
+                         1 / (1 + math.e), 0.5, 1 / (1 + math.exp(-1.0)), 1 / (1 + math.exp(-40.0)), 1.0])
+    np.testing.assert_allclose(gz, expected, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(gw, np.logaddexp(0.0, z), rtol=1e-15)
+    assert_gradients(softplus_sum, (np.linspace(-3, 3, 7), np.linspace(0.5, 1.5, 7)), wrt=(0, 1))
+
+
+def softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+@pytest.mark.parametrize("z", [-30.0, -2.0, 0.0, 0.5, 3.0, 30.0])
+def test_second_derivative_through_logaddexp(z):
+    """The sigmoid helper the rule uses has its own rule: d2/dz2 softplus(z) = s (1 - s)."""
+    s = 1 / (1 + math.exp(-z))
+    assert gradc.grad(softplus)(z) == pytest.approx(s, rel=1e-15)
+    assert gradc.grad(gradc.grad(softplus))(z) == pytest.approx(s * (1 - s), rel=1e-12)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import runtime
 from ..frontend.lower import static_value
 from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
 from ..rules.registry import lookup
@@ -315,7 +316,7 @@ def shape_of(value: Value, shapes: dict) -> tuple | None:
             axis = axis if axis >= 0 else axis + len(inner) + 1
             return inner[:axis] + (1,) + inner[axis:]
         return None
-    if (callee in _ARITHMETIC or isinstance(callee, np.ufunc)) and len(op.operands) <= 2:
+    if (callee in _ARITHMETIC or isinstance(callee, np.ufunc) or callee is runtime.sigmoid) and len(op.operands) <= 2:
         operand_shapes = [shape_of(v, shapes) for v in op.operands]
         if None not in operand_shapes:
             try:

@@ -149,7 +149,7 @@ class Dtypes:
             dtype = self._array_dtype(op.operands[0])
             return None if dtype is None else np.result_type(dtype, np.float32)
         arithmetic = callee in _ELEMENTWISE or callee in _COMPARISONS or isinstance(callee, np.ufunc) or \
-            callee in (operator.neg, operator.matmul, operator.pow)
+            callee in (operator.neg, operator.matmul, operator.pow, runtime.sigmoid)
         if op.attrs.get("kwnames") or not arithmetic:
             return None
         stand_ins = []

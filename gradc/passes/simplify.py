@@ -61,11 +61,26 @@ def _identity(op: Op, shapes: dict | None = None) -> Value | None:
     if callee in (operator.truediv, operator.pow) and len(args) == 2 and _is_number(args[1], 1) \
             and not static_value(args[0])[0] and _numeric(args[0]):
         return args[0]
+    if callee in (operator.add, operator.sub) and len(args) == 2 and _is_number(args[1], 0) \
+            and not static_value(args[0])[0] and _numeric(args[0]) and _shape_of_result_is(op, args[0], shapes):
+        return args[0]  # `x - 0.0` (what `sigmoid(x2 - x1)` is for `logaddexp(0.0, x)`)
+    if callee is operator.add and len(args) == 2 and _is_number(args[0], 0) \
+            and not static_value(args[1])[0] and _numeric(args[1]) and _shape_of_result_is(op, args[1], shapes):
+        return args[1]
     if callee is operator.neg:
         inner = args[0].owner
         if inner is not None and inner.kind == "call" and inner.attrs["callee"] is operator.neg:
             return inner.operands[0]
     return None
+
+
+def _shape_of_result_is(op: Op, operand: Value, shapes: dict | None) -> bool:
+    """Whether `x + 0.0` has x's shape, so that it can be x (the same numbers; an integer x stays
+    an integer, which the arithmetic reading it promotes as it would have)."""
+    if not shapes:
+        return False
+    shape = shape_of(operand, shapes)
+    return shape is not None and shape_of(op.result, shapes) == shape
 
 
 def _fold(op: Op) -> object:

@@ -22,7 +22,7 @@ import numpy as np
 from ..runtime import (
     astype_adjoint, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoints, hstack_adjoint, index_order,
     inner_lhs, inner_rhs, inverse_axes, norm_adjoint, prod_adjoint, reshape_like, scatter_add,
-    solve_adjoint_a, solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, unbroadcast,
+    sigmoid, solve_adjoint_a, solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, unbroadcast,
     unrepeat, unstack, untile, vstack_adjoint,
 )
 from .registry import Attr, Method, shapes_known, vjp, zero_gradient
@@ -183,7 +183,8 @@ def minimum(g, ans, x1, x2):
 
 @vjp(np.logaddexp, broadcasts=True)
 def logaddexp(g, ans, x1, x2):
-    return g * np.exp(x1 - ans), g * np.exp(x2 - ans)
+    # exp(x1 - ans) without reading ans: the forward need not compute logaddexp for the gradient
+    return g * sigmoid(x1 - x2), g * sigmoid(x2 - x1)
 
 
 @vjp(np.where, broadcasts=True)

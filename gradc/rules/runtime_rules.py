@@ -41,4 +41,9 @@ def add_at(g, ans, accumulator, index, g_in):
     return g, None, g[index]
 
 
+@vjp(runtime.sigmoid)
+def sigmoid(g, ans, x):
+    return g * ans * (1.0 - ans)
+
+
 zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for, runtime.erase_item)
