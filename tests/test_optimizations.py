@@ -258,3 +258,55 @@ def test_a_product_that_broadcasts_is_summed_as_before():
     rng = np.random.default_rng(15)
     args = (rng.standard_normal((5, 4)), rng.standard_normal(4))
     assert_gradients(masked_scale, args, wrt=(0, 1))
+
+
+# -- values a loop carries only for themselves --------------------------------------------------
+def running_loss(w, xs):
+    total = 0.0
+    count = 0
+    h = np.zeros(3)
+    for x in xs:
+        h = np.tanh(x * w + h)
+        total = total + np.sum(h * h)
+        count = count + 1
+    return total / len(xs)
+
+
+def coupled(w, xs):
+    a = 0.0
+    b = 1.0
+    for x in xs:
+        b = b * 0.5 + a
+        a = a + np.sum(x * w)
+    return a + b
+
+
+def test_a_loss_summed_in_a_loop_is_not_computed_for_the_gradient():
+    rng = np.random.default_rng(16)
+    args = (rng.standard_normal(3), rng.standard_normal((5, 3)))
+    body = code_of(gradc.grad(running_loss).source_for(*args)).split("# backward")[0]
+    assert "count" not in body  # carried only to compute itself, read by nothing
+    assert_gradients(running_loss, args)
+    value, (grad,) = gradc.value_and_grad(running_loss, wrt=(0,))(*args)
+    assert value == pytest.approx(running_loss(*args), rel=1e-15)
+    np.testing.assert_allclose(grad, gradc.grad(running_loss)(*args), rtol=1e-15)
+
+
+def test_values_carried_for_each_other_stay():
+    rng = np.random.default_rng(17)
+    args = (rng.standard_normal(3), rng.standard_normal((4, 3)))
+    assert_gradients(coupled, args)
+
+
+def mean_square(h, y):
+    return np.mean((h - y) ** 2)
+
+
+def test_a_power_of_two_goes_into_a_constant_and_the_scaled_value_loses_its_name():
+    rng = np.random.default_rng(18)
+    args = (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))
+    source = gradc.grad(mean_square).source_for(*args)
+    backward = backward_of(source)
+    assert "* 2" not in backward and "dpower" not in backward  # 2 / 12 folded; not d(power) any more
+    assert_gradients(mean_square, args)
+    assert_same_as_unoptimized(mean_square, args, (0,))

@@ -421,6 +421,9 @@ class _Backward:
                                                                           "effect": True}, [], loc, owner_stmt))
         pops = [Op("method", [tape_here], [copy], {"name": "pop", "kwnames": (), "effect": True}, [], loc, stmt)
                 for _, copy in reversed(saves)]
+        for value, copy in saves:  # a saved value's copy has its shape
+            if value in self.facts:
+                self.facts[copy] = self.facts[value]
         backward_body.ops[0:0] = pops
 
     @staticmethod

@@ -18,6 +18,7 @@ Negation and doubling are exact in floating point, so values do not change.
 """
 from __future__ import annotations
 
+import math
 import operator
 from typing import Callable
 
@@ -34,6 +35,7 @@ _LINEAR_METHODS = {"sum", "reshape", "transpose"}
 
 class _Folder:
     def __init__(self, function: Function) -> None:
+        self.facts = getattr(function, "facts", {})
         self.uses: dict[Value, int] = {}
         self.region_of: dict[int, Region] = {}
         self._index(function.body)
@@ -78,13 +80,13 @@ class _Folder:
         elif callee in (operator.mul, operator.matmul) and len(op.operands) == 2:
             for i in (1, 0):
                 if callee is operator.mul and _number(op.operands[i]) is not None:
-                    candidates.append((_gain(_number(op.operands[i]) * factor), ("const", i)))
+                    candidates.append(_constant_slot(_number(op.operands[i]) * factor, factor, ("const", i)))
                 candidates.append(self._inner(op, i, factor))
         elif callee is operator.truediv and len(op.operands) == 2:
             if _number(op.operands[0]) is not None:
-                candidates.append((_gain(_number(op.operands[0]) * factor), ("const", 0)))
+                candidates.append(_constant_slot(_number(op.operands[0]) * factor, factor, ("const", 0)))
             if _number(op.operands[1]) not in (None, 0):
-                candidates.append((_gain(_number(op.operands[1]) / factor), ("divisor", 1)))
+                candidates.append(_constant_slot(_number(op.operands[1]) / factor, 1 / factor, ("divisor", 1)))
             candidates.append(self._inner(op, 0, factor))
         elif _is_linear(op):
             candidates.append(self._inner(op, 0, factor))
@@ -110,7 +112,16 @@ class _Folder:
             op.operands[i] = self._constant(_number(op.operands[i]) / factor, op)
         else:
             op.operands[i] = self.scale(op.operands[i], factor)
+        self._rename(value)
         return value
+
+    def _rename(self, value: Value) -> None:
+        """A value scaled in place is no longer the adjoint it was (nor the variable it was named
+        after): it gets a temporary's name, and keeps its shape."""
+        if value.adjoint_of is not None and value.adjoint_of in self.facts:
+            self.facts.setdefault(value, self.facts[value.adjoint_of])
+        if value.adjoint_of is not None or (value.hint is not None and not value.temp):
+            value.adjoint_of, value.hint, value.temp = None, None, False
 
     def _constant(self, number: float, before: Op) -> Value:
         """A new constant, defined just before the op that reads it."""
@@ -132,9 +143,19 @@ def _number(value: Value) -> float | None:
     return None
 
 
-def _gain(constant: float) -> int:
-    """A constant that becomes 1 saves its product (simplify removes `x * 1.0`)."""
-    return 1 if constant == 1 else 0
+def _constant_slot(scaled: float, factor: float, slot: tuple) -> tuple | None:
+    """(gain, slot) for a constant scaled to `scaled`: a constant that becomes 1 saves its
+    product (simplify removes `x * 1.0`); None unless the scaling is exact (no overflow or
+    lost bits: the factors are powers of two, but a constant may be huge or tiny)."""
+    if not math.isfinite(scaled) or scaled == 0 or scaled / factor * factor != scaled:
+        return None
+    return (1 if scaled == 1 else 0, slot)
+
+
+def is_power_of_two(number: object) -> bool:
+    """±2**k: multiplying by it only moves the exponent (exact, barring overflow)."""
+    return type(number) in (int, float) and number != 0 and math.isfinite(number) and \
+        math.frexp(abs(number))[0] == 0.5
 
 
 def _is_linear(op: Op) -> bool:
@@ -177,11 +198,27 @@ def fold_factors(function: Function) -> Function:
             _keep_adjoint(op.result, replaced[op.result])
         elif _is_call(op, operator.neg):
             _negate_broadcast(folder, op)
+        elif _is_call(op, operator.mul) and _absorb_power_of_two(folder, op, replaced):
+            pass                                                       # (g * 0.5) * 2 -> g
         elif _is_call(op, operator.mul) or _is_call(op, operator.truediv):
             _sign_into_constant(folder, op)                            # (-x) * 0.5 -> x * -0.5
         if _is_reduction(op) and folder.gain(op.operands[0], -1):
             replaced[op.result] = _negate_after(folder, op)            # (-x).sum() -> -x.sum()
     return function
+
+
+def _absorb_power_of_two(folder: _Folder, op: Op, replaced: dict[Value, Value]) -> bool:
+    """`x * 2` (a power of two) where x can take the factor in a constant of its own: x scaled."""
+    if len(op.operands) != 2:
+        return False
+    for i in (1, 0):
+        factor, other = _number(op.operands[i]), op.operands[1 - i]
+        if is_power_of_two(factor) and _number(other) is None and folder.gain(other, factor) is not None:
+            replaced[op.result] = folder.scale(other, factor)
+            folder.uses[replaced[op.result]] += folder.uses.get(op.result, 0) - 1
+            _keep_adjoint(op.result, replaced[op.result])
+            return True
+    return False
 
 
 def _twice_added(folder: _Folder, a: Value, b: Value) -> bool:
