@@ -88,6 +88,8 @@ class _Folder:
             if _number(op.operands[1]) not in (None, 0):
                 candidates.append(_constant_slot(_number(op.operands[1]) / factor, 1 / factor, ("divisor", 1)))
             candidates.append(self._inner(op, 0, factor))
+        elif _is_linear(op) and _number(op.operands[0]) is not None:  # np.broadcast_to(c, S)
+            candidates.append(_constant_slot(_number(op.operands[0]) * factor, factor, ("const", 0)))
         elif _is_linear(op):
             candidates.append(self._inner(op, 0, factor))
         candidates = [c for c in candidates if c is not None]
