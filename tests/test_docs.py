@@ -129,3 +129,21 @@ def test_how_it_works_listings_are_current(tmp_path, monkeypatch):
         optimize = "optimize=False" not in text[max(0, listing.start() - 300):listing.start()]
         assert body.strip() in [shown.strip() for shown in printed(name, optimize)], \
             f"stale listing of {name} (optimize={optimize}):\n{body}"
+
+
+def test_tutorial_prints_what_it_shows(tmp_path):
+    """tutorial.md says its outputs are what its snippets, put in order into tutorial.py, print:
+    hold it to that (generated code included)."""
+    import subprocess
+    import sys
+    with open(os.path.join(DOCS, "tutorial.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    snippets = re.findall(r"^```python\n(.*?)^```$", text, flags=re.S | re.M)
+    (tmp_path / "tutorial.py").write_text("\n\n".join(s.rstrip() + "\n" for s in snippets))
+    root = os.path.dirname(DOCS)
+    printed = subprocess.run([sys.executable, "tutorial.py"], cwd=tmp_path, capture_output=True, text=True,
+                             check=True, env={**os.environ, "PYTHONPATH": root}).stdout
+    shown = re.findall(r"^```(?:text|py)\n(.*?)^```$", text, flags=re.S | re.M)
+    assert len(shown) >= 6
+    for block in shown:
+        assert block.strip() in printed, f"tutorial.md shows output that tutorial.py does not print:\n{block}"

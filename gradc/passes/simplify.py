@@ -113,6 +113,27 @@ def _fold_shape(op: Op, shapes: dict) -> object:
     return _NOT if shape is None else query(shape)
 
 
+_SAME_SHAPE_UNARY = {operator.neg, operator.pos, np.square, np.exp, np.log, np.tanh, np.sin, np.cos, np.sqrt,
+                     np.abs, np.negative}
+
+
+def _query_shape_of_operand(op: Op) -> None:
+    """`np.shape(x ** 2)` is `np.shape(x)` (and `np.size`, `np.ndim`; `x ** c`, `-x`, `np.exp(x)`...):
+    the elementwise result then need not be kept for its shape alone."""
+    if op.kind != "call" or op.attrs.get("kwnames") or len(op.operands) != 1 or \
+            table_key(op.attrs["callee"]) not in _SHAPE_QUERIES:
+        return
+    inner = op.operands[0].owner
+    if inner is None or inner.kind != "call" or inner.attrs.get("kwnames"):
+        return
+    callee, args = table_key(inner.attrs["callee"]), inner.operands
+    if callee in _SAME_SHAPE_UNARY and len(args) == 1:
+        op.operands = [args[0]]
+    elif callee is operator.pow and len(args) == 2 and type(static_value(args[1])[1]) in (int, float) \
+            and static_value(args[1])[0] and not static_value(args[0])[0]:
+        op.operands = [args[0]]
+
+
 def _is_times_minus_one(op: Op) -> bool:
     """`x * -1.0` (what folding signs can leave), better spelled `-x`."""
     return op.kind == "call" and op.attrs.get("callee") is operator.mul and not op.attrs.get("kwnames") and \
@@ -177,6 +198,8 @@ def simplify(function: Function) -> Function:
         folded = _fold(op)
         if folded is _NOT and op.backward and shapes:
             folded = _fold_shape(op, shapes)
+        if op.backward and folded is _NOT:
+            _query_shape_of_operand(op)
         if op.backward and folded is _NOT and _is_times_minus_one(op):
             op.attrs["callee"], op.operands = operator.neg, [op.operands[0]]
         if folded is not _NOT:
