@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import inspect
 import weakref
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from . import rules  # noqa: F401  (registers every rule)
 from .ad.reverse import reverse
 from .backend.emit import Emitted, emit
 from .backend import cache as disk_cache
-from .backend.load import compile_factory, instantiate
+from .backend.load import compile_factory, instantiate, register_source
 from .debug import line_maps_of, note_primal_line
 from .errors import GradcError, NonDifferentiableArgumentError, UnresolvedNameError
 from .frontend.lower import is_structure, local_names, lower_function
@@ -300,6 +301,56 @@ def _match(gradient: Any, like: Any) -> Any:
     return gradient
 
 
+def _guard(kinds: tuple, entry: tuple, n_results: int, general: Callable, note: Callable) -> Callable:
+    """A function taking the arguments of a call, that runs the gradient for `kinds` straight
+    away when the arguments are of these kinds (positional, each its type, shape and dtype
+    checked inline), and hands anything else to `general`. Generated, because a check written
+    out per argument costs a fraction of a generic one: calls of a gradient of scalar code
+    spend as long in the checks as in the gradient."""
+    version, function, convert = entry
+    names = [f"a{i}" for i in range(len(kinds))]
+    checks, bindings = ["_version[0] == _V"], {"_version": _rules_version, "_V": version}
+    for name, kind in zip(names, kinds):
+        if isinstance(kind, type) and kind in _SCALAR_TYPES:
+            checks.append(f"type({name}) is _{name}_type")
+            bindings[f"_{name}_type"] = kind
+        elif type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype):
+            checks.append(f"type({name}) is _ndarray and {name}.shape == _{name}_shape and {name}.dtype is _{name}_dtype")
+            bindings.update({f"_{name}_shape": kind[0], f"_{name}_dtype": kind[1], "_ndarray": np.ndarray})
+        else:
+            return general  # containers, other objects: the general path
+    arguments = ", ".join(names)
+    finish = "return _convert(result, (" + arguments + ",))"
+    source = (f"def _make({', '.join(bindings)}, _function, _convert, _general, _note):\n"
+              f"    def guard({arguments}{', ' if names else ''}*rest, **kwargs):\n"
+              f"        if rest or kwargs or not ({' and '.join(checks)}):\n"
+              f"            return _general({arguments}{', ' if names else ''}*rest, **kwargs)\n"
+              f"        try:\n"
+              f"            result = _function({arguments})\n"
+              f"        except Exception as exc:\n"
+              f"            _note(exc)\n"
+              f"            raise\n"
+              f"{_float_results_check(convert, n_results)}"
+              f"        {finish}\n"
+              f"    return guard\n")
+    namespace: dict[str, Any] = {}
+    filename = f"<gradc call guard {hashlib.sha1(source.encode()).hexdigest()[:8]}>"
+    register_source(filename, source)  # (tracebacks and pdb show it like any other code)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own text
+    guard = namespace["_make"](*bindings.values(), function, convert, general, note)
+    guard.entry = entry
+    return guard
+
+
+def _float_results_check(convert: Callable, n_results: int) -> str:
+    """For gradients with respect to several floats (`_floats`): return them as they are when
+    they are floats, as the generated code almost always makes them."""
+    if convert is not _floats:
+        return ""
+    floats = " and ".join(f"type(result[{i}]) is float" for i in range(n_results))
+    return f"        if {floats}:\n            return result\n"
+
+
 class GradFunction:
     """The compiled gradient of a function: call it like the function.
 
@@ -331,6 +382,8 @@ class GradFunction:
         self._names = _parameters(fun)
         self._key = (self._wrt, mode, bool(optimize))
         self._entries: dict[tuple, tuple] = {}  # kinds of a call → (rules version, function, converter)
+        self._guards: dict[tuple, Callable] = {}  # kinds → the call's fast path for them (`_guard`)
+        self._fast: Callable = self._dispatch
         self._max_wrt = max(self._wrt)
         self.__name__ = f"d{getattr(fun, '__name__', 'f')}"
         self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
@@ -402,6 +455,11 @@ class GradFunction:
         return tuple(map(_kind, args))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fast(*args, **kwargs)  # the guard of the last kind of call, or `_dispatch`
+
+    def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
+        """Any call: find (or compile) the gradient for the kinds of its arguments, run it, and
+        make the guard for these kinds the next call's fast path."""
         if kwargs or len(args) <= self._max_wrt:
             return self._call_with_keywords(args, kwargs)
         kinds = tuple(map(type, args))  # all scalars: their types are their kinds (the fast path)
@@ -411,6 +469,10 @@ class GradFunction:
         entry = self._entries.get(kinds)
         if entry is None or entry[0] != _rules_version[0]:
             entry = self._prepare(args, kinds)
+        guard = self._guards.get(kinds)
+        if guard is None or guard.entry is not entry:
+            guard = self._guards[kinds] = _guard(kinds, entry, len(self._wrt), self._dispatch, self._note)
+        self._fast = guard
         try:
             result = entry[1](*args)
         except Exception as exc:  # name the primal line in the traceback (gradc/debug.py)

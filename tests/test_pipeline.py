@@ -240,3 +240,34 @@ def test_verifier_accepts_every_lowered_function_in_the_suite():
                 assert compiled.ir
             checked += 1
     assert checked >= 10
+
+
+def _two_args(x, y):
+    return np.sum(x * y) + 0.0
+
+
+def test_the_fast_path_of_a_call_checks_every_kind():
+    """After a call, the next call with arguments of the same kinds goes straight to the compiled
+    gradient; any other call (shape, dtype, type, keywords, container) still gets the right one."""
+    g = gradc.grad(_two_args, wrt=(0, 1))
+    x, y = np.arange(3.0), np.ones(3)
+    for _ in range(2):
+        gx, gy = g(x, y)
+        np.testing.assert_array_equal(gx, y)
+        np.testing.assert_array_equal(gy, x)
+    gx, gy = g(np.ones(4), np.full(4, 2.0))  # another shape
+    assert gx.shape == (4,) and gx[0] == 2.0
+    gx, gy = g(x.astype(np.float32), y.astype(np.float32))  # another dtype
+    assert gx.dtype == np.float32
+    gx, gy = g(2.0, 3.0)  # floats
+    assert (gx, gy) == (3.0, 2.0) and type(gx) is float
+    gx, gy = g(np.float64(2.0), 3.0)  # a NumPy scalar where a float was
+    assert (gx, gy) == (3.0, 2.0)
+    with pytest.raises(gradc.GradcError):
+        g(2, 3.0)  # an integer has no gradient: refused on this path too
+    gx, gy = g(x=x, y=y)  # keywords
+    np.testing.assert_array_equal(gx, y)
+    with pytest.raises(TypeError):
+        g(x, y, 1.0)  # one argument too many: the function's own error
+    gx, gy = g(x, y)  # and back
+    np.testing.assert_array_equal(gy, x)
