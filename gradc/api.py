@@ -321,10 +321,14 @@ def _guard(kinds: tuple, entry: tuple, n_results: int, general: Callable, note: 
             return general  # containers, other objects: the general path
     arguments = ", ".join(names)
     finish = "return _convert(result, (" + arguments + ",))"
-    source = (f"def _make({', '.join(bindings)}, _function, _convert, _general, _note):\n"
-              f"    def guard({arguments}{', ' if names else ''}*rest, **kwargs):\n"
+    # Parameters default to a marker, so that a call with fewer positional arguments (keywords)
+    # reaches `general` with exactly the arguments it was given.
+    parameters = "".join(f"{name}=_MISSING, " for name in names)
+    given = f"*[a for a in ({arguments}{',' if len(names) == 1 else ''}) if a is not _MISSING], " if names else ""
+    source = (f"def _make({', '.join(bindings)}, _function, _convert, _general, _note, _MISSING):\n"
+              f"    def guard({parameters}*rest, **kwargs):\n"
               f"        if rest or kwargs or not ({' and '.join(checks)}):\n"
-              f"            return _general({arguments}{', ' if names else ''}*rest, **kwargs)\n"
+              f"            return _general({given}*rest, **kwargs)\n"
               f"        try:\n"
               f"            result = _function({arguments})\n"
               f"        except Exception as exc:\n"
@@ -337,9 +341,12 @@ def _guard(kinds: tuple, entry: tuple, n_results: int, general: Callable, note: 
     filename = f"<gradc call guard {hashlib.sha1(source.encode()).hexdigest()[:8]}>"
     register_source(filename, source)  # (tracebacks and pdb show it like any other code)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own text
-    guard = namespace["_make"](*bindings.values(), function, convert, general, note)
+    guard = namespace["_make"](*bindings.values(), function, convert, general, note, _MISSING)
     guard.entry = entry
     return guard
+
+
+_MISSING = object()
 
 
 def _float_results_check(convert: Callable, n_results: int) -> str:

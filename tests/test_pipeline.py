@@ -267,6 +267,9 @@ def test_the_fast_path_of_a_call_checks_every_kind():
         g(2, 3.0)  # an integer has no gradient: refused on this path too
     gx, gy = g(x=x, y=y)  # keywords
     np.testing.assert_array_equal(gx, y)
+    g(x, y)
+    gx, gy = g(x, y=y)  # some of them
+    np.testing.assert_array_equal(gy, x)
     with pytest.raises(TypeError):
         g(x, y, 1.0)  # one argument too many: the function's own error
     gx, gy = g(x, y)  # and back
