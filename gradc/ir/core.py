@@ -41,7 +41,7 @@ from typing import Any, Iterator
 from ..errors import Loc
 
 __all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value", "table_key",
-           "LoopParts", "loop_parts"]
+           "LoopParts", "loop_parts", "Insertions"]
 
 
 def table_key(obj: Any) -> Any:
@@ -229,3 +229,34 @@ def loop_parts(op: Op) -> LoopParts:
     inits = op.operands[1:] if op.kind == "for" else op.operands
     stop = 1 if op.attrs.get("stop") else 0
     return LoopParts(body, body.args[:n_items], body.args[n_items:], list(inits), body.ops[-1].operands[stop:])
+
+
+class Insertions:
+    """New ops to place just before or just after existing ones, all placed by `apply` in one
+    pass over the function (one `list.insert` each would make long regions quadratic)."""
+
+    def __init__(self) -> None:
+        self._before: dict[int, list[Op]] = {}
+        self._after: dict[int, list[Op]] = {}
+
+    def before(self, anchor: Op, new: Op) -> None:
+        self._before.setdefault(id(anchor), []).append(new)
+
+    def after(self, anchor: Op, new: Op) -> None:
+        self._after.setdefault(id(anchor), []).append(new)
+
+    def apply(self, function: "Function") -> None:
+        if self._before or self._after:
+            self._apply(function.body)
+            self._before.clear()
+            self._after.clear()
+
+    def _apply(self, region: Region) -> None:
+        ops = []
+        for op in region.ops:
+            ops.extend(self._before.get(id(op), ()))
+            ops.append(op)
+            ops.extend(self._after.get(id(op), ()))
+            for inner in op.regions:
+                self._apply(inner)
+        region.ops = ops

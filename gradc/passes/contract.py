@@ -17,7 +17,7 @@ import numpy as np
 
 from ..analysis.shapes import shape_of
 from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Value
+from ..ir.core import Function, Insertions, Op, Value
 from .inplace import Dtypes, use_counts
 
 __all__ = ["contract_sums_of_products"]
@@ -68,7 +68,7 @@ def contract_sums_of_products(function: Function) -> Function:
     shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
     dtypes = Dtypes(getattr(function, "kinds", {}))
     uses = use_counts(function)
-    region_of = {id(op): region for region in _regions(function.body) for op in region.ops}
+    insertions = Insertions()
     for op in list(function.walk()):
         if not op.backward or len(op.results) != 1:
             continue
@@ -96,13 +96,6 @@ def contract_sums_of_products(function: Function) -> Function:
         op.kind, op.operands = "call", [subscripts.result, a, b]
         op.attrs = {"callee": np.einsum, "spelling": None, "kwnames": ()}
         op.regions = []
-        region = region_of[id(op)]
-        region.ops.insert(region.ops.index(op), subscripts)
+        insertions.before(op, subscripts)
+    insertions.apply(function)
     return function
-
-
-def _regions(region):
-    yield region
-    for op in region.ops:
-        for inner in op.regions:
-            yield from _regions(inner)

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Region, Value
+from ..ir.core import Function, Insertions, Op, Region, Value
 
 __all__ = ["fold_factors"]
 
@@ -36,6 +36,7 @@ _LINEAR_METHODS = {"sum", "reshape", "transpose"}
 class _Folder:
     def __init__(self, function: Function) -> None:
         self.facts = getattr(function, "facts", {})
+        self.insertions = Insertions()
         self.uses: dict[Value, int] = {}
         self.region_of: dict[int, Region] = {}
         self._index(function.body)
@@ -131,9 +132,8 @@ class _Folder:
         const.backward = True
         result = Value(hint=None, owner=const)
         const.results = [result]
-        region = self.region_of[id(before)]
-        region.ops.insert(region.ops.index(before), const)
-        self.region_of[id(const)] = region
+        self.insertions.before(before, const)
+        self.region_of[id(const)] = self.region_of[id(before)]
         self.uses[result] = 1
         return result
 
@@ -206,6 +206,7 @@ def fold_factors(function: Function) -> Function:
             _sign_into_constant(folder, op)                            # (-x) * 0.5 -> x * -0.5
         if _is_reduction(op) and folder.gain(op.operands[0], -1):
             replaced[op.result] = _negate_after(folder, op)            # (-x).sum() -> -x.sum()
+    folder.insertions.apply(function)
     return function
 
 
@@ -256,9 +257,8 @@ def _negate_after(folder: _Folder, op: Op) -> Value:
     neg.backward = True
     result = Value(hint=op.result.hint, owner=neg, adjoint_of=op.result.adjoint_of, temp=op.result.temp)
     neg.results = [result]
-    region = folder.region_of[id(op)]
-    region.ops.insert(region.ops.index(op) + 1, neg)
-    folder.region_of[id(neg)] = region
+    folder.insertions.after(op, neg)
+    folder.region_of[id(neg)] = folder.region_of[id(op)]
     folder.uses[result] = folder.uses.get(op.result, 0)
     folder.uses[op.result] = 1
     return result
