@@ -395,21 +395,22 @@ class _Emitter:
         return ast.Expr(call)
 
     def big_array_names(self) -> set[str]:
-        """Variables that hold, at some point, an array known to be big (see `release_dead_arrays`)."""
-        if not getattr(self.function, "optimized", True):
+        """Variables that hold, at some point, an array known to be big (see `release_dead_arrays`);
+        not those that only ever hold slices of other arrays (deleting them frees nothing)."""
+        facts = getattr(self.function, "facts", {})
+        if not getattr(self.function, "optimized", True) or \
+                not any(f.shape and math.prod(f.shape) >= REUSE_MIN_ELEMENTS for f in facts.values()):
             return set()
-        shapes = {v: f.shape for v, f in getattr(self.function, "facts", {}).items() if f.shape is not None}
+        shapes = {v: f.shape for v, f in facts.items() if f.shape is not None}
         params = {self.names.get(p) for p in self.function.params}
-        big = set()
+        big, owns_memory = set(), set()
         for value, name in self.names.items():
             shape = shape_of(value, shapes)
-            if name not in params and shape and int(np.prod(shape)) >= REUSE_MIN_ELEMENTS:
+            if name not in params and shape and math.prod(shape) >= REUSE_MIN_ELEMENTS:
                 big.add(name)
-        return {name for name in big if not self._only_views(name)}
-
-    def _only_views(self, name: str) -> bool:
-        """A variable that only ever holds slices of other arrays frees nothing when deleted."""
-        return all(v.owner is not None and v.owner.kind == "getitem" for v, n in self.names.items() if n == name)
+            if value.owner is None or value.owner.kind != "getitem":
+                owns_memory.add(name)
+        return big & owns_memory
 
     def run(self) -> Emitted:
         body = release_dead_arrays(self.block(self.function.body, top=True), self.big_array_names())

@@ -1,12 +1,14 @@
 """Optimization passes on the adjoint IR; `optimize` runs them in order."""
 from __future__ import annotations
 
+import math
+
 from ..ir.core import Function
 from .contract import contract_sums_of_products
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .factors import fold_factors
-from .inplace import accumulate_in_place, reuse_dying_arrays
+from .inplace import REUSE_MIN_ELEMENTS, accumulate_in_place, reuse_dying_arrays
 from .simplify import simplify
 
 __all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place", "reuse_dying_arrays",
@@ -19,20 +21,29 @@ def share_primal(function: Function, enabled: bool = True) -> Function:
     return eliminate_common_subexpressions(function) if enabled else function
 
 
+def _largest_known_array(function: Function) -> int:
+    """The number of elements of the largest array whose shape is known (0: none)."""
+    sizes = [math.prod(f.shape) for f in getattr(function, "facts", {}).values() if f.shape]
+    return max(sizes, default=0)
+
+
 def optimize(function: Function, enabled: bool = True) -> Function:
     """Simplify, share common subexpressions, and drop dead code (dead code always goes:
     a rule's gradient for an inactive operand may not even be computable, e.g. log of a
     negative base)."""
+    largest = _largest_known_array(function)  # (scalar code skips the passes for arrays)
     if enabled:
         simplify(function)
         eliminate_common_subexpressions(function)
         eliminate_dead_code(function)  # (so that use counts are the live ones)
-        fold_factors(function)
-        simplify(function)
-        contract_sums_of_products(function)
+        if fold_factors(function):
+            simplify(function)  # (`x * 1.0` that folding left)
+        if largest:
+            contract_sums_of_products(function)
     eliminate_dead_code(function)
     if enabled:
         accumulate_in_place(function)
-        reuse_dying_arrays(function)
+        if largest >= REUSE_MIN_ELEMENTS:
+            reuse_dying_arrays(function)
     function.optimized = enabled  # (the emitter then also releases big arrays early)
     return function

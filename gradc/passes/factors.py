@@ -36,6 +36,7 @@ _LINEAR_METHODS = {"sum", "reshape", "transpose"}
 class _Folder:
     def __init__(self, function: Function) -> None:
         self.facts = getattr(function, "facts", {})
+        self.changed = False
         self.insertions = Insertions()
         self.uses: dict[Value, int] = {}
         self.region_of: dict[int, Region] = {}
@@ -104,6 +105,7 @@ class _Folder:
     def scale(self, value: Value, factor: int) -> Value:
         """Multiply `value` by `factor` in place (after `gain` said it can); returns the value
         that now holds factor * value (another one when a negation was unwrapped)."""
+        self.changed = True
         op = value.owner
         slot = self._slot(op, factor)[1]
         if slot[0] == "unwrap":
@@ -128,6 +130,7 @@ class _Folder:
 
     def _constant(self, number: float, before: Op) -> Value:
         """A new constant, defined just before the op that reads it."""
+        self.changed = True
         const = Op("const", [], [], {"value": number, "spelling": None}, [], before.loc, before.stmt)
         const.backward = True
         result = Value(hint=None, owner=const)
@@ -171,8 +174,9 @@ def _is_call(op: Op, callee: Callable) -> bool:
     return op.kind == "call" and op.attrs.get("callee") is callee and not op.attrs.get("kwnames")
 
 
-def fold_factors(function: Function) -> Function:
-    """Fold negations and doublings of the backward sweep into expressions that absorb them."""
+def fold_factors(function: Function) -> bool:
+    """Fold negations and doublings of the backward sweep into expressions that absorb them, in
+    place; whether anything changed."""
     folder = _Folder(function)
     replaced: dict[Value, Value] = {}
     for op in list(function.walk()):
@@ -207,7 +211,7 @@ def fold_factors(function: Function) -> Function:
         if _is_reduction(op) and folder.gain(op.operands[0], -1):
             replaced[op.result] = _negate_after(folder, op)            # (-x).sum() -> -x.sum()
     folder.insertions.apply(function)
-    return function
+    return folder.changed
 
 
 def _absorb_power_of_two(folder: _Folder, op: Op, replaced: dict[Value, Value]) -> bool:
