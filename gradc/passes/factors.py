@@ -54,9 +54,11 @@ class _Folder:
     def _private(self, value: Value, uses: int = 1) -> Op | None:
         """The op defining `value` when it is a backward call only its one reader sees."""
         op = value.owner
-        if op is None or not op.backward or self.uses.get(value, 0) != uses or len(op.results) != 1 \
+        if op is None or self.uses.get(value, 0) != uses or len(op.results) != 1 \
                 or op.attrs.get("mutable") or op.attrs.get("inplace"):
             return None
+        if not op.backward and not (op.kind == "call" and _temporary(value)):
+            return None  # a forward value the user named (or will see) keeps its value
         return op
 
     def gain(self, value: Value, factor: int, uses: int = 1) -> int | None:
@@ -168,6 +170,11 @@ def _is_linear(op: Op) -> bool:
     if op.kind == "call":
         return op.attrs.get("callee") in _LINEAR_IN_FIRST
     return op.kind == "method" and op.attrs.get("name") in _LINEAR_METHODS
+
+
+def _temporary(value: Value) -> bool:
+    """A forward value no variable of the user's holds (`100.0 * a` inside a bigger expression)."""
+    return (value.hint is None or value.temp) and value.adjoint_of is None
 
 
 def _is_call(op: Op, callee: Callable) -> bool:
