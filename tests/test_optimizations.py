@@ -121,7 +121,7 @@ def test_a_repeated_slice_gets_one_adjoint():
 def test_constant_products_are_shared_in_either_order():
     a = np.random.default_rng(5).standard_normal(6)
     source = gradc.grad(scaled_twice).source_for(a)
-    forward = code_of(source).split("# backward")[0]
+    forward = code_of(source.split("# backward")[0])
     assert forward.count(" * a") == 1  # 100.0 * a once (doubled: it is read twice, as prod + prod)
     assert_gradients(scaled_twice, (a,))
 
