@@ -26,7 +26,7 @@ import numpy as np
 from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATORS
 from .. import runtime
 from ..analysis.shapes import shape_of
-from ..passes.inplace import REUSE_MIN_ELEMENTS
+from ..passes.inplace import REUSE_MIN_ELEMENTS, UFUNC_OF
 from ..ir.core import Function, Op, Region, Value, table_key
 from .names import Layout, _is_undefined
 
@@ -287,6 +287,8 @@ class _Emitter:
             target = ast.Name(self.names[op.result], ast.Store())
             update = _BINARY_AST[op.attrs["callee"]]()
             return [ast.AugAssign(target, update, self.expr(op.operands[1]))]  # `dx += c`, `a *= b`
+        if op.kind == "call" and op.attrs.get("out") is not None and op.result in self.names:
+            return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.out_call(op), lineno=0)]
         if op.kind == "call" and op.attrs["callee"] is runtime.list_append and \
                 self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
             append = ast.Attribute(self.expr(op.operands[0]), "append", ast.Load())
@@ -294,6 +296,15 @@ class _Emitter:
         if op.results and op.result in self.names:
             return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.op_expr(op), lineno=0)]
         return [ast.Expr(self.op_expr(op))]
+
+    def out_call(self, op: Op) -> ast.expr:
+        """`np.multiply(a, b, out=a)`: the operator's ufunc writing into the operand that dies."""
+        callee = op.attrs["callee"]
+        ufunc = UFUNC_OF.get(callee, callee)
+        func = op.attrs.get("spelling") if ufunc is callee and op.attrs.get("spelling") is not None \
+            else self.reference(ufunc)
+        target = self.expr(op.operands[op.attrs["out"]])
+        return ast.Call(func, [self.expr(v) for v in op.operands], [ast.keyword("out", target)])
 
     def copies(self, targets: list[Value], sources: list[Value]) -> list[ast.stmt]:
         """Assignments that make each target's variable hold its source (parallel when they overlap)."""
@@ -488,7 +499,8 @@ def release_dead_arrays(body: list[ast.stmt], big: set[str]) -> list[ast.stmt]:
     final = work[-2] if len(work) >= 2 and isinstance(body[work[-1]], ast.Return) else len(body)
     released: dict[int, list[str]] = {}
     for name, i in last.items():
-        if i < final and _reads(body[i], name):  # (not just before the return: that frees them too)
+        if i < final and _reads(body[i], name) and not _writes_into(body[i], name):
+            # (not just before the return: that frees them too; nor an `out=` buffer: still held)
             released.setdefault(i, []).append(name)
     out = []
     for i, stmt in enumerate(body):
@@ -496,6 +508,12 @@ def release_dead_arrays(body: list[ast.stmt], big: set[str]) -> list[ast.stmt]:
         if i in released:
             out.append(ast.Delete([ast.Name(n, ast.Del()) for n in sorted(released[i])]))
     return out
+
+
+def _writes_into(stmt: ast.stmt, name: str) -> bool:
+    """`b = np.add(a, a, out=a)`: `a`'s memory lives on as `b`, deleting `a` frees nothing."""
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and \
+        any(k.arg == "out" and isinstance(k.value, ast.Name) and k.value.id == name for k in stmt.value.keywords)
 
 
 def _is_comment(stmt: ast.stmt) -> bool:

@@ -93,6 +93,8 @@ class Layout:
             return False
         if reader.kind == "return":
             return value.owner.kind == "tuple"
+        if reader.attrs.get("out") is not None and reader.operands[reader.attrs["out"]] is value:
+            return False  # `np.add(y, y, out=y)` needs `y` named
         return not (reader.attrs.get("inplace") and index == 0)  # `a *= b` needs `a` named
 
     def _owner_of_region(self, op: Op) -> Op | None:
@@ -108,8 +110,9 @@ class Layout:
         for op in region.ops:
             for inner in op.regions:
                 self._choose_inlined(inner)
-            if len(op.results) != 1 or op.attrs.get("effect") or op.kind in STRUCTURED or op.attrs.get("inplace"):
-                continue  # (`a *= b` is a statement)
+            if len(op.results) != 1 or op.attrs.get("effect") or op.kind in STRUCTURED or op.attrs.get("inplace") \
+                    or op.attrs.get("out") is not None:
+                continue  # (`a *= b`, `b = np.add(a, a, out=a)` are statements)
             value = op.result
             if op.kind == "const" or id(op) in self.expression_ops:
                 self.inlined.add(value)

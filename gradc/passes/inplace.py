@@ -18,7 +18,7 @@ from ..analysis.shapes import shape_of
 from ..frontend.lower import static_value
 from ..ir.core import Function, Value, table_key
 
-__all__ = ["accumulate_in_place", "reuse_dying_arrays", "REUSE_MIN_ELEMENTS", "Dtypes", "use_counts"]
+__all__ = ["accumulate_in_place", "reuse_dying_arrays", "REUSE_MIN_ELEMENTS", "Dtypes", "use_counts", "UFUNC_OF"]
 
 # Callees whose result is always a new array (or an immutable number).
 _FRESH = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow,
@@ -39,7 +39,8 @@ def _fresh(value: Value, uses: dict[Value, int]) -> bool:
     if owner is None or owner.kind != "call" or uses.get(value, 0) != 1:
         return False
     callee = owner.attrs["callee"]
-    return callee in _FRESH or isinstance(callee, np.ufunc) or owner.attrs.get("inplace", False)
+    return callee in _FRESH or isinstance(callee, np.ufunc) or owner.attrs.get("inplace", False) or \
+        owner.attrs.get("out") is not None
 
 
 def _regions(region):
@@ -180,19 +181,25 @@ def _python_number(dtype: object) -> bool:
     return dtype is int or dtype is float  # (`np.dtype("int64") == int` holds: no `in`)
 
 
+#: The ufunc an operator's `out=` form calls.
+UFUNC_OF = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
+            operator.truediv: np.divide, operator.neg: np.negative, operator.pow: np.power}
+
+
 def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENTS) -> Function:
-    """Mark `a * b` (`+`, `-`, `/`) to be computed into `a`'s memory, as `a *= b`, where `a` is a
-    big array this gradient made, this is its last reader, and the result has its shape and dtype
-    (for `+` and `*`, into `b` the same way)."""
+    """Let arithmetic on big arrays write into an operand that dies there (a big array this
+    gradient made, read by nothing after, of the result's shape and dtype): `a *= b` where `a`
+    is a temporary or an adjoint (for `+` and `*`, `b` the same way), else the ufunc with
+    `out=` (`dy = np.add(y, y, out=y)`, `e = np.exp(t, out=t)`), which keeps the user's `y`
+    meaning what it meant."""
     shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
     dtypes = Dtypes(getattr(function, "kinds", {}))
     uses = use_counts(function)
     region_of = {id(op): id(region) for region in _regions(function.body) for op in region.ops}
 
-    def reusable(value: Value, op) -> bool:
-        if value.hint is not None and not value.temp and value.adjoint_of is None:
-            return False  # the user's `a` must not go on to hold something else under its name
-        if not _fresh(value, uses) or region_of.get(id(value.owner)) != region_of[id(op)]:
+    def reusable(value: Value, op, readers: int = 1) -> bool:
+        if uses.get(value, 0) != readers or not _fresh(value, {value: 1}) or \
+                region_of.get(id(value.owner)) != region_of[id(op)]:
             return False
         shape = shape_of(value, shapes)
         if shape is None or not shape or shape_of(op.result, shapes) != shape or \
@@ -202,15 +209,35 @@ def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENT
         return isinstance(dtype, np.dtype) and dtype.kind == "f" and dtypes.of(op.result) == dtype
 
     for op in function.walk():
-        if op.kind != "call" or op.attrs.get("inplace") or op.attrs.get("kwnames") or len(op.operands) != 2 \
-                or op.attrs["callee"] not in _ELEMENTWISE:
+        if op.kind != "call" or op.attrs.get("inplace") or op.attrs.get("kwnames") or len(op.results) != 1:
+            continue
+        callee = op.attrs["callee"]
+        if len(op.operands) == 1 and (callee is operator.neg or _unary_ufunc(callee)):
+            if reusable(op.operands[0], op):
+                op.attrs["out"] = 0
+            continue
+        if len(op.operands) != 2 or callee not in _ELEMENTWISE:
             continue
         first, second = op.operands
         if first is second:
-            continue
-        if reusable(first, op):
+            if reusable(first, op, readers=2):
+                op.attrs["out"] = 0  # `dy = np.add(y, y, out=y)`
+        elif reusable(first, op) and _unnamed(first):
             op.attrs["inplace"] = True
-        elif op.attrs["callee"] in _COMMUTATIVE and reusable(second, op):
+        elif callee in _COMMUTATIVE and reusable(second, op) and _unnamed(second):
             op.operands = [second, first]
             op.attrs["inplace"] = True
+        elif reusable(first, op):
+            op.attrs["out"] = 0
+        elif reusable(second, op):
+            op.attrs["out"] = 1
     return function
+
+
+def _unnamed(value: Value) -> bool:
+    """A temporary or an adjoint: `a *= b` may reuse its variable (the user's `a` keeps its meaning)."""
+    return value.hint is None or value.temp or value.adjoint_of is not None
+
+
+def _unary_ufunc(callee: object) -> bool:
+    return isinstance(callee, np.ufunc) and callee.nin == 1 and callee.nout == 1
