@@ -301,7 +301,7 @@ def _match(gradient: Any, like: Any) -> Any:
     return gradient
 
 
-def _guard(kinds: tuple, entry: tuple, n_results: int, general: Callable, note: Callable) -> Callable:
+def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Callable) -> Callable:
     """A function taking the arguments of a call, that runs the gradient for `kinds` straight
     away when the arguments are of these kinds (positional, each its type, shape and dtype
     checked inline), and hands anything else to `general`. Generated, because a check written
@@ -334,7 +334,7 @@ def _guard(kinds: tuple, entry: tuple, n_results: int, general: Callable, note: 
               f"        except Exception as exc:\n"
               f"            _note(exc)\n"
               f"            raise\n"
-              f"{_float_results_check(convert, n_results)}"
+              f"{accept}"
               f"        {finish}\n"
               f"    return guard\n")
     namespace: dict[str, Any] = {}
@@ -349,13 +349,29 @@ def _guard(kinds: tuple, entry: tuple, n_results: int, general: Callable, note: 
 _MISSING = object()
 
 
-def _float_results_check(convert: Callable, n_results: int) -> str:
-    """For gradients with respect to several floats (`_floats`): return them as they are when
-    they are floats, as the generated code almost always makes them."""
-    if convert is not _floats:
+def _accept_as_is(kinds: tuple, wrt: tuple, plain: bool) -> str:
+    """Lines of a guard that return the generated function's result unconverted when it already is
+    what the converter would make of it: floats for float arguments, fresh writeable arrays of the
+    argument's shape and dtype (none of the arguments themselves) for arrays. `plain`: a `grad`
+    whose result is the gradient, or the tuple of gradients, as they come."""
+    if not plain:
         return ""
-    floats = " and ".join(f"type(result[{i}]) is float" for i in range(n_results))
-    return f"        if {floats}:\n            return result\n"
+    arrays = [f"a{i}" for i, kind in enumerate(kinds) if type(kind) is tuple]
+    checks = []
+    for position, i in enumerate(wrt):
+        item = "result" if len(wrt) == 1 else f"result[{position}]"
+        kind = kinds[i]
+        if kind is float:
+            checks.append(f"type({item}) is float")
+        elif type(kind) is tuple:
+            checks.append(f"type({item}) is _ndarray and {item}.base is None and {item}.shape == _a{i}_shape "
+                          f"and {item}.dtype is _a{i}_dtype and {item}.flags.writeable"
+                          + "".join(f" and {item} is not {a}" for a in arrays))
+        else:
+            return ""
+    if len(wrt) > 1:
+        checks.insert(0, f"type(result) is tuple and len(result) == {len(wrt)}")
+    return f"        if {' and '.join(checks)}:\n            return result\n"
 
 
 class GradFunction:
@@ -478,7 +494,8 @@ class GradFunction:
             entry = self._prepare(args, kinds)
         guard = self._guards.get(kinds)
         if guard is None or guard.entry is not entry:
-            guard = self._guards[kinds] = _guard(kinds, entry, len(self._wrt), self._dispatch, self._note)
+            accept = _accept_as_is(kinds, self._wrt, self._mode == "grad" and not (self._as_tuple and len(self._wrt) == 1))
+            guard = self._guards[kinds] = _guard(kinds, entry, accept, self._dispatch, self._note)
         self._fast = guard
         try:
             result = entry[1](*args)

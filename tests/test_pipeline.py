@@ -274,3 +274,30 @@ def test_the_fast_path_of_a_call_checks_every_kind():
         g(x, y, 1.0)  # one argument too many: the function's own error
     gx, gy = g(x, y)  # and back
     np.testing.assert_array_equal(gy, x)
+
+
+def _product(x, y):
+    return np.sum(x * y)
+
+
+def _spread(x):
+    return np.sum(x) * 2.0
+
+
+def test_the_fast_path_hands_out_what_the_general_path_would():
+    """Second and later calls take the guard's path: a gradient that is an argument is still
+    copied, a broadcast view still made a fresh writeable array, float32 still float32."""
+    g = gradc.grad(_product, wrt=(0, 1))
+    x, y = np.arange(3.0), np.ones(3)
+    for _ in range(3):
+        gx, gy = g(x, y)
+        assert gx is not y and gy is not x and gx.flags.writeable and gy.flags.writeable
+        gx[0] = 99.0
+        assert y[0] == 1.0
+    h = gradc.grad(_spread)
+    for dtype in (np.float64, np.float64, np.float32, np.float32):
+        z = np.zeros((2, 3), dtype=dtype)
+        dz = h(z)
+        assert dz.dtype == dtype and dz.shape == (2, 3) and dz.flags.writeable and dz.base is None
+        dz[0, 0] = 5.0
+        np.testing.assert_array_equal(dz[1], 2.0)

@@ -499,8 +499,7 @@ def release_dead_arrays(body: list[ast.stmt], big: set[str]) -> list[ast.stmt]:
     final = work[-2] if len(work) >= 2 and isinstance(body[work[-1]], ast.Return) else len(body)
     released: dict[int, list[str]] = {}
     for name, i in last.items():
-        if i < final and _reads(body[i], name) and not _writes_into(body[i], name):
-            # (not just before the return: that frees them too; nor an `out=` buffer: still held)
+        if i < final and _reads(body[i], name):  # (not just before the return: that frees them too)
             released.setdefault(i, []).append(name)
     out = []
     for i, stmt in enumerate(body):
@@ -508,12 +507,6 @@ def release_dead_arrays(body: list[ast.stmt], big: set[str]) -> list[ast.stmt]:
         if i in released:
             out.append(ast.Delete([ast.Name(n, ast.Del()) for n in sorted(released[i])]))
     return out
-
-
-def _writes_into(stmt: ast.stmt, name: str) -> bool:
-    """`b = np.add(a, a, out=a)`: `a`'s memory lives on as `b`, deleting `a` frees nothing."""
-    return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and \
-        any(k.arg == "out" and isinstance(k.value, ast.Name) and k.value.id == name for k in stmt.value.keywords)
 
 
 def _is_comment(stmt: ast.stmt) -> bool:
