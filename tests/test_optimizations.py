@@ -317,3 +317,37 @@ def test_an_elementwise_result_is_not_kept_for_its_shape_alone():
     assert "** 2" not in code_of(source) and "np.size(diff)" in source
     rng = np.random.default_rng(19)
     assert_gradients(mean_square, (rng.standard_normal((3, 2)), rng.standard_normal(2)))
+
+
+def viewed(x):
+    t = x * 2.0
+    head = t[:10]
+    u = t * x
+    return np.sum(u) + np.sum(head * head)
+
+
+def read_twice_then_updated(x, w):
+    t = np.tanh(x * w)
+    s = np.sum(t)
+    u = t * x + 1.0
+    return np.sum(u * u) + s
+
+
+def test_an_array_with_a_view_alive_is_not_updated_in_place():
+    x = np.random.default_rng(20).standard_normal(BIG)
+    (g,) = assert_same_as_unoptimized(viewed, (x,), (0,))
+    expected = 4.0 * x
+    expected[:10] += 8.0 * x[:10]
+    np.testing.assert_allclose(g, expected, rtol=1e-13)
+
+
+def test_the_last_of_several_readers_may_update_in_place():
+    rng = np.random.default_rng(21)
+    x, w = rng.standard_normal(BIG), rng.standard_normal(BIG)
+    gx, gw = assert_same_as_unoptimized(read_twice_then_updated, (x, w), (0, 1))
+    t = np.tanh(x * w)
+    u = t * x + 1.0
+    dt = 2.0 * u * x + 1.0
+    dz = dt * (1.0 - t * t)
+    np.testing.assert_allclose(gx, dz * w + 2.0 * u * t, rtol=1e-12)
+    np.testing.assert_allclose(gw, dz * x, rtol=1e-12)

@@ -196,10 +196,23 @@ def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENT
     dtypes = Dtypes(getattr(function, "kinds", {}))
     uses = use_counts(function)
     region_of = {id(op): id(region) for region in _regions(function.body) for op in region.ops}
+    position = {id(op): i for region in _regions(function.body) for i, op in enumerate(region.ops)}
+    readers: dict[Value, list] = {}
+    for op in function.walk():
+        for value in op.operands:
+            readers.setdefault(value, []).append(op)
 
-    def reusable(value: Value, op, readers: int = 1) -> bool:
-        if uses.get(value, 0) != readers or not _fresh(value, {value: 1}) or \
-                region_of.get(id(value.owner)) != region_of[id(op)]:
+    def last_reader(value: Value, op) -> bool:
+        """Whether `op` is the last op to read `value`, every earlier reader in the same region
+        and none of them keeping a view of it (a slice, a transpose, a tape push)."""
+        earlier = [r for r in readers.get(value, ()) if r is not op]
+        here = region_of[id(op)]
+        return all(region_of.get(id(r)) == here and position[id(r)] < position[id(op)] and _copies(r)
+                   for r in earlier)
+
+    def reusable(value: Value, op, reads: int = 1) -> bool:
+        if op.operands.count(value) != reads or not _fresh(value, {value: 1}) or \
+                region_of.get(id(value.owner)) != region_of[id(op)] or not last_reader(value, op):
             return False
         shape = shape_of(value, shapes)
         if shape is None or not shape or shape_of(op.result, shapes) != shape or \
@@ -220,11 +233,11 @@ def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENT
             continue
         first, second = op.operands
         if first is second:
-            if reusable(first, op, readers=2):
+            if reusable(first, op, reads=2):
                 op.attrs["out"] = 0  # `dy = np.add(y, y, out=y)`
-        elif reusable(first, op) and _unnamed(first):
+        elif reusable(first, op) and _unnamed(first, op):
             op.attrs["inplace"] = True
-        elif callee in _COMMUTATIVE and reusable(second, op) and _unnamed(second):
+        elif callee in _COMMUTATIVE and reusable(second, op) and _unnamed(second, op):
             op.operands = [second, first]
             op.attrs["inplace"] = True
         elif reusable(first, op):
@@ -234,9 +247,27 @@ def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENT
     return function
 
 
-def _unnamed(value: Value) -> bool:
-    """A temporary or an adjoint: `a *= b` may reuse its variable (the user's `a` keeps its meaning)."""
-    return value.hint is None or value.temp or value.adjoint_of is not None
+_COPYING_METHODS = {"sum", "mean", "max", "min", "prod", "dot"}
+_COPYING_CALLS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.einsum, np.dot, np.vdot, np.inner,
+                  runtime.scatter_add}
+
+
+def _copies(reader) -> bool:
+    """Whether what `reader` makes of its operands is new memory (arithmetic, a reduction), not
+    a view that would see a later in-place update."""
+    if reader.kind == "method":
+        return reader.attrs["name"] in _COPYING_METHODS
+    if reader.kind != "call":
+        return False
+    callee = reader.attrs["callee"]
+    return callee in _FRESH or isinstance(callee, np.ufunc) or table_key(callee) in _COPYING_CALLS
+
+
+def _unnamed(value: Value, op) -> bool:
+    """A temporary or an adjoint of the same sweep as `op`: `a *= b` may reuse its variable (the
+    user's `a` keeps its meaning, and a forward line is not written with a backward name)."""
+    same_sweep = value.owner is not None and value.owner.backward == op.backward
+    return same_sweep and (value.hint is None or value.temp or value.adjoint_of is not None)
 
 
 def _unary_ufunc(callee: object) -> bool:
