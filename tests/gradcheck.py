@@ -91,3 +91,13 @@ def assert_gradients(f, args, wrt=0, rtol=1e-5, atol=1e-7, use_autograd=True):
             for grad, expected in zip(ours, theirs):
                 np.testing.assert_allclose(grad, expected, rtol=1e-7, atol=1e-10, err_msg="autograd")
     return ours
+
+
+import os as _os
+
+import pytest as _pytest
+
+#: For tests of the generated text: skipped in the stress run (`GRADC_REUSE_MIN_ELEMENTS=1`, see
+#: .ci/run), where every array, however small, is updated in place and the code reads differently.
+default_build_only = _pytest.mark.skipif(bool(_os.environ.get("GRADC_REUSE_MIN_ELEMENTS")),
+                                         reason="checks the code the default build generates")

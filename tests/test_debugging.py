@@ -13,6 +13,7 @@ import pytest
 
 import gradc
 from gradc.debug import note_primal_line, primal_line_for
+from gradcheck import default_build_only
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +38,7 @@ def _notes(exc):
     return "\n".join(getattr(exc, "__notes__", []))
 
 
+@default_build_only
 def test_floating_point_error_names_generated_and_primal_line():
     g = gradc.grad(root_loss)
     w, x = np.array([1.0, -1.0]), np.array([[1.0, 0.0], [1.0, 1.0]])  # z[1] == 0: sqrt' is infinite

@@ -7,7 +7,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 import mlp  # noqa: E402
-from gradcheck import assert_gradients  # noqa: E402
+from gradcheck import assert_gradients, default_build_only  # noqa: E402
 
 
 def test_mlp_gradient_matches_oracles():
@@ -50,6 +50,7 @@ def test_rnn_gradient_is_a_reversed_loop_that_saves_hidden_states():
     assert "tape.append(h)" in source
 
 
+@default_build_only
 def test_readme_shows_what_quickstart_prints():
     """The README's thirty-second example is the real output of examples/quickstart.py."""
     import subprocess

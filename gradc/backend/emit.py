@@ -287,7 +287,9 @@ class _Emitter:
             target = ast.Name(self.names[op.result], ast.Store())
             update = _BINARY_AST[op.attrs["callee"]]()
             return [ast.AugAssign(target, update, self.expr(op.operands[1]))]  # `dx += c`, `a *= b`
-        if op.kind == "call" and op.attrs.get("out") is not None and op.result in self.names:
+        if op.kind == "call" and op.result in self.names and (op.attrs.get("out") is not None or (
+                op.attrs.get("reuses") and op.operands[0] in self.names and op.operands[0] not in self.inlined)):
+            # (`a *= b` whose result could not share `a`'s variable: `dx = np.subtract(dxc, g, out=dxc)`)
             return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.out_call(op), lineno=0)]
         if op.kind == "call" and op.attrs["callee"] is runtime.list_append and \
                 self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
@@ -303,7 +305,7 @@ class _Emitter:
         ufunc = UFUNC_OF.get(callee, callee)
         func = op.attrs.get("spelling") if ufunc is callee and op.attrs.get("spelling") is not None \
             else self.reference(ufunc)
-        target = self.expr(op.operands[op.attrs["out"]])
+        target = self.expr(op.operands[op.attrs.get("out") or 0])
         return ast.Call(func, [self.expr(v) for v in op.operands], [ast.keyword("out", target)])
 
     def copies(self, targets: list[Value], sources: list[Value]) -> list[ast.stmt]:
@@ -491,10 +493,15 @@ def release_dead_arrays(body: list[ast.stmt], big: set[str]) -> list[ast.stmt]:
     if not big:
         return body
     last: dict[str, int] = {}
+    in_blocks: set[str] = set()  # (names a loop or branch binds may be unbound after it)
     for i, stmt in enumerate(body):
         for node in ast.walk(stmt):
             if isinstance(node, ast.Name) and node.id in big:
                 last[node.id] = i
+                if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
+                    in_blocks.add(node.id)
+    for name in in_blocks:
+        last.pop(name, None)
     work = [i for i, stmt in enumerate(body) if not _is_comment(stmt)]
     final = work[-2] if len(work) >= 2 and isinstance(body[work[-1]], ast.Return) else len(body)
     released: dict[int, list[str]] = {}

@@ -33,6 +33,17 @@ __all__ = ["Layout"]
 STRUCTURED = ("if", "for", "while")
 
 
+def _written_operand(op: Op) -> Value | None:
+    """The operand whose array `op` updates in place (`a *= b`, `out=a`, `y[i] = v`), if any."""
+    if op.attrs.get("inplace"):
+        return op.operands[0]
+    if op.attrs.get("out") is not None:
+        return op.operands[op.attrs["out"]]
+    if op.kind == "call" and op.attrs.get("callee") in (runtime.assign_item, runtime.list_append):
+        return op.operands[0]
+    return None
+
+
 def _is_undefined(value: Value) -> bool:
     """A name not assigned on some path (lowering yields a None marker there)."""
     owner = value.owner
@@ -126,8 +137,25 @@ class Layout:
             if self.region_of.get(id(reader)) is not region or \
                     self.position[id(reader)] <= self.position[id(op)]:
                 continue
-            if reader.stmt is op.stmt and reader.backward == op.backward and self._inlinable_into(value, reader):
+            if reader.stmt is op.stmt and reader.backward == op.backward and self._inlinable_into(value, reader) \
+                    and not self._written_between(region, op, reader):
                 self.inlined.add(value)
+
+    def _written_between(self, region: Region, op: Op, reader: Op) -> bool:
+        """Whether an op between `op` and its reader writes into an array `op`'s expression reads:
+        inlined, the expression would run after the write (`dw = np.multiply(g, x, out=g)` before
+        `dx += g * w`)."""
+        start, end = self.position[id(op)], self.position[id(reader)]
+        written = [w for w in map(_written_operand, region.ops[start + 1:end]) if w is not None]
+        if not written:
+            return False
+        read, stack = set(), list(op.operands)
+        while stack:
+            value = stack.pop()
+            read.add(value)
+            if value in self.inlined and value.owner is not None:
+                stack.extend(value.owner.operands)
+        return any(w in read for w in written)
 
     # -- liveness ----------------------------------------------------------------------------
     def reads(self, op: Op, operands: Iterable[Value] | None = None) -> set[Value]:

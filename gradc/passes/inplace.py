@@ -10,6 +10,7 @@ allocation and a pass over memory per contribution.
 from __future__ import annotations
 
 import operator
+import os
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def accumulate_in_place(function: Function) -> Function:
 #: Arrays of at least this many elements are updated in place when they die in arithmetic: a new
 #: array this big comes from the operating system page by page (glibc maps allocations of
 #: 128 KiB and more), which costs more than the arithmetic. Smaller ones keep the plain expression.
-REUSE_MIN_ELEMENTS = 16_384
+REUSE_MIN_ELEMENTS = int(os.environ.get("GRADC_REUSE_MIN_ELEMENTS", 16_384))  # (tests set it to 1)
 
 _ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv}
 _COMMUTATIVE = {operator.add, operator.mul}
@@ -146,6 +147,9 @@ class Dtypes:
             return self._array_dtype(op.operands[0])
         if table_key(callee) in _REDUCTIONS and op.positional() and "dtype" not in op.kwnames:
             return self._reduced(callee, op.operands[0])
+        if callee is np.einsum and not op.attrs.get("kwnames") and len(op.operands) >= 2:
+            dtypes = [self._array_dtype(v) for v in op.operands[1:]]
+            return None if any(d is None for d in dtypes) else np.result_type(*dtypes)  # (dtype == None holds)
         if callee is runtime.scatter_add:  # zeros of at least float32, with g added
             dtype = self._array_dtype(op.operands[0])
             return None if dtype is None else np.result_type(dtype, np.float32)
@@ -236,10 +240,10 @@ def reuse_dying_arrays(function: Function, min_elements: int = REUSE_MIN_ELEMENT
             if reusable(first, op, reads=2):
                 op.attrs["out"] = 0  # `dy = np.add(y, y, out=y)`
         elif reusable(first, op) and _unnamed(first, op):
-            op.attrs["inplace"] = True
+            op.attrs["inplace"] = op.attrs["reuses"] = True
         elif callee in _COMMUTATIVE and reusable(second, op) and _unnamed(second, op):
             op.operands = [second, first]
-            op.attrs["inplace"] = True
+            op.attrs["inplace"] = op.attrs["reuses"] = True
         elif reusable(first, op):
             op.attrs["out"] = 0
         elif reusable(second, op):
