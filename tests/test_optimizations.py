@@ -26,11 +26,11 @@ def code_of(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not line.strip().startswith("#"))
 
 
-def assert_same_as_unoptimized(f, args, wrt, rtol=1e-13):
+def assert_same_as_unoptimized(f, args, wrt, rtol=1e-13, atol=1e-300):
     ours = gradc.grad(f, wrt=wrt)(*args)
     plain = gradc.grad(f, wrt=wrt, optimize=False)(*args)
     for a, b in zip(ours, plain):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-300)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
     return ours
 
 
@@ -352,3 +352,17 @@ def test_the_last_of_several_readers_may_update_in_place():
     dz = dt * (1.0 - t * t)
     np.testing.assert_allclose(gx, dz * w + 2.0 * u * t, rtol=1e-12)
     np.testing.assert_allclose(gw, dz * x, rtol=1e-12)
+
+
+def test_a_factor_constant_along_the_summed_axis_leaves_the_sum():
+    rng = np.random.default_rng(3)
+    args = (rng.standard_normal((7, 4)), 1.0 + 0.1 * rng.standard_normal(4), rng.standard_normal(4))
+    source = gradc.grad(batchnorm, wrt=(0, 1, 2)).source_for(*args)
+    # the backward's (dy * ratio / sqrt).sum(axis=0), sqrt of shape (4,): divided after the sum
+    assert "np.einsum('ij,ij->j', dy, ratio) / sqrt" in source
+    assert "var = np.einsum('ij,ij->j', xc, xc) / 7" in source  # a mean, in the forward (grad only)
+    assert "np.mean(xc * xc" in gradc.value_and_grad(batchnorm, wrt=(0, 1, 2)).source_for(*args)
+    # (sums in another order: the gradient with respect to x, nearly zero by cancellation, moves
+    # by an ulp of the terms that cancel)
+    assert_same_as_unoptimized(batchnorm, args, (0, 1, 2), rtol=1e-12, atol=1e-14)
+    assert_gradients(batchnorm, args, wrt=(0, 1, 2))

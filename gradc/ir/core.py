@@ -252,11 +252,17 @@ class Insertions:
             self._after.clear()
 
     def _apply(self, region: Region) -> None:
-        ops = []
+        ops: list[Op] = []
         for op in region.ops:
-            ops.extend(self._before.get(id(op), ()))
-            ops.append(op)
-            ops.extend(self._after.get(id(op), ()))
+            self._place(op, ops)
             for inner in op.regions:
                 self._apply(inner)
         region.ops = ops
+
+    def _place(self, op: Op, ops: list[Op]) -> None:
+        """`op` with what goes before and after it (new ops may have their own)."""
+        for new in self._before.get(id(op), ()):
+            self._place(new, ops)
+        ops.append(op)
+        for new in self._after.get(id(op), ()):
+            self._place(new, ops)

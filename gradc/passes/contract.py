@@ -80,46 +80,94 @@ def _spec(ndim: int, axis: object) -> str | None:
 
 def contract_sums_of_products(function: Function) -> Function:
     """Rewrite, in place, each `(a * b).sum(axis)` whose product nothing else reads (in the
-    backward sweep; in the forward too for `grad`, whose forward values are never returned)."""
+    backward sweep; in the forward too for `grad`, whose forward values are never returned);
+    first take out of the sum a factor that does not vary along the summed axes."""
+    contractor = _Contractor(function)
     forward_too = getattr(function, "mode", None) == "grad"
-    shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
-    dtypes = Dtypes(getattr(function, "kinds", {}))
-    uses = use_counts(function)
-    insertions = Insertions()
     for op in list(function.walk()):
-        if not (op.backward or forward_too) or len(op.results) != 1:
-            continue
+        if (op.backward or forward_too) and len(op.results) == 1:
+            contractor.visit(op)
+    contractor.insertions.apply(function)
+    return function
+
+
+class _Contractor:
+    def __init__(self, function: Function) -> None:
+        self.shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
+        self.dtypes = Dtypes(getattr(function, "kinds", {}))
+        self.uses = use_counts(function)
+        self.insertions = Insertions()
+
+    def visit(self, op: Op) -> None:
         found = _sum_axes(op)
-        if found is None:
-            continue
-        summed, axis = found
-        product = summed.owner
-        if product is None or product.backward != op.backward or product.kind != "call" or uses.get(summed) != 1 \
-                or product.attrs.get("callee") is not operator.mul or product.attrs.get("kwnames") \
-                or len(product.operands) != 2:
-            continue
+        if found is not None and not self.factor_out(op, *found):
+            self.contract(op, *found)
+
+    def _floating(self, value: Value) -> bool:
+        dtype = self.dtypes.of(value)
+        return isinstance(dtype, np.dtype) and dtype.kind == "f"
+
+    def _private_call(self, value: Value, op: Op, callees: tuple) -> Op | None:
+        """The op making `value`, a call of one of `callees` that only `op` reads, of op's sweep."""
+        inner = value.owner
+        if inner is None or inner.backward != op.backward or inner.kind != "call" or self.uses.get(value) != 1 \
+                or inner.attrs.get("callee") not in callees or inner.attrs.get("kwnames") or len(inner.operands) != 2:
+            return None
+        return inner
+
+    def factor_out(self, op: Op, summed: Value, axis: object) -> bool:
+        """`(x / c).sum(axis=0)` for a `c` constant along axis 0 (shape (n,) against x's (m, n))
+        becomes `x.sum(axis=0) / c`: the division runs on the small result."""
+        inner = self._private_call(summed, op, (operator.mul, operator.truediv))
+        shape = shape_of(summed, self.shapes)
+        if inner is None or shape is None or not self._floating(summed):
+            return False
+        positions = (1,) if inner.attrs["callee"] is operator.truediv else (1, 0)
+        for i in positions:
+            factor, x = inner.operands[i], inner.operands[1 - i]
+            factor_shape = shape_of(factor, self.shapes)
+            if factor_shape is None or shape_of(x, self.shapes) != shape or not self._floating(x) or \
+                    not (self._floating(factor) or self.dtypes.of(factor) in (float,)):
+                continue
+            lead = len(shape) - len(factor_shape)
+            axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+            if not all(type(a) is int and 0 <= a % len(shape) < lead for a in axes):
+                continue
+            new_sum = _new_op(op, op.kind, [x] + op.operands[1:], dict(op.attrs))
+            self.insertions.before(op, new_sum)
+            self.uses[new_sum.result] = 1
+            operands = [new_sum.result, factor] if i == 1 else [factor, new_sum.result]
+            op.kind, op.operands = "call", operands
+            op.attrs = {"callee": inner.attrs["callee"], "spelling": None, "kwnames": ()}
+            self.shapes[new_sum.result] = shape_of(op.result, self.shapes) or None
+            self.visit(new_sum)
+            return True
+        return False
+
+    def contract(self, op: Op, summed: Value, axis: object) -> None:
+        product = self._private_call(summed, op, (operator.mul,))
+        if product is None:
+            return
         a, b = product.operands
-        shape = shape_of(a, shapes)
-        if shape is None or shape_of(b, shapes) != shape or shape_of(summed, shapes) != shape:
-            continue
-        if not all(isinstance(dtypes.of(v), np.dtype) and dtypes.of(v).kind == "f" for v in (a, b)):
-            continue
+        shape = shape_of(a, self.shapes)
+        if shape is None or shape_of(b, self.shapes) != shape or shape_of(summed, self.shapes) != shape:
+            return
+        if not (self._floating(a) and self._floating(b)):
+            return
         spec = _spec(len(shape), axis)
         if spec is None:
-            continue
+            return
         mean = op.attrs.get("name") == "mean" or op.attrs.get("callee") is np.mean
         subscripts = _new_op(op, "const", [], {"value": spec, "spelling": None})
-        insertions.before(op, subscripts)
+        self.insertions.before(op, subscripts)
         if mean:  # np.mean is the sum divided by the count: `np.einsum(...) / 256`
             contraction = _new_op(op, "call", [subscripts.result, a, b],
                                   {"callee": np.einsum, "spelling": None, "kwnames": ()})
             count = _new_op(op, "const", [], {"value": _count(shape, axis), "spelling": None})
-            insertions.before(op, contraction)
-            insertions.before(op, count)
+            self.insertions.before(op, contraction)
+            self.insertions.before(op, count)
             op.kind, op.operands = "call", [contraction.result, count.result]
             op.attrs = {"callee": operator.truediv, "spelling": None, "kwnames": ()}
         else:
             op.kind, op.operands = "call", [subscripts.result, a, b]
             op.attrs = {"callee": np.einsum, "spelling": None, "kwnames": ()}
-    insertions.apply(function)
-    return function
