@@ -354,6 +354,7 @@ def test_the_last_of_several_readers_may_update_in_place():
     np.testing.assert_allclose(gw, dz * x, rtol=1e-12)
 
 
+@default_build_only
 def test_a_factor_constant_along_the_summed_axis_leaves_the_sum():
     rng = np.random.default_rng(3)
     args = (rng.standard_normal((7, 4)), 1.0 + 0.1 * rng.standard_normal(4), rng.standard_normal(4))
