@@ -287,6 +287,7 @@ def test_a_loss_summed_in_a_loop_is_not_computed_for_the_gradient():
     args = (rng.standard_normal(3), rng.standard_normal((5, 3)))
     body = code_of(gradc.grad(running_loss).source_for(*args)).split("# backward")[0]
     assert "count" not in body  # carried only to compute itself, read by nothing
+    assert "dw += dw_2" in gradc.grad(running_loss).source_for(*args)  # one accumulator, updated in place
     assert_gradients(running_loss, args)
     value, (grad,) = gradc.value_and_grad(running_loss, wrt=(0,))(*args)
     assert value == pytest.approx(running_loss(*args), rel=1e-15)

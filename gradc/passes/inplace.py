@@ -17,7 +17,7 @@ import numpy as np
 from .. import runtime
 from ..analysis.shapes import shape_of
 from ..frontend.lower import static_value
-from ..ir.core import Function, Value, table_key
+from ..ir.core import Function, Value, loop_parts, table_key
 
 __all__ = ["accumulate_in_place", "reuse_dying_arrays", "REUSE_MIN_ELEMENTS", "Dtypes", "use_counts", "UFUNC_OF"]
 
@@ -75,6 +75,7 @@ def accumulate_in_place(function: Function) -> Function:
             region_of[id(op)] = id(region)
             for value in op.operands:
                 uses[value] = uses.get(value, 0) + 1
+    _accumulate_carried_in_place(function, uses, shapes)
     for op in function.walk():
         if not op.attrs.get("accumulates") or len(op.operands) != 2:
             continue
@@ -93,6 +94,43 @@ def accumulate_in_place(function: Function) -> Function:
     return function
 
 
+def _accumulate_carried_in_place(function: Function, uses: dict[Value, int], shapes: dict) -> None:
+    """`dW = dW + dW_2` in a loop whose carried `dW` starts as `np.zeros_like(W)`, read by nothing
+    but this sum, which the iteration hands on: `dW += dW_2`, one array for the whole loop."""
+    dtypes = Dtypes(getattr(function, "kinds", {}))
+    for loop in function.walk():
+        if loop.kind not in ("for", "while"):
+            continue
+        parts = loop_parts(loop)
+        conditions = loop.regions[0].args if loop.kind == "while" else [None] * len(parts.carried)
+        for carried, init, yielded, condition, result in zip(parts.carried, parts.inits, parts.yielded,
+                                                             conditions, loop.results):
+            op = yielded.owner
+            if op is None or op.kind != "call" or op.attrs.get("callee") is not operator.add or \
+                    op.attrs.get("kwnames") or len(op.operands) != 2 or op.operands[0] is not carried or \
+                    op.operands[1] is carried or uses.get(carried) != 1 or uses.get(yielded) != 1 or \
+                    (condition is not None and uses.get(condition)):
+                continue
+            start = init.owner
+            if start is None or start.kind != "call" or start.attrs.get("callee") is not np.zeros_like or \
+                    uses.get(init) != 1:
+                continue
+            shape, dtype = _shape(carried, shapes), dtypes.of(init)
+            contribution = dtypes.of(op.operands[1])
+            # (the sum's shape: the loop's result's, the adjoint it is, of the carried value's primal)
+            if not shape or _shape(result, shapes) != shape or not isinstance(dtype, np.dtype) or dtype.kind != "f":
+                continue
+            if contribution is None and dtype != np.float64:
+                continue  # (any real contribution fits a float64 accumulator; float32 may be widened)
+            if contribution is not None and np.result_type(dtype, _stand_in(contribution)) != dtype:
+                continue
+            op.attrs["inplace"] = True
+
+
+def _stand_in(dtype: object) -> object:
+    return dtype(1) if _python_number(dtype) else dtype
+
+
 # -- reusing the memory of arrays that die ---------------------------------------------------------
 #: Arrays of at least this many elements are updated in place when they die in arithmetic: a new
 #: array this big comes from the operating system page by page (glibc maps allocations of
@@ -102,7 +140,7 @@ REUSE_MIN_ELEMENTS = int(os.environ.get("GRADC_REUSE_MIN_ELEMENTS", 16_384))  # 
 _ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv}
 _COMMUTATIVE = {operator.add, operator.mul}
 _SAME_DTYPE_METHODS = {"reshape", "transpose", "copy", "ravel", "squeeze"}
-_SAME_DTYPE_CALLS = {np.broadcast_to, np.expand_dims, np.reshape, np.transpose, np.squeeze}
+_SAME_DTYPE_CALLS = {np.broadcast_to, np.expand_dims, np.reshape, np.transpose, np.squeeze, np.zeros_like}
 _REDUCTION_METHODS = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 _REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin}
 _COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge}
