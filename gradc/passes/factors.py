@@ -14,7 +14,9 @@ sums, broadcasts and matrix products on the way:
     t + t           ->  t with its constant doubled (t = g * 0.5 / s * v: g / s * v)
     -np.broadcast_to(c, S)  ->  np.broadcast_to(-c, S)
 
-Negation and doubling are exact in floating point, so values do not change.
+Negation and multiplication by a power of two (2, 0.5, -2...; `x ** 2`'s rule, a mean's
+1/n times 2) are exact in floating point, barring overflow, which is checked: values do
+not change.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ __all__ = ["fold_factors"]
 
 _LINEAR_IN_FIRST = {np.sum, np.broadcast_to, np.expand_dims, np.reshape, np.transpose}
 _LINEAR_METHODS = {"sum", "reshape", "transpose"}
+_LINEAR_OPTIONS = {"axis", "keepdims", "shape", "newshape", "axes"}
 
 
 class _Folder:
@@ -75,9 +78,10 @@ class _Folder:
         removes, ("const", i) for a constant operand it multiplies, ("divisor", i) for a constant
         it divides, ("inner", i) for an operand that absorbs it; None when there is none."""
         callee = op.attrs.get("callee") if op.kind == "call" else None
-        if op.kind == "call" and op.attrs.get("kwnames") and \
-                (callee not in _LINEAR_IN_FIRST or len(op.operands) <= len(op.attrs["kwnames"])):
-            return None
+        kwnames = op.attrs.get("kwnames") or ()
+        if kwnames and (set(kwnames) - _LINEAR_OPTIONS or (op.kind == "call" and (
+                callee not in _LINEAR_IN_FIRST or len(op.operands) <= len(kwnames)))):
+            return None  # (`dtype=int` would round: only the options that keep a sum linear)
         candidates = []
         if callee is operator.neg:
             candidates.append((1, ("unwrap",)) if factor == -1 else self._inner(op, 0, factor))
