@@ -231,22 +231,15 @@ def prod(g, ans, a, axis=None, keepdims=False):
     return prod_adjoint(g, a, axis, keepdims)
 
 
-@vjp(np.max, np.amax, Method("max"))
-def max_(g, ans, a, axis=None, keepdims=False):
+@vjp(np.max, np.amax, Method("max"), np.min, np.amin, Method("min"))
+def extremum(g, ans, a, axis=None, keepdims=False):
+    # The gradient goes to the elements equal to the result, split evenly between ties; the
+    # count divides the (small) g first, so the full-size array is multiplied once.
     if axis is None or keepdims:
         winners = a == ans
-        return g * winners / np.sum(winners, axis=axis, keepdims=True)
+        return winners * (g / np.sum(winners, axis=axis, keepdims=True))
     winners = a == np.expand_dims(ans, axis)
-    return np.expand_dims(g, axis) * winners / np.sum(winners, axis=axis, keepdims=True)
-
-
-@vjp(np.min, np.amin, Method("min"))
-def min_(g, ans, a, axis=None, keepdims=False):
-    if axis is None or keepdims:
-        winners = a == ans
-        return g * winners / np.sum(winners, axis=axis, keepdims=True)
-    winners = a == np.expand_dims(ans, axis)
-    return np.expand_dims(g, axis) * winners / np.sum(winners, axis=axis, keepdims=True)
+    return winners * (np.expand_dims(g, axis) / np.sum(winners, axis=axis, keepdims=True))
 
 
 @vjp(np.var, Method("var"))
