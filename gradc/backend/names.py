@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 import heapq
 import keyword
+import operator
 from typing import Iterable
 
 from .. import runtime
@@ -31,6 +32,9 @@ from ..ir.core import Function, Op, Region, Value, describe_value
 __all__ = ["Layout"]
 
 STRUCTURED = ("if", "for", "while")
+
+
+_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow}
 
 
 def _written_operand(op: Op) -> Value | None:
@@ -128,7 +132,8 @@ class Layout:
             if op.kind == "const" or id(op) in self.expression_ops:
                 self.inlined.add(value)
                 continue
-            if (value.hint is not None and not value.temp) or value.adjoint_of is not None:
+            if (value.hint is not None and not value.temp) or \
+                    (value.adjoint_of is not None and not self._short_anonymous_adjoint(op)):
                 continue
             readers = self.uses.get(value, [])
             if len(readers) != 1 or readers[0].operands.count(value) != 1:
@@ -140,6 +145,18 @@ class Layout:
             if reader.stmt is op.stmt and reader.backward == op.backward and self._inlinable_into(value, reader) \
                     and not self._written_between(region, op, reader):
                 self.inlined.add(value)
+
+    def _short_anonymous_adjoint(self, op: Op) -> bool:
+        """The adjoint of a temporary (`dprod` for the `prod` inside `x * y + z`) that is one
+        arithmetic operation on named values (`dv * w`): read once, it goes into its reader's
+        expression as the temporary itself would. The adjoint of a user's variable keeps its
+        name (`dh`), and so does a longer one (`dmm = unbroadcast(dz, mm)` shows a step)."""
+        primal = op.result.adjoint_of
+        if primal.owner is None or (primal.hint is not None and not primal.temp):
+            return False
+        if op.kind != "call" or op.attrs.get("callee") not in _ARITHMETIC or op.attrs.get("kwnames"):
+            return False
+        return not any(v in self.inlined and v.owner is not None and v.owner.kind != "const" for v in op.operands)
 
     def _written_between(self, region: Region, op: Op, reader: Op) -> bool:
         """Whether an op between `op` and its reader writes into an array `op`'s expression reads:
