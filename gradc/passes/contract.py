@@ -127,7 +127,7 @@ class _Contractor:
             factor, x = inner.operands[i], inner.operands[1 - i]
             factor_shape = shape_of(factor, self.shapes)
             if factor_shape is None or shape_of(x, self.shapes) != shape or not self._floating(x) or \
-                    not (self._floating(factor) or self.dtypes.of(factor) in (float,)):
+                    not (self._floating(factor) or self.dtypes.of(factor) is float):
                 continue
             lead = len(shape) - len(factor_shape)
             axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
