@@ -171,8 +171,19 @@ def _drop_broadcasts(op: Op, shapes: dict) -> bool:
             fits = False
         if fits:
             op.operands[position] = source
+            _name_after(source, spread)
             return True
     return False
+
+
+def _name_after(source: Value, spread: Value) -> None:
+    """The array a dropped broadcast spread out reads as what the broadcast was: `dw = ...` (an
+    adjoint's name, as a hint only: its shape stays its own, never the adjoint's)."""
+    if source.hint is None and source.adjoint_of is None and spread.adjoint_of is not None \
+            and source.owner is not None and source.owner.kind != "const":
+        primal = spread.adjoint_of
+        if primal.hint is not None and not primal.temp:
+            source.hint, source.temp = "d" + primal.hint, True
 
 
 def simplify(function: Function) -> Function:
