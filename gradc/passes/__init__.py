@@ -39,6 +39,7 @@ def optimize(function: Function, enabled: bool = True) -> Function:
         if fold_factors(function):
             simplify(function)  # (`x * 1.0` that folding left)
         if largest:
+            eliminate_dead_code(function)  # (what folding left unread must not count as a reader)
             contract_sums_of_products(function)
     eliminate_dead_code(function)
     if enabled:
