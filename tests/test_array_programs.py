@@ -112,3 +112,40 @@ def test_optimized_array_gradients_in_loops_equal_the_unoptimized(tmp_path, prog
     for ours, reference in zip(optimized, plain):
         scale = max(1.0, float(np.max(np.abs(reference))))
         np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12 * scale, err_msg=source)
+
+
+def _branch_program(first, second, steps):
+    """A loop whose body takes one of two updates by the sign of a sum of the running value."""
+    (s1, o1), (s2, o2) = first, second
+    b1, b2 = ("h", "v0")[o1 % 2], ("h", "v0")[o2 % 2]
+    lines = ["import numpy as np", "", "", "def f(x, w):", "    v0 = x * 0.9", "    h = v0 * 0.5",
+             f"    for i in range({steps}):",
+             "        if np.sum(h * w) > 0.0:",
+             "            h = " + STATEMENTS[s1].format(a="h", b=b1) + " * 0.5",
+             "        else:",
+             "            h = " + STATEMENTS[s2].format(a="h", b=b2) + " * 0.5",
+             "    return np.sum(h * v0)"]
+    return "\n".join(lines) + "\n"
+
+
+branch_programs = st.tuples(st.tuples(st.integers(0, len(STATEMENTS) - 1), st.integers(0, 1)),
+                            st.tuples(st.integers(0, len(STATEMENTS) - 1), st.integers(0, 1)),
+                            st.integers(1, 3))
+
+
+@pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
+@settings(max_examples=int(__import__("os").environ.get("GRADC_PROGRAMS", 25)) // 2, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(branch_programs)
+def test_optimized_array_gradients_through_branches_equal_the_unoptimized(tmp_path, program):
+    source = _branch_program(*program)
+    module = import_source(tmp_path, f"array_branch_program_{next(_counter)}", source)
+    rng = np.random.default_rng(len(source))
+    x, w = rng.uniform(-1.0, 1.0, (N, N)), rng.uniform(-1.0, 1.0, N)
+    x_before = x.copy()
+    optimized = gradc.grad(module.f, wrt=(0, 1))(x, w)
+    plain = gradc.grad(module.f, wrt=(0, 1), optimize=False)(x, w)
+    np.testing.assert_array_equal(x, x_before, err_msg=source)
+    for ours, reference in zip(optimized, plain):
+        scale = max(1.0, float(np.max(np.abs(reference))))
+        np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12 * scale, err_msg=source)
