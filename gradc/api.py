@@ -235,13 +235,36 @@ def _structure(value: Any) -> Any:
     return (type(value).__name__, tuple(_kind(v) for v in value))
 
 
-def _not_an_argument(gradient: Any, args: tuple) -> Any:
-    """A gradient that is one of the arguments (`d(x * y)/dx` is `y`) is handed out as a copy."""
-    if type(gradient) is np.ndarray:
-        for arg in args:
-            if gradient is arg:
-                return gradient.copy()
-    return gradient
+def _argument_ids(args: tuple) -> set[int]:
+    """The ids of the arrays among the arguments, inside lists, tuples and dicts too."""
+    ids: set[int] = set()
+    stack = list(args)
+    while stack:
+        value = stack.pop()
+        if type(value) is np.ndarray:
+            ids.add(id(value))
+        elif type(value) is dict:
+            stack.extend(value.values())
+        elif type(value) in (list, tuple):
+            stack.extend(value)
+    return ids
+
+
+def _distinct(gradients: Any, seen: set[int] | None = None) -> Any:
+    """Gradients as separate arrays, within containers too, and none of them an argument's
+    (`seen` starts with the arguments' arrays): `d(x * y)/dx` is `y`, and `d(x + y)` one array
+    for both; updating a gradient in place (`dx *= 0.5`) must change nothing else."""
+    seen = set() if seen is None else seen
+    if type(gradients) is np.ndarray:
+        if id(gradients) in seen:
+            return gradients.copy()
+        seen.add(id(gradients))
+        return gradients
+    if type(gradients) is dict:
+        return {key: _distinct(value, seen) for key, value in gradients.items()}
+    if type(gradients) in (list, tuple):
+        return type(gradients)(_distinct(value, seen) for value in gradients)
+    return gradients
 
 
 def _to_float(gradient: Any, like: float) -> float:
@@ -301,12 +324,13 @@ def _match(gradient: Any, like: Any) -> Any:
     return gradient
 
 
-def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Callable) -> Callable:
+def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Callable) -> Callable | None:
     """A function taking the arguments of a call, that runs the gradient for `kinds` straight
     away when the arguments are of these kinds (positional, each its type, shape and dtype
     checked inline), and hands anything else to `general`. Generated, because a check written
     out per argument costs a fraction of a generic one: calls of a gradient of scalar code
-    spend as long in the checks as in the gradient."""
+    spend as long in the checks as in the gradient. None for kinds it does not check inline
+    (containers and other objects: every call takes the general path)."""
     version, function, convert = entry
     names = [f"a{i}" for i in range(len(kinds))]
     checks, bindings = ["_version[0] == _V"], {"_version": _rules_version, "_V": version}
@@ -318,7 +342,7 @@ def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Cal
             checks.append(f"type({name}) is _ndarray and {name}.shape == _{name}_shape and {name}.dtype is _{name}_dtype")
             bindings.update({f"_{name}_shape": kind[0], f"_{name}_dtype": kind[1], "_ndarray": np.ndarray})
         else:
-            return general  # containers, other objects: the general path
+            return None  # containers, other objects: the general path
     arguments = ", ".join(names)
     finish = "return _convert(result, (" + arguments + ",))"
     # Parameters default to a marker, so that a call with fewer positional arguments (keywords)
@@ -347,6 +371,7 @@ def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Cal
 
 
 _MISSING = object()
+_NO_GUARD = object()  # (kinds never seen; None: kinds the guard does not check)
 
 
 def _accept_as_is(kinds: tuple, wrt: tuple, plain: bool) -> str:
@@ -371,6 +396,8 @@ def _accept_as_is(kinds: tuple, wrt: tuple, plain: bool) -> str:
             return ""
     if len(wrt) > 1:
         checks.insert(0, f"type(result) is tuple and len(result) == {len(wrt)}")
+        arrays_out = [p for p, i in enumerate(wrt) if type(kinds[i]) is tuple]
+        checks += [f"result[{p}] is not result[{q}]" for k, p in enumerate(arrays_out) for q in arrays_out[k + 1:]]
     return f"        if {' and '.join(checks)}:\n            return result\n"
 
 
@@ -492,11 +519,12 @@ class GradFunction:
         entry = self._entries.get(kinds)
         if entry is None or entry[0] != _rules_version[0]:
             entry = self._prepare(args, kinds)
-        guard = self._guards.get(kinds)
-        if guard is None or guard.entry is not entry:
-            accept = _accept_as_is(kinds, self._wrt, self._mode == "grad" and not (self._as_tuple and len(self._wrt) == 1))
-            guard = self._guards[kinds] = _guard(kinds, entry, accept, self._dispatch, self._note)
-        self._fast = guard
+        guard = self._guards.get(kinds, _NO_GUARD)
+        if guard is _NO_GUARD or (guard is not None and guard.entry is not entry):
+            plain = self._mode == "grad" and not (self._as_tuple and len(self._wrt) == 1)
+            guard = self._guards[kinds] = _guard(kinds, entry, _accept_as_is(kinds, self._wrt, plain),
+                                                 self._dispatch, self._note)
+        self._fast = guard if guard is not None else self._dispatch
         try:
             result = entry[1](*args)
         except Exception as exc:  # name the primal line in the traceback (gradc/debug.py)
@@ -523,10 +551,11 @@ class GradFunction:
         def convert(result: Any, args: tuple) -> Any:
             grads = result[1] if mode == "value_and_grad" else result
             if len(wrt) == 1:
-                matched = _not_an_argument(matchers[0](grads, args[wrt[0]]), args)
+                matched = _distinct(matchers[0](grads, args[wrt[0]]), _argument_ids(args))
                 converted = (matched,) if as_tuple else matched
             else:
-                converted = tuple(_not_an_argument(m(g, args[i]), args) for m, g, i in zip(matchers, grads, wrt))
+                converted = _distinct(tuple(m(g, args[i]) for m, g, i in zip(matchers, grads, wrt)),
+                                      _argument_ids(args))
             return (result[0], converted) if mode == "value_and_grad" else converted
 
         return convert
@@ -550,11 +579,11 @@ class GradFunction:
         note_primal_line(exc, self.__wrapped__, line_maps_of(_CACHE.entries(self.__wrapped__.__code__)))
 
     def _convert(self, grads: Any, wrt_args: list[tuple[str, Any]]) -> Any:
-        values = tuple(value for _, value in wrt_args)
+        seen = _argument_ids(tuple(value for _, value in wrt_args))
         if len(wrt_args) == 1:
-            matched = _not_an_argument(_match(grads, wrt_args[0][1]), values)
+            matched = _distinct(_match(grads, wrt_args[0][1]), seen)
             return (matched,) if self._as_tuple else matched
-        return tuple(_not_an_argument(_match(g, value), values) for g, (_, value) in zip(grads, wrt_args))
+        return _distinct(tuple(_match(g, value) for g, (_, value) in zip(grads, wrt_args)), seen)
 
     def __repr__(self) -> str:
         names = ", ".join(self._names[i] for i in self._wrt)

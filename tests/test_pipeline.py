@@ -301,3 +301,35 @@ def test_the_fast_path_hands_out_what_the_general_path_would():
         assert dz.dtype == dtype and dz.shape == (2, 3) and dz.flags.writeable and dz.base is None
         dz[0, 0] = 5.0
         np.testing.assert_array_equal(dz[1], 2.0)
+
+
+def _sum_tanh_of_sum(x, y):
+    return np.sum(np.tanh(x + y))
+
+
+def _dict_loss(p, x):
+    return np.sum(np.tanh(p["a"] + p["b"]) * x + p["a"] * p["c"])
+
+
+def test_gradients_never_share_an_array_with_each_other_or_an_argument():
+    """`d(x + y)` is one array for x and y, `d(a * c)/da` is `c`: each is handed out as its own
+    array, so updating one in place changes nothing else; on every call, fast path or not."""
+    rng = np.random.default_rng(0)
+    g = gradc.grad(_sum_tanh_of_sum, wrt=(0, 1))
+    x, y = rng.random(3), rng.random(3)
+    for _ in range(3):
+        dx, dy = g(x, y)
+        assert not np.shares_memory(dx, dy)
+        np.testing.assert_array_equal(dx, dy)
+    h = gradc.grad(_dict_loss)
+    p = {"a": rng.random(3), "b": rng.random(3), "c": rng.random(3)}
+    c_before = p["c"].copy()
+    for _ in range(3):  # (a container argument: the general path, every time)
+        d = h(p, rng.random(3))
+        assert not np.shares_memory(d["a"], d["b"]) and not np.shares_memory(d["c"], p["a"])
+        for value in d.values():
+            assert not any(np.shares_memory(value, v) for v in p.values())
+        d["c"] *= 0.0  # d["c"] is p["a"]'s values: p is untouched
+        d["a"] *= 0.0
+        np.testing.assert_array_equal(p["c"], c_before)
+        assert np.all(p["a"] != 0.0)
