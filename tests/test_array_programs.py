@@ -9,6 +9,7 @@ equal the unoptimized one, which the rest of the suite checks against finite dif
 autograd; the arguments must come back untouched.
 """
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from gradcheck import import_source
 
 _counter = itertools.count()
 N = 130  # N * N > REUSE_MIN_ELEMENTS by default
+EXAMPLES = int(os.environ.get("GRADC_PROGRAMS", 25))  # per test (half for the loop and branch tests)
 
 # Each makes a (N, N) value from earlier ones: {a}, {b} are earlier values.
 STATEMENTS = [
@@ -63,7 +65,7 @@ programs = st.tuples(
 
 
 @pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
-@settings(max_examples=int(__import__("os").environ.get("GRADC_PROGRAMS", 25)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(programs)
 def test_optimized_array_gradients_equal_the_unoptimized(tmp_path, program):
     choices, result = program
@@ -96,7 +98,7 @@ loop_programs = st.tuples(st.lists(st.tuples(st.integers(0, len(STATEMENTS) - 1)
 
 
 @pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
-@settings(max_examples=int(__import__("os").environ.get("GRADC_PROGRAMS", 25)) // 2, deadline=None,
+@settings(max_examples=EXAMPLES // 2, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(loop_programs)
 def test_optimized_array_gradients_in_loops_equal_the_unoptimized(tmp_path, program):
@@ -134,7 +136,7 @@ branch_programs = st.tuples(st.tuples(st.integers(0, len(STATEMENTS) - 1), st.in
 
 
 @pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
-@settings(max_examples=int(__import__("os").environ.get("GRADC_PROGRAMS", 25)) // 2, deadline=None,
+@settings(max_examples=EXAMPLES // 2, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(branch_programs)
 def test_optimized_array_gradients_through_branches_equal_the_unoptimized(tmp_path, program):
