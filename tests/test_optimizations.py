@@ -6,6 +6,7 @@ stay right (finite differences, autograd, and the unoptimized gradient)."""
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 import pytest
@@ -368,3 +369,24 @@ def test_a_factor_constant_along_the_summed_axis_leaves_the_sum():
     # by an ulp of the terms that cancel)
     assert_same_as_unoptimized(batchnorm, args, (0, 1, 2), rtol=1e-12, atol=1e-14)
     assert_gradients(batchnorm, args, wrt=(0, 1, 2))
+
+
+def widened_by_option(x):
+    z = np.zeros_like(x, dtype=np.float64) + x
+    return np.sum(z * z)
+
+
+def test_dtypes_follow_numpy_promotion_and_options():
+    """The dtypes the in-place passes rely on: NumPy's promotion, and a `dtype=` option honoured."""
+    from gradc.analysis.dtypes import Dtypes
+    from gradc.api import _kind
+    x = np.ones(4, dtype=np.float32)
+    adjoint = gradc.grad(widened_by_option)._compile((_kind(x),)).adjoint
+    dtypes = Dtypes(adjoint.kinds)
+    found = {op.attrs["callee"]: dtypes.of(op.result) for op in adjoint.walk()
+             if op.kind == "call" and op.attrs.get("callee") in (np.zeros_like, operator.add)}
+    assert found[np.zeros_like] is None  # not x's float32: the option says otherwise
+    assert found[operator.add] is None  # (and so what is made of it is unknown, never wrong)
+    g = gradc.grad(widened_by_option)(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, 2.0 * x, rtol=1e-6)

@@ -30,7 +30,7 @@ from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
 from ..rules.registry import lookup
 from .activity import rule_key
 
-__all__ = ["Abstract", "infer_shapes", "abstract_argument", "shape_of"]
+__all__ = ["Abstract", "infer_shapes", "abstract_argument", "shape_of", "ARITHMETIC_OPERATORS"]
 
 # Stand-ins above this many elements are not built: such shapes stay unknown.
 _MAX_ELEMENTS = 2_000_000
@@ -293,7 +293,8 @@ def infer_shapes(function: Function, arguments: dict[Value, Abstract]) -> dict[V
     return inference.facts
 
 
-_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg}
+#: Elementwise arithmetic whose result has the broadcast shape of its operands.
+ARITHMETIC_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg}
 
 
 def shape_of(value: Value, shapes: dict) -> tuple | None:
@@ -316,7 +317,7 @@ def shape_of(value: Value, shapes: dict) -> tuple | None:
             axis = axis if axis >= 0 else axis + len(inner) + 1
             return inner[:axis] + (1,) + inner[axis:]
         return None
-    if (callee in _ARITHMETIC or isinstance(callee, np.ufunc) or callee is runtime.sigmoid) and len(op.operands) <= 2:
+    if (callee in ARITHMETIC_OPERATORS or isinstance(callee, np.ufunc) or callee is runtime.sigmoid) and len(op.operands) <= 2:
         operand_shapes = [shape_of(v, shapes) for v in op.operands]
         if None not in operand_shapes:
             try:

@@ -41,7 +41,7 @@ from typing import Any, Iterator
 from ..errors import Loc
 
 __all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value", "table_key",
-           "LoopParts", "loop_parts", "Insertions"]
+           "LoopParts", "loop_parts", "Insertions", "use_counts"]
 
 
 def table_key(obj: Any) -> Any:
@@ -229,6 +229,15 @@ def loop_parts(op: Op) -> LoopParts:
     inits = op.operands[1:] if op.kind == "for" else op.operands
     stop = 1 if op.attrs.get("stop") else 0
     return LoopParts(body, body.args[:n_items], body.args[n_items:], list(inits), body.ops[-1].operands[stop:])
+
+
+def use_counts(function: "Function") -> dict[Value, int]:
+    """How many times each value is read, in the whole function (nested regions included)."""
+    uses: dict[Value, int] = {}
+    for op in function.walk():
+        for value in op.operands:
+            uses[value] = uses.get(value, 0) + 1
+    return uses
 
 
 class Insertions:

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from ..frontend.lower import static_value
-from ..ir.core import Function, Insertions, Op, Region, Value
+from ..ir.core import Function, Insertions, Op, Value, use_counts
 
 __all__ = ["fold_factors"]
 
@@ -41,17 +41,7 @@ class _Folder:
         self.facts = getattr(function, "facts", {})
         self.changed = False
         self.insertions = Insertions()
-        self.uses: dict[Value, int] = {}
-        self.region_of: dict[int, Region] = {}
-        self._index(function.body)
-
-    def _index(self, region: Region) -> None:
-        for op in region.ops:
-            self.region_of[id(op)] = region
-            for value in op.operands:
-                self.uses[value] = self.uses.get(value, 0) + 1
-            for inner in op.regions:
-                self._index(inner)
+        self.uses = use_counts(function)
 
     # -- what can absorb a factor -------------------------------------------------------------
     def _private(self, value: Value, uses: int = 1) -> Op | None:
@@ -142,7 +132,6 @@ class _Folder:
         result = Value(hint=None, owner=const)
         const.results = [result]
         self.insertions.before(before, const)
-        self.region_of[id(const)] = self.region_of[id(before)]
         self.uses[result] = 1
         return result
 
@@ -273,7 +262,6 @@ def _negate_after(folder: _Folder, op: Op) -> Value:
     result = Value(hint=op.result.hint, owner=neg, adjoint_of=op.result.adjoint_of, temp=op.result.temp)
     neg.results = [result]
     folder.insertions.after(op, neg)
-    folder.region_of[id(neg)] = folder.region_of[id(op)]
     folder.uses[result] = folder.uses.get(op.result, 0)
     folder.uses[op.result] = 1
     return result

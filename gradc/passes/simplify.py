@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from ..analysis.activity import carries_gradient
-from ..analysis.shapes import shape_of
+from ..analysis.shapes import ARITHMETIC_OPERATORS, shape_of
 from ..frontend.lower import static_value
 from ..ir.core import Function, Op, Value, table_key
 
@@ -113,10 +113,6 @@ def _fold_shape(op: Op, shapes: dict) -> object:
     return _NOT if shape is None else query(shape)
 
 
-_SAME_SHAPE_UNARY = {operator.neg, operator.pos, np.square, np.exp, np.log, np.tanh, np.sin, np.cos, np.sqrt,
-                     np.abs, np.negative}
-
-
 def _query_shape_of_operand(op: Op) -> None:
     """`np.shape(x ** 2)` is `np.shape(x)` (and `np.size`, `np.ndim`; `x ** c`, `-x`, `np.exp(x)`...):
     the elementwise result then need not be kept for its shape alone."""
@@ -127,7 +123,8 @@ def _query_shape_of_operand(op: Op) -> None:
     if inner is None or inner.kind != "call" or inner.attrs.get("kwnames"):
         return
     callee, args = table_key(inner.attrs["callee"]), inner.operands
-    if callee in _SAME_SHAPE_UNARY and len(args) == 1:
+    unary = callee in (operator.neg, operator.pos) or (isinstance(callee, np.ufunc) and callee.nin == callee.nout == 1)
+    if unary and len(args) == 1:
         op.operands = [args[0]]
     elif callee is operator.pow and len(args) == 2 and type(static_value(args[1])[1]) in (int, float) \
             and static_value(args[1])[0] and not static_value(args[0])[0]:
@@ -141,14 +138,11 @@ def _is_times_minus_one(op: Op) -> bool:
         and _numeric(op.operands[0])
 
 
-_ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg}
-
-
 def _drop_broadcasts(op: Op, shapes: dict) -> bool:
     """`np.broadcast_to(s, S) * v` for a `v` of shape S is `s * v`, and so for `+`, `-`, `/`:
     rewrite the op in place (the broadcast array is never made, and arithmetic on a scalar or a
     smaller array is what NumPy does fastest)."""
-    if op.kind != "call" or op.attrs.get("callee") not in _ELEMENTWISE or op.attrs.get("kwnames") \
+    if op.kind != "call" or op.attrs.get("callee") not in ARITHMETIC_OPERATORS or op.attrs.get("kwnames") \
             or len(op.operands) != 2:
         return False
     for position in (0, 1):
