@@ -23,6 +23,7 @@ from gradcheck import import_source
 _counter = itertools.count()
 N = 130  # N * N > REUSE_MIN_ELEMENTS by default
 EXAMPLES = int(os.environ.get("GRADC_PROGRAMS", 25))  # per test (half for the loop and branch tests)
+big_enough = pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
 
 # Each makes a (N, N) value from earlier ones: {a}, {b} are earlier values.
 STATEMENTS = [
@@ -46,6 +47,22 @@ STATEMENTS = [
 RESULTS = ["np.sum({a} * {b})", "np.sum({a} ** 2) + np.sum({b})", "np.mean({a} * w) - np.sum(-{b}) * 0.5"]
 
 
+def assert_matches_unoptimized(tmp_path, source):
+    """`f(x, w)` of `source`, differentiated with and without optimization, at a random point:
+    the same gradients, and the arguments untouched."""
+    module = import_source(tmp_path, f"array_program_{next(_counter)}", source)
+    rng = np.random.default_rng(len(source))
+    x, w = rng.uniform(-1.0, 1.0, (N, N)), rng.uniform(-1.0, 1.0, N)
+    x_before, w_before = x.copy(), w.copy()
+    optimized = gradc.grad(module.f, wrt=(0, 1))(x, w)
+    plain = gradc.grad(module.f, wrt=(0, 1), optimize=False)(x, w)
+    np.testing.assert_array_equal(x, x_before, err_msg=source)
+    np.testing.assert_array_equal(w, w_before, err_msg=source)
+    for ours, reference in zip(optimized, plain):
+        scale = max(1.0, float(np.max(np.abs(reference))))
+        np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12 * scale, err_msg=source)
+
+
 def _program(choices, result):
     lines = ["import numpy as np", "", "", "def f(x, w):", "    v0 = x * 0.9"]
     for k, (statement, i, j) in enumerate(choices, start=1):
@@ -64,23 +81,11 @@ programs = st.tuples(
 )
 
 
-@pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
+@big_enough
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(programs)
 def test_optimized_array_gradients_equal_the_unoptimized(tmp_path, program):
-    choices, result = program
-    source = _program(choices, result)
-    module = import_source(tmp_path, f"array_program_{next(_counter)}", source)
-    rng = np.random.default_rng(len(source))
-    x, w = rng.uniform(-1.0, 1.0, (N, N)), rng.uniform(-1.0, 1.0, N)
-    x_before, w_before = x.copy(), w.copy()
-    optimized = gradc.grad(module.f, wrt=(0, 1))(x, w)
-    plain = gradc.grad(module.f, wrt=(0, 1), optimize=False)(x, w)
-    np.testing.assert_array_equal(x, x_before, err_msg=source)
-    np.testing.assert_array_equal(w, w_before, err_msg=source)
-    for ours, reference in zip(optimized, plain):
-        scale = max(1.0, float(np.max(np.abs(reference))))
-        np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12 * scale, err_msg=source)
+    assert_matches_unoptimized(tmp_path, _program(*program))
 
 
 def _loop_program(body, steps):
@@ -97,23 +102,11 @@ loop_programs = st.tuples(st.lists(st.tuples(st.integers(0, len(STATEMENTS) - 1)
                                    min_size=1, max_size=3), st.integers(0, 3))
 
 
-@pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
-@settings(max_examples=EXAMPLES // 2, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@big_enough
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(loop_programs)
 def test_optimized_array_gradients_in_loops_equal_the_unoptimized(tmp_path, program):
-    body, steps = program
-    source = _loop_program(body, steps)
-    module = import_source(tmp_path, f"array_loop_program_{next(_counter)}", source)
-    rng = np.random.default_rng(len(source))
-    x, w = rng.uniform(-1.0, 1.0, (N, N)), rng.uniform(-1.0, 1.0, N)
-    x_before = x.copy()
-    optimized = gradc.grad(module.f, wrt=(0, 1))(x, w)
-    plain = gradc.grad(module.f, wrt=(0, 1), optimize=False)(x, w)
-    np.testing.assert_array_equal(x, x_before, err_msg=source)
-    for ours, reference in zip(optimized, plain):
-        scale = max(1.0, float(np.max(np.abs(reference))))
-        np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12 * scale, err_msg=source)
+    assert_matches_unoptimized(tmp_path, _loop_program(*program))
 
 
 def _branch_program(first, second, steps):
@@ -135,19 +128,8 @@ branch_programs = st.tuples(st.tuples(st.integers(0, len(STATEMENTS) - 1), st.in
                             st.integers(1, 3))
 
 
-@pytest.mark.skipif(N * N < REUSE_MIN_ELEMENTS, reason="the arrays would be too small to be reused")
-@settings(max_examples=EXAMPLES // 2, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@big_enough
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(branch_programs)
 def test_optimized_array_gradients_through_branches_equal_the_unoptimized(tmp_path, program):
-    source = _branch_program(*program)
-    module = import_source(tmp_path, f"array_branch_program_{next(_counter)}", source)
-    rng = np.random.default_rng(len(source))
-    x, w = rng.uniform(-1.0, 1.0, (N, N)), rng.uniform(-1.0, 1.0, N)
-    x_before = x.copy()
-    optimized = gradc.grad(module.f, wrt=(0, 1))(x, w)
-    plain = gradc.grad(module.f, wrt=(0, 1), optimize=False)(x, w)
-    np.testing.assert_array_equal(x, x_before, err_msg=source)
-    for ours, reference in zip(optimized, plain):
-        scale = max(1.0, float(np.max(np.abs(reference))))
-        np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12 * scale, err_msg=source)
+    assert_matches_unoptimized(tmp_path, _branch_program(*program))
