@@ -661,6 +661,8 @@ def recursive_rule(function: Any) -> Rule:
         if wrt not in vjps:
             vjps[wrt] = VJPFunction(function, wrt=wrt)
         grads = dict(zip(wrt, vjps[wrt](*args, g)))
+        if len(args) == 1:  # (a rule of one differentiable parameter returns its gradient alone)
+            return grads.get(0)
         return tuple(grads.get(i) for i in range(len(args)))
 
     rule.__name__ = rule.__qualname__ = f"{function.__name__}_vjp"

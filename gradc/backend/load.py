@@ -31,10 +31,24 @@ def compile_factory(emitted: Emitted) -> types.CodeType:
 
 
 def instantiate(factory: types.CodeType, emitted: Emitted, primal: Callable) -> Callable:
-    """The gradient function for `primal`: its globals, its closure values, gradc's bindings."""
+    """The gradient function for `primal`: its globals, gradc's bindings, and the primal's own
+    closure cells, so that a closure variable rebound later (`nonlocal t; t = v`) is read with
+    its value at the call, as the primal reads it."""
     make = types.FunctionType(factory, primal.__globals__, FACTORY_NAME)
-    freevars = primal.__code__.co_freevars
-    closure = [primal.__closure__[freevars.index(name)].cell_contents for name in emitted.closure_names]
-    function = make(*[emitted.bindings[name] for name in sorted(emitted.bindings)], *closure)
+    placeholders = [None] * len(emitted.closure_names)
+    function = make(*[emitted.bindings[name] for name in sorted(emitted.bindings)], *placeholders)
+    if emitted.closure_names:
+        function = _sharing_cells(function, primal, emitted.closure_names)
     function.__qualname__ = function.__name__
     return function
+
+
+def _sharing_cells(function: types.FunctionType, primal: Callable, names: list[str]) -> types.FunctionType:
+    """`function` rebuilt so that its free variables named in `names` are the primal's cells."""
+    primal_cells = dict(zip(primal.__code__.co_freevars, primal.__closure__ or ()))
+    cells = tuple(primal_cells[name] if name in names and name in primal_cells else cell
+                  for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()))
+    shared = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                                function.__defaults__, cells)
+    shared.__kwdefaults__ = function.__kwdefaults__
+    return shared

@@ -394,9 +394,11 @@ class _Lowerer:
             return exc.message
         self.region.ops.extend(scratch.ops)
         result = child.returned
-        if result.hint is None or result.temp:
-            result.hint = callee.__name__  # `layer = ...` names a helper's result...
-        result.temp = True  # ...unless the caller assigns it to a name of its own
+        made_here = any(result is r for op in scratch.ops for r in op.results)
+        if made_here:  # (a helper may return the caller's own value: `first(a, b)` returns `a`)
+            if result.hint is None or result.temp:
+                result.hint = callee.__name__  # `layer = ...` names a helper's result...
+            result.temp = True  # ...unless the caller assigns it to a name of its own
         return result
 
     def lower_check(self, call: ast.Call) -> None:
