@@ -12,8 +12,7 @@ import operator
 import numpy as np
 
 from .. import runtime
-from ..frontend.lower import static_value
-from ..ir.core import Value, table_key
+from ..ir.core import Value, static_value, table_key
 
 __all__ = ["Dtypes", "python_number"]
 

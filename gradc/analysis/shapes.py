@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import runtime
-from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
+from ..ir.core import Function, Op, Region, Value, loop_parts, static_value, table_key
 from ..rules.registry import lookup
 from .activity import rule_key
 

@@ -26,12 +26,12 @@ import numpy as np
 
 from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
-from ..ir.core import Function, Op, Region, Value, loop_parts, table_key
+from ..ir.core import Function, Op, Region, Value, loop_parts, static_value, table_key
 from ..rules.registry import lookup, shapes_known
 from .normalize import normalize
 from .source import UNRESOLVED, ParsedFunction, parse_function
 
-__all__ = ["lower_function", "inline_rule", "CannotInline", "static_value", "BINARY_OPERATORS",
+__all__ = ["lower_function", "inline_rule", "CannotInline", "BINARY_OPERATORS",
            "UNARY_OPERATORS", "COMPARE_OPERATORS"]
 
 BINARY_OPERATORS: dict[type, Callable] = {
@@ -74,13 +74,6 @@ RECURSIVE = "recursive"  # what `inline_call` answers for a function already bei
 
 class CannotInline(Exception):
     """A rule's body needs a value only known at run time to pick its path; call it instead."""
-
-
-def static_value(value: Value) -> tuple[bool, Any]:
-    """(True, constant) when `value` is a compile-time constant, else (False, None)."""
-    if value.owner is not None and value.owner.kind == "const":
-        return True, value.owner.attrs["value"]
-    return False, None
 
 
 def local_names(node: ast.FunctionDef) -> set[str]:

@@ -41,7 +41,7 @@ from typing import Any, Iterator
 from ..errors import Loc
 
 __all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value", "table_key",
-           "LoopParts", "loop_parts", "Insertions", "use_counts"]
+           "LoopParts", "loop_parts", "Insertions", "use_counts", "static_value"]
 
 
 def table_key(obj: Any) -> Any:
@@ -229,6 +229,13 @@ def loop_parts(op: Op) -> LoopParts:
     inits = op.operands[1:] if op.kind == "for" else op.operands
     stop = 1 if op.attrs.get("stop") else 0
     return LoopParts(body, body.args[:n_items], body.args[n_items:], list(inits), body.ops[-1].operands[stop:])
+
+
+def static_value(value: Value) -> tuple[bool, Any]:
+    """(True, constant) when `value` is a compile-time constant, else (False, None)."""
+    if value.owner is not None and value.owner.kind == "const":
+        return True, value.owner.attrs["value"]
+    return False, None
 
 
 def use_counts(function: "Function") -> dict[Value, int]:

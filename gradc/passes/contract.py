@@ -19,8 +19,7 @@ import numpy as np
 
 from ..analysis.dtypes import Dtypes
 from ..analysis.shapes import shape_of
-from ..frontend.lower import static_value
-from ..ir.core import Function, Insertions, Op, Value, use_counts
+from ..ir.core import Function, Insertions, Op, Value, static_value, use_counts
 
 __all__ = ["contract_sums_of_products"]
 

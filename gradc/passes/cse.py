@@ -3,23 +3,16 @@ from __future__ import annotations
 
 import operator
 
-from ..analysis.activity import rule_key
-from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Region, Value
-from ..rules.registry import lookup
-from .dce import has_effect
+from ..ir.core import Function, Op, Region, Value, static_value
+from ..ir.effects import mergeable
 
 __all__ = ["eliminate_common_subexpressions"]
 
 
 def _is_pure(op: Op) -> bool:
-    if has_effect(op) or op.regions or op.kind in ("const", "return", "yield") or op.attrs.get("mutable"):
-        return False  # a value updated in place is one object: two of them must stay two
-    if op.kind in ("tuple", "getattr", "getitem"):
-        return True
-    # Only callees gradc knows (rules, rule helpers) are known to be pure; np.random is not.
-    return op.attrs.get("rule_call", False) or lookup(rule_key(op)) is not None or \
-        getattr(rule_key(op), "__module__", "") == "gradc.runtime"
+    """Whether `op` may be merged with an equal op before it (the effect table decides: pure and
+    not an allocation; `np.zeros_like(x)` twice is two arrays, `np.random.normal()` twice two draws)."""
+    return mergeable(op)
 
 
 def _operand_key(value: Value) -> object:

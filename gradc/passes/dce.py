@@ -1,17 +1,11 @@
-"""Dead-code elimination: drop ops whose results nobody reads (pure ops only)."""
+"""Dead-code elimination: drop ops whose results nobody reads, when the effect table says they
+have no other effect (a tape push, a check, a random draw, an unknown callee all stay)."""
 from __future__ import annotations
 
 from ..ir.core import Function, Op, Region, Value, loop_parts
+from ..ir.effects import has_effect
 
 __all__ = ["eliminate_dead_code", "has_effect"]
-
-
-def has_effect(op: Op) -> bool:
-    """Ops that must run even when nothing reads their results: a loop that pushes onto a
-    tape must run although a vjp reads none of its results (the backward pops the tape)."""
-    if op.kind in ("return", "yield") or op.attrs.get("effect", False):
-        return True
-    return any(has_effect(inner) and inner.kind != "yield" for region in op.regions for inner in region.ops)
 
 
 def _sweep(region: Region, live: set[Value]) -> None:

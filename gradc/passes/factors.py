@@ -26,8 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..frontend.lower import static_value
-from ..ir.core import Function, Insertions, Op, Value, use_counts
+from ..ir.core import Function, Insertions, Op, Value, static_value, use_counts
 
 __all__ = ["fold_factors"]
 

@@ -17,8 +17,7 @@ import numpy as np
 from .. import runtime
 from ..analysis.dtypes import Dtypes, python_number
 from ..analysis.shapes import shape_of
-from ..frontend.lower import static_value
-from ..ir.core import Function, Value, loop_parts, table_key, use_counts
+from ..ir.core import Function, Value, loop_parts, static_value, table_key, use_counts
 
 __all__ = ["accumulate_in_place", "reuse_dying_arrays", "REUSE_MIN_ELEMENTS", "UFUNC_OF"]
 

@@ -12,8 +12,7 @@ import numpy as np
 
 from ..analysis.activity import carries_gradient
 from ..analysis.shapes import ARITHMETIC_OPERATORS, shape_of
-from ..frontend.lower import static_value
-from ..ir.core import Function, Op, Value, table_key
+from ..ir.core import Function, Op, Value, static_value, table_key
 
 __all__ = ["simplify"]
 
