@@ -133,12 +133,33 @@ def add_at(accumulator, index, g):
 
 
 def assign_item(a, index, value):
-    """`a[index] = value` without touching `a`: a copy with the item replaced. (Generated code
-    writes in place instead wherever nothing reads the old array afterwards.)"""
-    a = np.array(a, dtype=np.result_type(a, value, np.float32) if np.ndim(value) or
-                 isinstance(value, float) else np.asarray(a).dtype)
+    """`a[index] = value` without touching `a`: a copy with the item replaced, of `a`'s dtype as
+    Python's write would keep it. (Generated code writes in place instead wherever bufferization
+    finds nothing else reading the old array.)"""
+    a = copy_of(a)
     a[index] = value
     return a
+
+
+def copy_of(x):
+    """A copy of `x` this gradient may write into: an array copied, a list, tuple or dict of
+    adjoints copied with its arrays, a NumPy scalar as a 0-d array, anything else as it is."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, AdjointDict):
+        return AdjointDict({key: copy_of(value) for key, value in x.items()})
+    if isinstance(x, Adjoints):
+        return Adjoints(copy_of(value) for value in x)
+    if isinstance(x, (list, dict)):
+        return x.copy()
+    if isinstance(x, np.generic):
+        return np.array(x)
+    return x
+
+
+def added_at(accumulator, index, g):
+    """`add_at` without touching `accumulator` (for arrays that cannot be written in place)."""
+    return add_at(copy_of(accumulator), index, g)
 
 
 def erase_item(g, index):
@@ -152,6 +173,8 @@ def assigned_part(g, index, value):
     """The adjoint of the value written by `a[index] = value`: what `g` holds there, summed to
     `value`'s shape; where an integer index repeats, only the last write counts."""
     part = g[index]
+    if isinstance(part, np.ndarray) and np.shares_memory(part, g):
+        part = part.copy()  # (a view of g would change when g's part is zeroed in place)
     if isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype.kind in "iu" and np.ndim(index) == 1:
         positions = np.asarray(index) % np.shape(g)[0]
         last = np.zeros(len(positions), dtype=bool)
@@ -483,4 +506,4 @@ def astype_adjoint(g, x, ans):
 
 __all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
             "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part",
-            "list_append", "unappend"]
+            "list_append", "unappend", "copy_of", "added_at"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import importlib.util
 import os
 import signal
@@ -172,7 +173,6 @@ def main(argv=None):
     kinds = options.kinds.split(",") if options.kinds else None
     if kinds and set(kinds) - set(KINDS):
         parser.error(f"unknown kinds {sorted(set(kinds) - set(KINDS))}")
-    signal.signal(signal.SIGALRM, _timeout)
     if options.save_dir:
         os.makedirs(options.save_dir, exist_ok=True)
     table = collections.defaultdict(collections.Counter)
@@ -180,9 +180,11 @@ def main(argv=None):
         for k in range(options.count):
             program = generate(np.random.default_rng([options.seed, k]), kinds)
             name = f"memory_program_{options.seed}_{k}"
-            signal.alarm(options.timeout)  # a hang in gradc is a crash (TimeoutError)
-            outcome, detail = check_program(program, directory, name)
-            signal.alarm(0)
+            try:
+                with time_limit(options.timeout):
+                    outcome, detail = check_program(program, directory, name)
+            except TimeoutError as error:  # raised again outside what check_program catches
+                outcome, detail = "crash", str(error)
             table[program.kind][outcome] += 1
             if outcome in FAILURES:
                 if options.verbose:
@@ -195,8 +197,19 @@ def main(argv=None):
     return 1 if any(table[kind][c] for kind in table for c in FAILURES) else 0
 
 
-def _timeout(signum, frame):
-    raise TimeoutError("the program took longer than --timeout seconds")
+@contextlib.contextmanager
+def time_limit(seconds):
+    """A hang in gradc becomes a crash: TimeoutError, raised again every second in case something
+    swallows it (main thread, POSIX only)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"the program took longer than {seconds} seconds")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def print_table(table):

@@ -3,28 +3,23 @@
 gradc's IR has value semantics while the code it generates, like Python, shares arrays: these
 programs exercise where the two differ. `generate(seed_or_rng)` returns a `Program`: a module
 defining `f(x, w)` (and the helpers it calls) built around one pattern, `kind`, one of `KINDS`:
+equal_constructors (buffers from equal constructor calls, each filled, all read); fill_loop,
+while_fill, fill_branch, aug_slice, nested_loops (a buffer filled element by element in a `for`
+loop, a `while` loop, an `if` in a loop, by slice updates like `y[1:] += ...`, in nested loops);
+alias_read_after_write (`t = y`, writes to one name, reads of the other); view_read_after_write
+(`z = y[1:]`, `Y.T`, `np.flip(y)`, a helper returning `p[1:]`..., then a write to the base and a
+read of the view, or the other way round); tape_of_updated_buffer (a buffer updated in a loop
+from its own values); container_of_arrays (a list, dict or tuple holding an array then written
+in place); identity_helper (`def first(a, b): return a`, helpers writing into their argument);
+copy_helper_twice (`def fresh(p): return p.copy()` called twice); recursion (value-dependent,
+with an early return, of a scalar and of an array); scalar_aug (`s = x[1]; s += 1.0`: a scalar,
+not a view); mixed (two or three of these); and runtime_alias, where which array a name denotes
+depends on a run-time condition: the only kind with `must_work=False` (a GradcError is allowed).
 
-  equal_constructors      two or three buffers from equal constructor calls, each filled, all read
-  fill_loop  while_fill   a buffer filled element by element in a `for` loop, a `while` loop,
-  fill_branch aug_slice   an `if` in a loop, by slice updates (`y[1:] += ...`), in nested loops
-  nested_loops
-  alias_read_after_write  `t = y`, writes to one name, reads of the other
-  view_read_after_write   `z = y[1:]` (`Y.T`, `np.flip(y)`, a helper returning `p[1:]`...), then a
-                          write to the base and a read of the view, or the other way round
-  tape_of_updated_buffer  a buffer updated in a loop from its own values
-  container_of_arrays     a list, dict or tuple holding an array that is then written in place
-  identity_helper         `def first(a, b): return a`, helpers that write into their argument
-  copy_helper_twice       `def fresh(p): return p.copy()` called twice, both results filled
-  recursion               value-dependent recursion with an early return (scalar and array)
-  scalar_aug              `s = x[1]; s += 1.0` (a scalar, not a view), `h = c; h += x[0]`
-  mixed                   two or three of the above in one function
-  runtime_alias           which array a name denotes depends on a run-time condition: the only
-                          kind with `must_work=False` (a `gradc.GradcError` is then acceptable)
-
-Names, loop counts (0..4), index expressions, slices (steps, negative bounds) and the
-dimension of x (1-D or 2-D) are random. Programs are smooth at their inputs (sin, cos, tanh,
-exp of bounded values, sums, products) and branch on loop counters, constants, or values far
-from the boundary (|w| >= 0.2 against 0), so central finite differences are meaningful.
+Names, loop counts (0..4), index expressions, slices (steps, negative bounds) and the dimension
+of x (1-D or 2-D) are random. Programs are smooth at their inputs (sin, cos, tanh, exp of bounded
+values, sums, products) and branch on loop counters, constants, or values far from the boundary
+(|w| >= 0.2 against 0), so central finite differences are meaningful.
 """
 from __future__ import annotations
 
@@ -105,9 +100,10 @@ class _Builder:
         self.lines += ["    " * depth + line for line in lines]
 
     def helper(self, bases, params, *body):
-        """Define a module-level helper function; return its name."""
+        """Define a module-level helper function ("{name}" in its body: itself); return its name."""
         name = self.name(*bases)
-        self.helpers.append(f"def {name}({params}):\n" + "".join(f"    {line}\n" for line in body))
+        text = f"def {name}({params}):\n" + "".join(f"    {line}\n" for line in body)
+        self.helpers.append(text.replace("{name}", name))
         return name
 
     # -- expressions --------------------------------------------------------------------
@@ -148,7 +144,8 @@ class _Builder:
 
     # -- loops, indices, writes ---------------------------------------------------------
     def count(self):
-        return int(self.rng.integers(0, min(4, *self.shape) + 1))
+        """A loop count, 0..4 (0 rarely), at most the shortest axis of x."""
+        return min(self.pick([0, 1, 2, 2, 3, 3, 4, 4]), *self.shape)
 
     def loop(self, depth):
         """Emit a `for` header over 0..4 values; return the counter's name and its values."""
@@ -191,7 +188,7 @@ class _Builder:
         if self.chance(0.6):
             self.elem_write(y, src, i, values, depth)
         else:
-            self.slice_write(y, src, depth)
+            self.slice_write(y, src, depth, in_loop=i is not None)
 
     def fill(self, y, src, depth, style=None):
         """Fill buffer y from src in one of these styles (the fill_* and *_loops patterns)."""
@@ -206,8 +203,8 @@ class _Builder:
             self.elem_write(y, src, i, list(range(k)), depth + 1)
             self.emit(depth + 1, self.pick([f"{i} += 1", f"{i} = {i} + 1"]))
         elif style == "branch" and self.chance(0.3):  # a value condition with a large margin
-            size = int(np.prod(self.shape))
-            self.emit(depth, f"if {self.pick([f'np.sum(x * x) < {size + 5}.0', 'np.mean(x) > 2.0', self.w_condition()])}:")
+            bound = int(np.prod(self.shape)) + 5  # above sum(x * x): |x| < 1
+            self.emit(depth, f"if {self.pick([f'np.sum(x * x) < {bound}.0', 'np.mean(x) > 2.0', self.w_condition()])}:")
             self.write(y, src, depth + 1)
             self.emit(depth, "else:")
             self.write(y, src, depth + 1)
@@ -420,17 +417,17 @@ def _copy_helper_twice(b):
 
 def _recursion(b):
     # Starting values c +- 0.05 halve 0..4 times before they drop below 1, never within 0.2 of it.
-    c, a, r = b.pick([0.6, 1.4, 2.6, 5.5, 11.0]), b.pick(["a", "s", "v"]), b.name("r", "rec", "halve")
+    c, a, r = b.pick([0.6, 1.4, 2.6, 5.5, 11.0]), b.pick(["a", "s", "v"]), ("r", "rec", "halve")
     if b.chance(0.5):
         tail = b.pick([f"{a}", f"np.sin({a})", f"{a} * {a} * 0.1"])
-        b.helper([r], a, f"if {a} < 1.0:", f"    return {a}", f"return {r}({a} / 2.0) * 1.5 + {tail}")
+        r = b.helper(r, a, f"if {a} < 1.0:", f"    return {a}", f"return {{name}}({a} / 2.0) * 1.5 + {tail}")
         s = b.name("s", "rv", "deep")
         b.emit(1, f"{s} = {r}({c} + 0.05 * np.tanh({b.x_scalar()}))")
         b.results.append(f"{s} * {b.w()}" if b.chance(0.5) else s)
     else:
         nudge = ["h[0] += 0.01"] if b.chance(0.5) else []
-        b.helper([r], a, f"if np.sum({a}) < 1.0:", f"    return {a}", f"h = {a} * 0.5", *nudge,
-                 f"return {r}(h) * 1.5 + {a}")
+        r = b.helper(r, a, f"if np.sum({a}) < 1.0:", f"    return {a}", f"h = {a} * 0.5", *nudge,
+                     f"return {{name}}(h) * 1.5 + {a}")
         v = b.name("v", "rv", "deep")
         b.emit(1, f"{v} = {r}(({c} + 0.05 * np.tanh(x)) / x.size)")
         b.result(v)

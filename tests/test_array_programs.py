@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradc
-from gradc.passes.inplace import REUSE_MIN_ELEMENTS
+from gradc.passes.bufferize import REUSE_MIN_ELEMENTS
 from gradcheck import import_source
 
 _counter = itertools.count()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gradc
-from gradc.passes.inplace import REUSE_MIN_ELEMENTS
+from gradc.passes.bufferize import REUSE_MIN_ELEMENTS
 from gradcheck import assert_gradients, default_build_only
 
 BIG = REUSE_MIN_ELEMENTS + 17  # elements: big enough to be updated in place

@@ -198,9 +198,7 @@ class _Backward:
         if value in self.scalars:
             return self.const(0.0)
         if value.owner is not None and value.owner.kind in ("tuple", "list", "dict"):
-            zeros = self.call(runtime.zeros_for, self.primal(value))  # a container's zero adjoint
-            zeros.owner.attrs["mutable"] = True
-            return zeros
+            return self.call(runtime.zeros_for, self.primal(value))  # a container's zero adjoint
         return self.call(np.zeros_like, self.primal(value))
 
     def accumulate(self, value: Value, contribution: Value) -> None:
@@ -215,7 +213,7 @@ class _Backward:
             adjoint = contribution
         else:
             adjoint = self.call(operator.add, previous, contribution)
-            adjoint.owner.attrs["accumulates"] = True  # (may become `dx += c`, see passes/inplace.py)
+            adjoint.owner.attrs["accumulates"] = True  # (may become `dx += c`, see passes/bufferize.py)
         self.scope.set(value, adjoint)
         if adjoint.hint is None and adjoint.adjoint_of is None:
             adjoint.adjoint_of = value  # the emitter names it d<name of value>
@@ -346,7 +344,6 @@ class _Backward:
             if path:
                 position = self.emit("tuple", [position] + [self.const(step) for step in path])
             current[sequence] = self.call(runtime.add_at, current[sequence], position, adjoint)
-            current[sequence].owner.attrs["mutable"] = True
         next_accumulators += [current[sequence] for sequence in sequence_list]
         accumulators += item_accumulators
         child.region.append(Op("yield", next_adjoints + next_accumulators, [], {}, [], op.loc, op.stmt))
@@ -354,9 +351,8 @@ class _Backward:
 
         self.save_and_restore(context, body, tape, tape_here, child.region)
         accumulator_starts = [self.scope.get(v) or self.zeros_like(v) for v in outer]
-        for sequence in sequence_list:  # updated in place: a fresh array each, never shared by CSE
+        for sequence in sequence_list:  # updated in place: a fresh array each (an allocation: never merged)
             accumulator_starts.append(self.call(runtime.zeros_for, self.primal(sequence)))
-            accumulator_starts[-1].owner.attrs["mutable"] = True
         condition = Region([Value(adjoint_of=v.adjoint_of) for v in carried_adjoints + accumulators])
         condition.append(Op("yield", [tape_here], [], {}, [], op.loc, op.stmt))
         child.region.args = carried_adjoints + accumulators
@@ -417,10 +413,10 @@ class _Backward:
         for value, _ in reversed(saves):
             at = 0 if value in body.args else position[id(value.owner)] + 1
             owner_stmt = value.owner.stmt if value.owner is not None else stmt
-            body.ops.insert(at, Op("method", [tape, value], [Value()], {"name": "append", "kwnames": (),
-                                                                          "effect": True}, [], loc, owner_stmt))
-        pops = [Op("method", [tape_here], [copy], {"name": "pop", "kwnames": (), "effect": True}, [], loc, stmt)
-                for _, copy in reversed(saves)]
+            body.ops.insert(at, Op("method", [tape, value], [Value()], {"name": "append", "kwnames": ()},
+                                   [], loc, owner_stmt))
+        pops = [Op("method", [tape_here], [copy], {"name": "pop", "kwnames": (), "restores": value}, [], loc, stmt)
+                for value, copy in reversed(saves)]
         for value, copy in saves:  # a saved value's copy has its shape
             if value in self.facts:
                 self.facts[copy] = self.facts[value]

@@ -26,7 +26,8 @@ import numpy as np
 from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATORS
 from .. import runtime
 from ..analysis.shapes import shape_of
-from ..passes.inplace import REUSE_MIN_ELEMENTS, UFUNC_OF
+from ..passes.bufferize import REUSE_MIN_ELEMENTS, UFUNC_OF
+from ..analysis.buffers import UPDATES
 from ..ir.core import Function, Op, Region, Value, table_key
 from .names import Layout, _is_undefined
 
@@ -70,6 +71,7 @@ class _Emitter:
         self.comments: list[str] = []
         self.aliases: dict[int, str] = {}
         self.spelled_objects: dict[int, str] | None = None
+        self.shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
 
     def spelling_roots(self) -> set[str]:
         roots = set()
@@ -272,11 +274,8 @@ class _Emitter:
             return self.for_statement(op)
         if op.kind == "while":
             return self.while_statement(op)
-        if op.kind == "call" and op.attrs["callee"] is runtime.assign_item and \
-                self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
-            array, index, value = op.operands  # nothing reads the old array: write in place
-            target = ast.Subscript(self.expr(array), self.index_expr(index), ast.Store())
-            return [ast.Assign([target], self.expr(value), lineno=0)]
+        if op.kind == "call" and table_key(op.attrs["callee"]) in UPDATES:
+            return self.update_statement(op)
         if op.attrs.get("inplace") and self.names.get(op.result) is not None and \
                 self.names.get(op.result) == self.names.get(op.operands[0]):
             scatter = op.attrs.get("into")
@@ -291,13 +290,35 @@ class _Emitter:
                 op.attrs.get("reuses") and op.operands[0] in self.names and op.operands[0] not in self.inlined)):
             # (`a *= b` whose result could not share `a`'s variable: `dx = np.subtract(dxc, g, out=dxc)`)
             return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.out_call(op), lineno=0)]
-        if op.kind == "call" and op.attrs["callee"] is runtime.list_append and \
-                self.names.get(op.result) is not None and self.names.get(op.result) == self.names.get(op.operands[0]):
-            append = ast.Attribute(self.expr(op.operands[0]), "append", ast.Load())
-            return [ast.Expr(ast.Call(append, [self.expr(op.operands[1])], []))]
         if op.results and op.result in self.names:
             return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.op_expr(op), lineno=0)]
         return [ast.Expr(self.op_expr(op))]
+
+    def update_statement(self, op: Op) -> list[ast.stmt]:
+        """An update of an array or list: written in place where bufferization decided so
+        (`y[i] = v`, `items.append(x)`, `dv[k] += g`, `dy[i] = 0.0`), else the helper that copies."""
+        callee = op.attrs["callee"]
+        result = self.names.get(op.result)
+        if not op.attrs.get("inplace"):
+            helper = runtime.added_at if callee is runtime.add_at else callee
+            call = ast.Call(self.reference(helper), [self.expr(v) for v in op.operands], [])
+            return [ast.Assign([ast.Name(result, ast.Store())], call, lineno=0)] if result else [ast.Expr(call)]
+        before: list[ast.stmt] = []
+        target = self.expr(op.operands[0])
+        if result is not None and result != self.names.get(op.operands[0]):
+            before.append(ast.Assign([ast.Name(result, ast.Store())], target, lineno=0))  # (one array, two names)
+            target = ast.Name(result, ast.Load())
+        if callee is runtime.list_append:
+            append = ast.Attribute(target, "append", ast.Load())
+            return before + [ast.Expr(ast.Call(append, [self.expr(op.operands[1])], []))]
+        if callee is runtime.add_at and not shape_of(op.operands[0], self.shapes):
+            call = ast.Call(self.reference(runtime.add_at), [target] + [self.expr(v) for v in op.operands[1:]], [])
+            return before + [ast.Expr(call)]  # (a list's accumulator: the helper reaches into it)
+        item = ast.Subscript(target, self.index_expr(op.operands[1]), ast.Store())
+        if callee is runtime.add_at:
+            return before + [ast.AugAssign(item, ast.Add(), self.expr(op.operands[2]))]
+        value = ast.Constant(0.0) if callee is runtime.erase_item else self.expr(op.operands[2])
+        return before + [ast.Assign([item], value, lineno=0)]
 
     def out_call(self, op: Op) -> ast.expr:
         """`np.multiply(a, b, out=a)`: the operator's ufunc writing into the operand that dies."""

@@ -26,8 +26,8 @@ import keyword
 import operator
 from typing import Iterable
 
-from .. import runtime
 from ..ir.core import Function, Op, Region, Value, describe_value
+from ..ir.effects import has_effect
 
 __all__ = ["Layout"]
 
@@ -38,13 +38,12 @@ _ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, opera
 
 
 def _written_operand(op: Op) -> Value | None:
-    """The operand whose array `op` updates in place (`a *= b`, `out=a`, `y[i] = v`), if any."""
+    """The operand whose array `op` updates in place (`a *= b`, `out=a`, `y[i] = v`), as
+    bufferization decided (passes/bufferize.py); None for an op that writes nothing."""
     if op.attrs.get("inplace"):
         return op.operands[0]
     if op.attrs.get("out") is not None:
         return op.operands[op.attrs["out"]]
-    if op.kind == "call" and op.attrs.get("callee") in (runtime.assign_item, runtime.list_append):
-        return op.operands[0]
     return None
 
 
@@ -125,7 +124,7 @@ class Layout:
         for op in region.ops:
             for inner in op.regions:
                 self._choose_inlined(inner)
-            if len(op.results) != 1 or op.attrs.get("effect") or op.kind in STRUCTURED or op.attrs.get("inplace") \
+            if len(op.results) != 1 or has_effect(op) or op.kind in STRUCTURED or op.attrs.get("inplace") \
                     or op.attrs.get("out") is not None:
                 continue  # (`a *= b`, `b = np.add(a, a, out=a)` are statements)
             value = op.result
@@ -172,7 +171,11 @@ class Layout:
             read.add(value)
             if value in self.inlined and value.owner is not None:
                 stack.extend(value.owner.operands)
-        return any(w in read for w in written)
+        buffers = getattr(self.function, "buffers", None)
+        if buffers is None:
+            return any(w in read for w in written)
+        classes = {buffers.find(v) for v in buffers.held(read)}  # (anything sharing an array it reads)
+        return any(buffers.find(w) in classes for w in written)
 
     # -- liveness ----------------------------------------------------------------------------
     def reads(self, op: Op, operands: Iterable[Value] | None = None) -> set[Value]:
@@ -257,8 +260,7 @@ class Layout:
                 for region in op.regions:
                     found.update(region.args)
                     found.update(region.ops[-1].operands)
-            elif op.kind == "call" and (op.attrs.get("callee") in (runtime.assign_item, runtime.list_append)
-                                        or op.attrs.get("inplace")):
+            elif op.attrs.get("inplace"):
                 found.update((op.operands[0], op.result))
         return found
 
@@ -387,12 +389,9 @@ class Layout:
                 for a, b, result in zip(cond_region.args, body.args, op.results):
                     self._union(a, b, check=False)
                     self._union(a, result, check=False)
-        for op in self.function.walk():  # `y[i] = v` in place: the new `y` takes the old one's variable
-            if op.kind == "call" and op.attrs["callee"] in (runtime.assign_item, runtime.list_append) and \
-                    not any(v in self.function.params for v in self.members(self.find(op.operands[0]))):
-                self._union(op.operands[0], op.result)  # (never into an argument's array)
-            if op.attrs.get("inplace") and op.operands[0] not in self.inlined:
-                self._union(op.operands[0], op.result)  # `dx += c`
+        for op in self.function.walk():  # written in place (`y[i] = v`, `dx += c`): the old variable
+            if op.attrs.get("inplace") and op.operands[0] not in self.inlined and op.results:
+                self._union(op.operands[0], op.result)
         for op in ops:  # what may be: yields and initial values, where nothing interferes
             if op.kind == "if":
                 for region in op.regions:

@@ -71,75 +71,109 @@ def maybe(*ks: int) -> Effect:
 
 
 # -- callees ---------------------------------------------------------------------------------------
-#: Functions that always return a view of their first operand.
+# (Classified by trying each on 1-D, 2-D and transposed arrays: np.shares_memory, `is`,
+# flags.writeable, the arguments before and after, two calls with equal arguments.)
+
+#: NumPy functions that always return a view of their first operand (a list of views for split).
 _NUMPY_VIEWS = ["transpose", "swapaxes", "moveaxis", "rollaxis", "flip", "fliplr", "flipud", "rot90",
-                "expand_dims", "squeeze", "permute_dims", "matrix_transpose"]
+                "expand_dims", "squeeze", "real", "permute_dims", "matrix_transpose", "split", "array_split",
+                "hsplit", "vsplit", "dsplit", "trim_zeros"]
 _NUMPY_READ_ONLY_VIEWS = ["broadcast_to", "diagonal"]
-#: Functions that may return their operand itself or a view of it (layout, dtype or type decide).
-_NUMPY_MAYBE = ["reshape", "ravel", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray",
-                "atleast_1d", "atleast_2d", "atleast_3d", "real", "imag", "diag", "einsum", "squeeze",
-                "require", "broadcast_arrays", "split", "array_split", "hsplit", "vsplit", "dsplit",
-                "unstack", "asmatrix", "conj", "conjugate", "trim_zeros", "nan_to_num"]
-#: Functions returning a new array made to be written into.
+#: NumPy functions that may return their operand itself, or a view of it, or a new array (layout,
+#: dtype, type or an option decide): `np.reshape` of a transpose copies, `np.asarray(x)` is `x`.
+_NUMPY_MAYBE = ["reshape", "ravel", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require",
+                "atleast_1d", "atleast_2d", "atleast_3d", "asarray_chkfinite", "asmatrix", "frombuffer",
+                "real_if_close", "diff", "unstack", "float64", "float32", "float16", "int64", "int32", "bool_",
+                "complex128"]
+#: ... and those whose result may be read-only: `np.imag` of a real array is a read-only array of
+#: zeros, `np.diag` of a matrix its read-only diagonal.
+_NUMPY_MAYBE_READ_ONLY = ["imag", "diag"]
+#: NumPy functions that make a new array to be filled or grown: every call its own.
 _NUMPY_ALLOC = ["zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
                 "array", "copy", "eye", "identity", "arange", "linspace", "logspace", "geomspace", "tri",
-                "meshgrid", "indices", "asarray_chkfinite"]
-#: Functions that update an operand in place.
-_NUMPY_WRITES = {"copyto": 0, "put": 0, "place": 0, "putmask": 0, "fill_diagonal": 0,
-                 "put_along_axis": 0}
-#: NumPy namespaces that hold no state and return new arrays unless declared otherwise above.
-_PURE_NUMPY_MODULES = ("numpy", "numpy.linalg", "numpy.fft", "numpy.lib")
+                "meshgrid", "indices"]
+#: NumPy functions that update an operand in place (and their position).
+_NUMPY_WRITES = {"copyto": 0, "put": 0, "place": 0, "putmask": 0, "fill_diagonal": 0, "put_along_axis": 0}
+#: NumPy functions with global state: error handling, printing, buffers.
+_NUMPY_STATEFUL = ["seterr", "geterr", "seterrcall", "geterrcall", "errstate", "set_printoptions",
+                   "get_printoptions", "printoptions", "setbufsize", "getbufsize"]
+_NUMPY_IO = ["save", "savez", "savez_compressed", "load", "savetxt", "loadtxt", "genfromtxt", "fromfile"]
+#: NumPy namespaces whose other functions compute new arrays from their arguments.
+_PURE_NUMPY_MODULES = ("numpy", "numpy.linalg", "numpy.fft", "numpy._core.numeric",
+                       "numpy._core.fromnumeric", "numpy.lib._function_base_impl")
 
 
 def _numpy_entries() -> dict[Any, Effect]:
     table: dict[Any, Effect] = {}
-    for names, effect in ((_NUMPY_ALLOC, ALLOC), (_NUMPY_MAYBE, maybe(0))):
+    declared = ((_NUMPY_ALLOC, ALLOC), (_NUMPY_MAYBE, maybe(0)), (_NUMPY_VIEWS, view(0)),
+                (_NUMPY_READ_ONLY_VIEWS, view(0, read_only=True)),
+                (_NUMPY_MAYBE_READ_ONLY, Effect("maybe", (0,), read_only=True)),
+                (_NUMPY_STATEFUL, HIDDEN), (_NUMPY_IO, IO))
+    for names, effect in declared:
         for name in names:
             if hasattr(np, name):
                 table[getattr(np, name)] = effect
-    for name in _NUMPY_VIEWS:
-        if hasattr(np, name):
-            table[getattr(np, name)] = view(0)
-    for name in _NUMPY_READ_ONLY_VIEWS:
-        if hasattr(np, name):
-            table[getattr(np, name)] = view(0, read_only=True)
     for name, k in _NUMPY_WRITES.items():
-        if hasattr(np, name):
-            table[getattr(np, name)] = Effect("new", writes=(k,))
-    table[np.einsum] = maybe(*range(1, 32))  # ('ij->ji' relabels its operand: a view)
+        table[getattr(np, name)] = Effect("new", writes=(k,))
+    table[np.einsum] = maybe(*range(1, 32))  # ('ij->ji', 'ii->i' of one operand: a view of it)
+    table[np.broadcast_arrays] = Effect("maybe", tuple(range(32)), read_only=True)
+    table[np.linalg.matrix_power] = maybe(0)  # (n=1: the operand itself)
+    if hasattr(np.linalg, "diagonal"):
+        table[np.linalg.diagonal] = view(0, read_only=True)
+    if hasattr(np.linalg, "matrix_transpose"):
+        table[np.linalg.matrix_transpose] = view(0)
+    from numpy.lib import stride_tricks
+    table[stride_tricks.as_strided] = view(0)
+    table[stride_tricks.sliding_window_view] = view(0, read_only=True)
+    for ufunc in (np.add, np.subtract, np.multiply, np.divide, np.maximum, np.minimum, np.negative):
+        table[table_key(ufunc.at)] = Effect("new", writes=(0,))
     for name in dir(np.random):
         obj = getattr(np.random, name)
         if callable(obj):
             table[table_key(obj)] = HIDDEN
+    table[np.random.shuffle] = Effect("new", writes=(0,), hidden=True)
     return table
 
 
-_BUILTINS_PURE = [len, range, slice, isinstance, float, int, bool, abs, min, max, sum, pow, round, tuple,
-                  sorted, type, divmod, complex, all, any, hash, str, repr, format]
-#: (iterators are consumed by a loop: `enumerate(v)` twice is two iterators)
-_BUILTINS_ALLOC = [list, dict, set, bytearray, enumerate, zip, reversed, map, filter, iter]
-_BUILTINS_HIDDEN = [next, eval, exec, compile, locals, vars, globals, __import__, input, id, open, getattr,
-                    setattr, delattr, hasattr, breakpoint, help, dir]
+_BUILTINS_PURE = [len, range, slice, isinstance, issubclass, callable, float, int, bool, complex, abs, sum,
+                  pow, round, sorted, type, divmod, hash, repr, str, format, ord, chr, bin, hex, oct, all, any,
+                  frozenset, object, hasattr]
+#: (a new container or iterator whose items are the operand's own: `list(x2)` holds views of its
+#: rows, `tuple(t)` is `t`, `max(a, b)` one of them; an iterator is consumed by one loop)
+_BUILTINS_SHARING = {list: ALLOC, dict: ALLOC, set: ALLOC, bytearray: ALLOC,
+                     tuple: maybe(0), max: maybe(*range(8)), min: maybe(*range(8)),
+                     enumerate: Effect("alloc", (0,)), reversed: Effect("alloc", (0,)), iter: Effect("alloc", (0,)),
+                     zip: Effect("alloc", tuple(range(8))), map: UNKNOWN, filter: UNKNOWN}
+_BUILTINS_HIDDEN = [eval, exec, compile, locals, vars, globals, __import__, id, dir, getattr]
+_BUILTINS_WRITES = {next: Effect("maybe", (0,), writes=(0,), hidden=True), setattr: Effect("new", writes=(0,)),
+                    delattr: Effect("new", writes=(0,))}
+_BUILTINS_IO = [print, open, input, breakpoint, help]
 
 _RUNTIME: dict[Any, Effect] = {
-    # (helpers that hand back their operand when there is nothing to do)
-    runtime.unbroadcast: maybe(0), runtime.unbroadcast_to: maybe(0), runtime.reshape_like: maybe(0),
-    runtime.index_order: NEW, runtime.check_scalar: IO,
-    runtime.scatter_add: ALLOC, runtime.zeros_for: ALLOC,
-    runtime.assign_item: ALLOC, runtime.erase_item: ALLOC, runtime.list_append: ALLOC,
-    runtime.assigned_part: maybe(0), runtime.unappend: view(0),
-    runtime.add_at: Effect("view", (0,), writes=(0,)),
+    # (helpers that may hand back their operand, a view of it, or a read-only broadcast of it)
+    runtime.unbroadcast: Effect("maybe", (0,), read_only=True),
+    runtime.unbroadcast_to: Effect("maybe", (0,), read_only=True),
+    runtime.reshape_like: Effect("maybe", (0,), read_only=True),
+    runtime.einsum_adjoint: Effect("maybe", (1,), read_only=True),
+    runtime.einsum_adjoints: Effect("maybe", (0,), read_only=True),
+    runtime.diag_adjoint: Effect("maybe", (0,), read_only=True),
+    runtime.assigned_part: Effect("new", read_only=True),  # (a copy of g's part, maybe broadcast)
+    runtime.split_like: maybe(0), runtime.unstack: maybe(0), runtime.hstack_adjoint: view(0),
+    runtime.vstack_adjoint: view(0), runtime.unrepeat: maybe(0), runtime.unappend: maybe(0),
     runtime.add_adjoints: maybe(0, 1),
-    runtime.sigmoid: NEW, runtime.tie_step: NEW,
-    runtime.matmul_lhs: maybe(0, 2), runtime.matmul_rhs: maybe(0, 1), runtime.dot_lhs: maybe(0, 2),
-    runtime.dot_rhs: maybe(0, 1), runtime.inner_lhs: NEW, runtime.inner_rhs: NEW,
-    runtime.tensordot_lhs: maybe(0), runtime.tensordot_rhs: maybe(0),
-    runtime.prod_adjoint: NEW, runtime.split_like: maybe(0), runtime.unstack: maybe(0),
-    runtime.hstack_adjoint: maybe(0), runtime.vstack_adjoint: maybe(0), runtime.untile: maybe(0),
-    runtime.unrepeat: maybe(0), runtime.norm_adjoint: NEW, runtime.inverse_axes: NEW,
-    runtime.einsum_adjoint: maybe(1, 2, 3, 4, 5, 6, 7, 8), runtime.einsum_adjoints: maybe(0, 2),
-    runtime.diag_adjoint: maybe(0), runtime.solve_adjoint_b: NEW, runtime.solve_adjoint_a: NEW,
-    runtime.astype_adjoint: NEW,
+    # (new arrays)
+    runtime.scatter_add: ALLOC, runtime.zeros_for: ALLOC, runtime.copy_of: ALLOC, runtime.added_at: ALLOC,
+    runtime.assign_item: ALLOC, runtime.erase_item: ALLOC, runtime.list_append: ALLOC,  # (holds items: buffers.py)
+   
+    runtime.sigmoid: NEW, runtime.tie_step: NEW, runtime.matmul_lhs: NEW, runtime.matmul_rhs: NEW,
+    runtime.dot_lhs: NEW, runtime.dot_rhs: NEW, runtime.inner_lhs: NEW, runtime.inner_rhs: NEW,
+    runtime.tensordot_lhs: NEW, runtime.tensordot_rhs: NEW, runtime.prod_adjoint: NEW, runtime.untile: NEW,
+    runtime.norm_adjoint: NEW, runtime.solve_adjoint_a: NEW, runtime.solve_adjoint_b: NEW,
+    runtime.astype_adjoint: NEW, runtime.inverse_axes: NEW, runtime.index_order: NEW,
+    runtime.Adjoints: Effect("alloc", (0,)), runtime.AdjointDict: Effect("alloc", (0,)),
+    # (writes its accumulator and returns it)
+    runtime.add_at: Effect("view", (0,), writes=(0,)),
+    runtime.check_scalar: IO,  # (called for the error it raises)
 }
 
 
@@ -151,42 +185,56 @@ def _call_table() -> dict[Any, Effect]:
     for name in ("iadd", "isub", "imul", "itruediv", "imatmul", "ipow", "ifloordiv", "imod", "iand", "ior",
                  "ixor", "ilshift", "irshift", "iconcat"):
         table[getattr(operator, name)] = Effect("maybe", (0,), writes=(0,))
+    table[operator.setitem] = table[operator.delitem] = Effect("new", writes=(0,))
     table[operator.getitem] = maybe(0)
+    table[operator.call] = UNKNOWN
     for fn in vars(math).values():
         if callable(fn):
             table[table_key(fn)] = NEW
     table.update({fn: NEW for fn in _BUILTINS_PURE})
-    table.update({fn: ALLOC for fn in _BUILTINS_ALLOC})
+    table.update(_BUILTINS_SHARING)
     table.update({fn: HIDDEN for fn in _BUILTINS_HIDDEN})
-    table[print] = IO
+    table.update(_BUILTINS_WRITES)
+    table.update({fn: IO for fn in _BUILTINS_IO})
+    import logging
+    import time
+    import warnings
+    for fn in (logging.debug, logging.info, logging.warning, logging.error, logging.critical,
+               logging.exception, logging.log, warnings.warn):
+        table[fn] = IO
+    for name in dir(time):
+        if callable(getattr(time, name)):
+            table[table_key(getattr(time, name))] = HIDDEN
     table.update(_RUNTIME)
+    from ..extend import stop_gradient
+    table[stop_gradient] = maybe(0)  # (x itself)
     return table
 
 
 _CALLS = _call_table()
 
-# -- ndarray methods and attributes, by name -------------------------------------------------------
+# -- ndarray methods and attributes (and a list's or dict's), by name -------------------------------
 _METHODS: dict[str, Effect] = {
     **{name: NEW for name in ("sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "dot",
                               "clip", "round", "argmax", "argmin", "argsort", "all", "any", "nonzero", "repeat",
-                              "take", "trace", "item", "tolist", "conj", "conjugate", "ptp", "searchsorted",
-                              "compress", "choose", "tobytes", "__array__", "index", "count", "keys",
-                              "values", "items", "get")},
-    **{name: ALLOC for name in ("copy", "flatten", "astype")},
+                              "take", "trace", "item", "tolist", "ptp", "searchsorted", "compress", "choose",
+                              "tobytes", "index", "count", "byteswap")},
+    **{name: ALLOC for name in ("copy", "flatten", "astype", "__copy__", "__deepcopy__")},
     **{name: view(0) for name in ("transpose", "swapaxes", "squeeze", "view")},
     "diagonal": view(0, read_only=True),
-    **{name: maybe(0) for name in ("reshape", "ravel")},
-    # (a list's, when gradc's own code calls them: tapes)
-    "append": Effect("new", writes=(0,)), "extend": Effect("new", writes=(0,)),
-    "pop": Effect("maybe", (0,), writes=(0,)),
-    **{name: Effect("new", writes=(0,)) for name in ("fill", "sort", "resize", "itemset", "partition",
-                                                     "setflags", "put", "clear", "insert", "remove",
-                                                     "update", "setdefault")},
+    **{name: maybe(0) for name in ("reshape", "ravel", "conj", "conjugate", "__array__", "get", "keys",
+                                   "values", "items", "__getitem__")},
+    # (a list's, as gradc's own code calls them on tapes; `pop` returns the item itself)
+    "append": Effect("new", writes=(0,)), "pop": Effect("maybe", (0,), writes=(0,)),
+    **{name: Effect("new", writes=(0,)) for name in ("extend", "insert", "remove", "clear", "reverse", "fill",
+                                                     "sort", "partition", "put", "resize", "setfield",
+                                                     "setflags", "itemset", "update", "setdefault", "popitem",
+                                                     "__setitem__", "__delitem__")},
 }
 _ATTRS: dict[str, Effect] = {
     **{name: NEW for name in ("shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides")},
-    **{name: view(0) for name in ("T", "mT", "real", "imag")},
-    "flat": view(0), "base": maybe(0),
+    **{name: view(0) for name in ("T", "mT", "real", "flat")},
+    "imag": Effect("maybe", (0,), read_only=True), "base": maybe(0),
 }
 
 
@@ -194,10 +242,12 @@ def _call_effect(op: Op) -> Effect:
     if op.attrs.get("rule_call"):
         return Effect("maybe", tuple(range(len(op.operands))))  # a rule called, not inlined: pure
     callee = table_key(op.attrs["callee"])
+    if "out" in op.kwnames:  # (any ufunc, reduction or product given `out=` writes it and returns it)
+        out = len(op.operands) - len(op.kwnames) + op.kwnames.index("out")
+        return Effect("view", (out,), writes=(out,))
+    if "copy" in op.kwnames and callee in (np.array, np.asarray, np.reshape):
+        return maybe(0)  # (`copy=False`: the operand itself where no copy is needed)
     if isinstance(callee, np.ufunc):
-        if "out" in op.kwnames:
-            return Effect("view", (len(op.operands) - len(op.kwnames) + op.kwnames.index("out"),),
-                          writes=(len(op.operands) - len(op.kwnames) + op.kwnames.index("out"),))
         return NEW
     found = _CALLS.get(callee)
     if found is not None:
@@ -217,6 +267,11 @@ def effect_of(op: Op) -> Effect:
         effect = _call_effect(op)
     elif kind == "method":
         effect = _METHODS.get(op.attrs["name"], UNKNOWN)
+        if "out" in op.kwnames:
+            out = len(op.operands) - len(op.kwnames) + op.kwnames.index("out")
+            effect = Effect("view", (out,), writes=(out,))
+        elif "copy" in op.kwnames and op.attrs["name"] in ("astype", "reshape"):
+            effect = maybe(0)  # (`x.astype(x.dtype, copy=False)` is x)
     elif kind == "getattr":
         effect = _ATTRS.get(op.attrs["name"], UNKNOWN)
     elif kind == "getitem":

@@ -15,6 +15,7 @@ import ast
 import operator
 
 from .core import Function, Op, Region, Value, describe_value, table_key
+from .effects import has_effect
 
 __all__ = ["print_function"]
 
@@ -112,13 +113,15 @@ class _Printer:
                 text = f"{lhs} = {op.attrs['op']}({self.name(op.operands[0])}, ...)"
             elif op.kind in ("return", "yield"):
                 text = f"{op.kind} {', '.join(self.name(v) for v in op.operands)}"
-            elif op.attrs.get("effect") and not any(r in self.used for r in op.results):
+            elif has_effect(op) and not any(r in self.used for r in op.results):
                 text = self.expression(op)
             else:
                 text = f"{lhs} = {self.expression(op)}"
             helper = getattr(op.stmt, "origin", (None,))[0]
             line = "" if op.stmt is None else f"  # {helper}, line {op.stmt.lineno}" if helper \
                 else f"  # line {op.stmt.lineno}"
+            if op.attrs.get("buffer"):  # what bufferization decided (passes/bufferize.py)
+                line = f"{line}  [{op.attrs['buffer']}]" if line else f"  [{op.attrs['buffer']}]"
             out.append(f"{indent}{text:<40}{line}".rstrip())
             for inner in op.regions:
                 args = ", ".join(self.names[a] for a in inner.args)

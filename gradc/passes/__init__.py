@@ -8,10 +8,10 @@ from .contract import contract_sums_of_products
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .factors import fold_factors
-from .inplace import REUSE_MIN_ELEMENTS, accumulate_in_place, reuse_dying_arrays
+from .bufferize import REUSE_MIN_ELEMENTS, Target, bufferize
 from .simplify import simplify
 
-__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "accumulate_in_place", "reuse_dying_arrays",
+__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "bufferize", "Target",
            "fold_factors", "contract_sums_of_products"]
 
 
@@ -30,7 +30,7 @@ def _largest_known_array(function: Function) -> int:
 def optimize(function: Function, enabled: bool = True) -> Function:
     """Simplify, share common subexpressions, and drop dead code (dead code always goes:
     a rule's gradient for an inactive operand may not even be computable, e.g. log of a
-    negative base)."""
+    negative base); then bufferize, which always runs: it decides what shares an array."""
     largest = _largest_known_array(function)  # (scalar code skips the passes for arrays)
     if enabled:
         simplify(function)
@@ -42,9 +42,6 @@ def optimize(function: Function, enabled: bool = True) -> Function:
             eliminate_dead_code(function)  # (what folding left unread must not count as a reader)
             contract_sums_of_products(function)
     eliminate_dead_code(function)
-    if enabled:
-        accumulate_in_place(function)
-        if largest >= REUSE_MIN_ELEMENTS:
-            reuse_dying_arrays(function)
+    bufferize(function, enabled, min_elements=REUSE_MIN_ELEMENTS if largest >= REUSE_MIN_ELEMENTS else 1 << 62)
     function.optimized = enabled  # (the emitter then also releases big arrays early)
     return function

@@ -47,7 +47,7 @@ class _Folder:
         """The op defining `value` when it is a backward call only its one reader sees."""
         op = value.owner
         if op is None or self.uses.get(value, 0) != uses or len(op.results) != 1 \
-                or op.attrs.get("mutable") or op.attrs.get("inplace"):
+                or op.attrs.get("inplace"):
             return None
         if not op.backward and not (op.kind == "call" and _temporary(value)):
             return None  # a forward value the user named (or will see) keeps its value

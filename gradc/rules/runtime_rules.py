@@ -28,7 +28,8 @@ def scatter_add(g, ans, g_in, x, index):
 
 @vjp(runtime.assign_item)
 def assign_item(g, ans, a, index, value):
-    return erase_item(g, index), None, assigned_part(g, index, value)
+    dvalue = assigned_part(g, index, value)  # (read before `g` is zeroed there, in place where it can be)
+    return erase_item(g, index), None, dvalue
 
 
 @vjp(runtime.list_append)
