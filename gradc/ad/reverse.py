@@ -215,8 +215,8 @@ class _Backward:
             adjoint = self.call(operator.add, previous, contribution)
             adjoint.owner.attrs["accumulates"] = True  # (may become `dx += c`, see passes/bufferize.py)
         self.scope.set(value, adjoint)
-        if adjoint.hint is None and adjoint.adjoint_of is None:
-            adjoint.adjoint_of = value  # the emitter names it d<name of value>
+        if adjoint.adjoint_of is None and (adjoint.hint is None or adjoint.temp):
+            adjoint.adjoint_of = value  # the emitter names it d<name of value> (not a rule's local name)
 
     def reverse_ops(self, ops: list[Op]) -> None:
         for op in reversed(ops):

@@ -110,6 +110,9 @@ class Bufferizer:
         for op in musts:
             op.attrs["inplace"] = True  # (an update is one array with what it updates, or a copy's)
         self.make_safe(musts)
+        for op in musts:
+            if op.attrs.get("inplace"):
+                op.attrs.setdefault("buffer", "in place")
         if not self.optimize:
             return
         mays = self.may_write_candidates()
@@ -152,7 +155,8 @@ class Bufferizer:
         if tries <= 1 and target.owner is None:
             loop = self.outermost_loop_carrying(target, conflicts)
             if loop is not None:
-                return self.copy_loop_init(*loop)
+                why = "its first value is read after the loop" if conflicts else "not this gradient's to write"
+                return self.copy_loop_init(*loop, why)
         # Else the update makes a new array (`y_2 = assign_item(y, i, v)`): right whatever shares `y`.
         op.attrs["inplace"] = False
         op.attrs["buffer"] = "copied: " + ("read later" if conflicts else "not this gradient's to write")
@@ -199,13 +203,20 @@ class Bufferizer:
                             self.carriers[arg] = (op, slot)
         return self.carriers.get(value)
 
-    def copy_loop_init(self, loop: Op, slot: int) -> None:
+    def copy_loop_init(self, loop: Op, slot: int, why: str) -> None:
         position = (1 if loop.kind == "for" else 0) + slot
-        self.copy_before(loop, position, "its first value is read after the loop")
+        self.copy_before(loop, position, why)
 
     def copy_before(self, op: Op, index: int, why: str) -> Value:
         """Insert `copy = operand.copy()` just before `op` and make `op` read the copy."""
         original = op.operands[index]
+        spread = original.owner
+        if spread is not None and spread.kind == "call" and spread.attrs.get("callee") is np.broadcast_to and \
+                len(spread.operands) == 2 and not spread.kwnames and self.uses_of(original) == 1:
+            # `np.broadcast_to(1.0, s)` read only here: make it `np.full(s, 1.0)`, an array to write into
+            spread.attrs.update(callee=np.full, spelling=None, buffer="an array of its own: written in place")
+            spread.operands = spread.operands[::-1]
+            return original
         copy = Value(original.hint, temp=original.temp)
         copy.adjoint_of = original.adjoint_of
         array = bool(shape_of(original, self.shapes))
@@ -224,6 +235,9 @@ class Bufferizer:
         region.ops.insert(region.ops.index(op), new)
         op.operands[index] = copy
         return copy
+
+    def uses_of(self, value: Value) -> int:
+        return sum(op.operands.count(value) for op in self.function.walk())
 
     # -- updates that may write -------------------------------------------------------------------
     def may_write_candidates(self) -> dict[Op, object]:
