@@ -20,6 +20,7 @@ from . import rules  # noqa: F401  (registers every rule)
 from .ad.reverse import reverse
 from .backend.emit import Emitted, emit
 from .backend import cache as disk_cache
+from .backend import check as buffer_check
 from .backend.load import compile_factory, instantiate, register_source
 from .debug import line_maps_of, note_primal_line
 from .errors import GradcError, NonDifferentiableArgumentError, UnresolvedNameError
@@ -430,7 +431,7 @@ class GradFunction:
                     pass
         self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
         self._names = _parameters(fun)
-        self._key = (self._wrt, mode, bool(optimize))
+        self._key = (self._wrt, mode, bool(optimize)) + (("checked",) if buffer_check.enabled() else ())
         self._entries: dict[tuple, tuple] = {}  # kinds of a call → (rules version, function, converter)
         self._guards: dict[tuple, Callable] = {}  # kinds → the call's fast path for them (`_guard`)
         self._fast: Callable = self._dispatch

@@ -101,3 +101,8 @@ import pytest as _pytest
 #: .ci/run), where every array, however small, is updated in place and the code reads differently.
 default_build_only = _pytest.mark.skipif(bool(_os.environ.get("GRADC_REUSE_MIN_ELEMENTS")),
                                          reason="checks the code the default build generates")
+
+#: For tests of what a debugger or traceback shows of the compiled code: skipped when the buffer
+#: checker (`GRADC_VERIFY=1`, see .ci/run) compiles the instrumented twin of every gradient.
+clean_build_only = _pytest.mark.skipif(_os.environ.get("GRADC_VERIFY", "") not in ("", "0"),
+                                       reason="checks the code compiled without the buffer checker")

@@ -13,7 +13,7 @@ import pytest
 
 import gradc
 from gradc.debug import note_primal_line, primal_line_for
-from gradcheck import default_build_only
+from gradcheck import clean_build_only, default_build_only
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +109,7 @@ def test_linecache_serves_every_executed_line():
     assert inspect.getsource(g.function).strip().startswith("def dmlp_like(W, b, x):")
 
 
+@clean_build_only
 def test_pdb_steps_through_generated_code():
     g = gradc.grad(mlp_like)
     out = io.StringIO()

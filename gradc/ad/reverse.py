@@ -313,7 +313,7 @@ class _Backward:
             return
         tape = Value("tape")
         parent = self.op_region[id(op)]
-        parent.ops.insert(parent.ops.index(op), Op("list", [], [tape], {}, [], op.loc, op.stmt))
+        parent.ops.insert(parent.ops.index(op), Op("list", [], [tape], {"tape": True}, [], op.loc, op.stmt))
         self.def_region[tape] = parent
         tape_here = self.primal(tape)
         starts = [incoming[i] if incoming[i] is not None else self.zeros_like(op.results[i]) for i in moving]
@@ -410,13 +410,15 @@ class _Backward:
             body.ops.insert(0, Op("const", [], [marker], {"value": None, "spelling": None}, [], loc, stmt))
             saves = [(marker, Value())]
             position = {id(op): index for index, op in enumerate(body.ops)}
+        pushes = {}
         for value, _ in reversed(saves):
             at = 0 if value in body.args else position[id(value.owner)] + 1
             owner_stmt = value.owner.stmt if value.owner is not None else stmt
-            body.ops.insert(at, Op("method", [tape, value], [Value()], {"name": "append", "kwnames": ()},
-                                   [], loc, owner_stmt))
-        pops = [Op("method", [tape_here], [copy], {"name": "pop", "kwnames": (), "restores": value}, [], loc, stmt)
-                for value, copy in reversed(saves)]
+            pushes[value] = Op("method", [tape, value], [Value()], {"name": "append", "kwnames": ()}, [], loc, owner_stmt)
+            body.ops.insert(at, pushes[value])
+        # (each pop names its push: what it gives back is what that push saved, see analysis/buffers.py)
+        pops = [Op("method", [tape_here], [copy], {"name": "pop", "kwnames": (), "restores": pushes[value]}, [],
+                   loc, stmt) for value, copy in reversed(saves)]
         for value, copy in saves:  # a saved value's copy has its shape
             if value in self.facts:
                 self.facts[copy] = self.facts[value]

@@ -137,8 +137,10 @@ class Buffers:
             return
         if kind in ("for", "while"):
             parts = loop_parts(op)
+            held = self.held({op.operands[0]})  # (what iterating a list gives: its items)
             for item in parts.items:  # (`for row in X`: a row of X is a view of it)
-                self.union(item, op.operands[0])
+                for source in held:
+                    self.union(item, source)
             for i, carried in enumerate(parts.carried):
                 for value in (parts.inits[i], parts.yielded[i], op.results[i]):
                     self.union(carried, value)
@@ -166,7 +168,7 @@ class Buffers:
             self.hold(op.operands[0], [op.operands[1]])  # a tape push
             return
         if kind == "method" and op.attrs["name"] == "pop" and op.attrs.get("restores") is not None:
-            self.union(result, op.attrs["restores"])  # the value this pop gives back
+            self.union(result, op.attrs["restores"].operands[1])  # what the push it undoes saved
             return
         target = update_target(op)
         if target is not None:

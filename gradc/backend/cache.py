@@ -23,6 +23,7 @@ directory that another user owns, or that others can write to, is not used.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import importlib
 import json
@@ -39,6 +40,7 @@ import numpy as np
 
 from ..rules.registry import REGISTRY, version as rules_version
 from .emit import Emitted
+from . import check
 
 __all__ = ["cache_dir", "function_key", "load", "store", "has_entries", "Undescribable"]
 
@@ -240,17 +242,21 @@ def _entry_path(directory: Path, base: str, options: tuple) -> Path:
     return directory / base[:32] / (_digest(repr(options))[:32] + ".json")
 
 
-def _symbol(obj: Any) -> dict[str, str] | None:
+def _symbol(obj: Any) -> dict[str, Any] | None:
     """How to find `obj` again in another process, or None."""
     if isinstance(obj, types.ModuleType):
         return {"module": obj.__name__}
+    if isinstance(obj, check.CheckTable):  # (the buffer checker's numbers, GRADC_VERIFY=1)
+        return {"check_table": dataclasses.asdict(obj)}
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if isinstance(module, str) and isinstance(qualname, str) and _resolves_to(module, qualname, obj):
         return {"module": module, "qualname": qualname}
     return None
 
 
-def _resolve(symbol: dict[str, str]) -> Any:
+def _resolve(symbol: dict[str, Any]) -> Any:
+    if "check_table" in symbol:
+        return check.CheckTable(**symbol["check_table"])
     found: Any = importlib.import_module(symbol["module"])
     for part in symbol.get("qualname", "").split(".") if "qualname" in symbol else ():
         found = getattr(found, part)

@@ -27,8 +27,9 @@ from ..frontend.lower import BINARY_OPERATORS, COMPARE_OPERATORS, UNARY_OPERATOR
 from .. import runtime
 from ..analysis.shapes import shape_of
 from ..passes.bufferize import REUSE_MIN_ELEMENTS, UFUNC_OF
-from ..analysis.buffers import UPDATES
+from ..analysis.buffers import UPDATES, Buffers
 from ..ir.core import Function, Op, Region, Value, table_key
+from . import check
 from .names import Layout, _is_undefined
 
 __all__ = ["Emitted", "emit", "FACTORY_NAME"]
@@ -61,7 +62,8 @@ class _Emitter:
         self.spelled = self.spelling_roots()
         self.user_names = user_names
         helpers = set(runtime.__all__) | {"np", "math"}
-        self.layout = Layout(function, self.spelled | helpers | {function.name, FACTORY_NAME, _COMMENT}, user_names)
+        self.layout = Layout(function, self.spelled | helpers | {function.name, FACTORY_NAME, _COMMENT, check.CHECK_NAME},
+                             user_names)
         self.names = self.layout.names
         self.inlined = self.layout.inlined
         self.taken = set(self.names.values()) | self.spelled | user_names | {function.name, FACTORY_NAME}
@@ -72,6 +74,11 @@ class _Emitter:
         self.aliases: dict[int, str] = {}
         self.spelled_objects: dict[int, str] | None = None
         self.shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
+        self.checking = check.enabled()  # (GRADC_VERIFY=1: compile the instrumented twin, backend/check.py)
+        if self.checking:
+            self.check_table = check.CheckTable(function=function.name)
+            self.check_numbers: dict[Value, int] = {}
+            self.check_buffers = getattr(function, "buffers", None) or Buffers(function)
 
     def spelling_roots(self) -> set[str]:
         roots = set()
@@ -254,6 +261,8 @@ class _Emitter:
             stmts = self.statement(op)
             if not stmts:
                 continue
+            if self.checking:
+                stmts = self.checked(op, stmts)
             key = (op.stmt, op.backward) if op.stmt is not None else None
             if top and op.backward and not backward_started:
                 body.append(self.comment("backward"))
@@ -368,6 +377,8 @@ class _Emitter:
     def loop_tail(self, op: Op, body_region: Region, carried: list[Value]) -> list[ast.stmt]:
         stop = 1 if op.attrs.get("stop") else 0
         body = self.region_with_yield(body_region, carried, skip=stop)
+        if self.checking:  # (what each iteration starts with)
+            body = self.check_defines(body_region.args, op) + body
         if stop:
             body.append(ast.If(self.expr(body_region.ops[-1].operands[0]), [ast.Break()], []))
         return body or [ast.Pass()]
@@ -411,6 +422,69 @@ class _Emitter:
             test = ast.Constant(True)
         return before + [ast.While(test, body, [])]
 
+    # -- the buffer checker's instrumentation (GRADC_VERIFY=1) -------------------------------------
+    def check_number(self, value: Value) -> int:
+        if value not in self.check_numbers:
+            buffers = self.check_buffers
+            self.check_numbers[value] = self.check_table.value(self.names.get(value, "?"), id(buffers.find(value)),
+                                                               buffers.owned(value))
+        return self.check_numbers[value]
+
+    def is_tape(self, value: Value) -> bool:
+        """Whether `value` is a loop's tape (pushed and popped: its contents are checked item by item)."""
+        if not hasattr(self, "tape_classes"):
+            self.tape_classes = {self.check_buffers.find(op.result) for op in self.function.walk()
+                                 if op.kind == "list" and op.attrs.get("tape")}
+        return self.check_buffers.find(value) in self.tape_classes
+
+    def check_where(self, op: Op) -> ast.expr:
+        text = self.describe(op.stmt) if op.stmt is not None else op.kind
+        return ast.Constant(self.check_table.statement(("backward, " if op.backward else "") + text))
+
+    def checkable(self, value: Value) -> bool:
+        return value in self.names and not self.is_tape(value)
+
+    def check_defines(self, values: list[Value], op: Op) -> list[ast.stmt]:
+        where = self.check_where(op)
+        return [check.call("define", ast.Constant(self.check_number(v)), ast.Name(self.names[v], ast.Load()), where)
+                for v in values if self.checkable(v)]
+
+    def checked(self, op: Op, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        """`stmts` (what `op` became) between the checks of what they read and what they define."""
+        where = self.check_where(op)
+        if op.kind == "if":
+            reads = self.layout.reads(op, op.operands[:1])
+        elif op.kind == "return":
+            value = self.expr(op.operands[0])
+            return [ast.Return(ast.Call(ast.Attribute(ast.Name(check.CHECK_NAME, ast.Load()), "finish", ast.Load()),
+                                        [value], []))]
+        else:
+            reads = self.layout.reads(op)
+        before = [check.call("read", ast.Constant(self.check_number(v)), ast.Name(self.names[v], ast.Load()), where)
+                  for v in sorted(reads, key=lambda v: v.id) if self.checkable(v)]
+        after = self.check_defines([r for r in op.results if r in self.names], op)
+        if op.kind == "method" and op.attrs["name"] in ("append", "pop") and op.operands[0] in self.names:
+            tape = ast.Name(self.names[op.operands[0]], ast.Load())
+            pushed = op.operands[1] if op.attrs["name"] == "append" else op.attrs["restores"].operands[1]
+            if self.is_tape(pushed):
+                pass  # (a loop's tape saved on the enclosing loop's: checked item by item itself)
+            elif op.attrs["name"] == "append":
+                after.append(check.call("push", tape, self.expr(op.operands[1])))
+            else:
+                popped = ast.Name(self.names[op.result], ast.Load()) if op.result in self.names else ast.Constant(None)
+                after.insert(0, check.call("pop", tape, popped, where))
+        return before + stmts + after
+
+    def check_start(self) -> list[ast.stmt]:
+        """The checker made at the function's entry, and the arguments as they came."""
+        make = ast.Call(self.bound(check.BufferCheck, "BufferCheck"), [self.bound(self.check_table, "check_table")], [])
+        start = [ast.Assign([ast.Name(check.CHECK_NAME, ast.Store())], make, lineno=0)]
+        for param in self.function.params:
+            if param in self.names:
+                start.append(check.call("param", ast.Constant(self.check_number(param)),
+                                        ast.Name(self.names[param], ast.Load())))
+        return start
+
     def describe(self, stmt: ast.stmt) -> str:
         helper, lines = getattr(stmt, "origin", (None, self.function.lines))
         first = stmt.lineno
@@ -448,6 +522,8 @@ class _Emitter:
 
     def run(self) -> Emitted:
         body = release_dead_arrays(self.block(self.function.body, top=True), self.big_array_names())
+        if self.checking:
+            body = self.check_start() + body
         signature = self.signature()
         inner = ast.FunctionDef(self.function.name, signature, body, [], None, lineno=0)
         if hasattr(inner, "type_params"):
@@ -461,7 +537,10 @@ class _Emitter:
         module = ast.Module([outer], [])
         # (ast.unparse needs no line numbers: the text is compiled, not the tree)
         text = self.restore_comments(ast.unparse(module)) + "\n"
-        return Emitted(text, _inner_source(text), self.function.name, dict(self.bindings),
+        shown = text
+        if self.checking:  # (users see the gradient without the checker's calls)
+            shown = self.restore_comments(ast.unparse(check.without_checks(module))) + "\n"
+        return Emitted(text, _inner_source(shown), self.function.name, dict(self.bindings),
                        self.used_closure, _line_map(text))
 
     def signature(self) -> ast.arguments:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GradcError
+from . import check
 
 __all__ = ["standalone_module"]
 
@@ -174,6 +175,8 @@ def _collect(gradient: Any) -> _Module:
     emitted, primal = gradient.compiled.emitted, gradient.__wrapped__
     module = _Module()
     for name, obj in sorted(emitted.bindings.items()):
+        if obj is check.BufferCheck or isinstance(obj, check.CheckTable):
+            continue  # (the checker a GRADC_VERIFY=1 build calls: not part of the gradient shown)
         _add_global(module, name, obj, "the gradient", copy=True)
     closure = dict(zip(primal.__code__.co_freevars, primal.__closure__ or ()))
     for name in emitted.closure_names:

@@ -162,7 +162,8 @@ _RUNTIME: dict[Any, Effect] = {
     runtime.vstack_adjoint: view(0), runtime.unrepeat: maybe(0), runtime.unappend: maybe(0),
     runtime.add_adjoints: maybe(0, 1),
     # (new arrays)
-    runtime.scatter_add: ALLOC, runtime.zeros_for: ALLOC, runtime.copy_of: ALLOC, runtime.added_at: ALLOC,
+    runtime.scatter_add: Effect("alloc", (0,)),  # (of a list: Adjoints holding g itself)
+    runtime.zeros_for: ALLOC, runtime.copy_of: ALLOC, runtime.added_at: ALLOC,
     runtime.assign_item: ALLOC, runtime.erase_item: ALLOC, runtime.list_append: ALLOC,  # (holds items: buffers.py)
    
     runtime.sigmoid: NEW, runtime.tie_step: NEW, runtime.matmul_lhs: NEW, runtime.matmul_rhs: NEW,
