@@ -23,7 +23,7 @@ from .backend import cache as disk_cache
 from .backend import check as buffer_check
 from .backend.load import compile_factory, instantiate, register_source
 from .debug import line_maps_of, note_primal_line
-from .errors import GradcError, NonDifferentiableArgumentError, UnresolvedNameError
+from .errors import GradcError, KindDependentError, NonDifferentiableArgumentError, UnresolvedNameError
 from .frontend.lower import is_structure, local_names, lower_function
 from .frontend.source import ParsedFunction, parse_function
 from .ir.core import Function
@@ -86,7 +86,9 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
                     parsed: ParsedFunction | None, primal: Function | None, kinds: tuple) -> Compiled:
     structures = {i: k for i, k in enumerate(kinds) if i in wrt and is_structure(k)}
     parsed = parsed or parse_function(fn)                     # source → AST
-    primal = verify(primal or lower_function(parsed, structures))  # AST → normalized AST → IR
+    if primal is None or primal.kind_dependent:  # (its arguments' kinds decide what some names see)
+        primal = lower_function(parsed, structures, kinds or None)
+    primal = verify(primal)                                   # AST → normalized AST → IR
     adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds)  # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
@@ -427,8 +429,8 @@ class GradFunction:
                 self._parsed = parse_function(fun)
                 try:
                     self._primal = lower_function(self._parsed)
-                except UnresolvedNameError:
-                    pass
+                except (UnresolvedNameError, KindDependentError):
+                    pass  # (lowered at the first call: a helper defined later, the arguments' kinds)
         self._wrt, self._as_tuple = _normalize_wrt(fun, wrt)
         self._names = _parameters(fun)
         self._key = (self._wrt, mode, bool(optimize)) + (("checked",) if buffer_check.enabled() else ())

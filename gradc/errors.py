@@ -19,6 +19,7 @@ __all__ = [
     "NonDifferentiableArgumentError",
     "SourceUnavailableError",
     "UnresolvedNameError",
+    "KindDependentError",
 ]
 
 
@@ -84,6 +85,12 @@ class UnsupportedSyntaxError(GradcError, SyntaxError):
 
 class UnresolvedNameError(GradcError, NameError):
     """A name the function reads is not defined (yet) in its closure, globals or builtins."""
+
+
+class KindDependentError(UnsupportedSyntaxError):
+    """A construct whose meaning depends on whether a value is an array or a number, which the
+    kinds of a call's arguments decide (`s = x[1]; s += 1.0` with `x` of one dimension or two):
+    refused where they are not known (the source for any arguments), decided per call."""
 
 
 class NoGradientRuleError(GradcError):

@@ -208,12 +208,19 @@ def scatter_add(g, x, index):
         else:
             dx[index] = add_adjoints(dx[index], g)
         return dx
-    dx = np.zeros(np.shape(x), dtype=np.result_type(g, np.float32))
+    dx = np.zeros(np.shape(x), dtype=float_dtype(g))
     if _is_basic(index):
         dx[index] = g  # slices and integers never repeat an element: no need for np.add.at
     else:
         np.add.at(dx, index, g)
     return dx
+
+
+def float_dtype(*values):
+    """The floating dtype of arithmetic on `values`, at least float32: a Python float is float64
+    here (NumPy's promotion calls it weak, so that float32 with it would stay float32)."""
+    strong = [np.asarray(v).dtype if isinstance(v, (int, float)) else v for v in values]
+    return np.result_type(*strong, np.float32)
 
 
 def _is_basic(index) -> bool:
@@ -478,7 +485,7 @@ def diag_adjoint(g, v, k=0):
     """The adjoint of `np.diag(v, k)`: a diagonal read back, or a diagonal placed back."""
     if np.ndim(v) == 1:
         return np.diagonal(g, k)
-    out = np.zeros(np.shape(v), dtype=np.result_type(g, np.float32))
+    out = np.zeros(np.shape(v), dtype=float_dtype(g))
     n = len(g)
     rows = np.arange(n) + max(-k, 0)
     cols = np.arange(n) + max(k, 0)
@@ -506,4 +513,4 @@ def astype_adjoint(g, x, ans):
 
 __all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
             "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part",
-            "list_append", "unappend", "copy_of", "added_at"]
+            "list_append", "unappend", "copy_of", "added_at", "float_dtype"]

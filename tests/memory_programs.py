@@ -346,7 +346,10 @@ def _container(b):
     y, src = b.buffer(filled=b.chance(0.5)), b.src()
     c = b.name("items", "saved", "box", "pair", "d")
     form = b.pick(["list", "append", "dict", "tuple", "loop_append"])
-    if form == "loop_append":  # every item is the same array
+    if form == "loop_append":  # every item is the same array, written after it was appended
+        # gradc follows a list's items only while they are known (a display, not a list grown in a
+        # loop); this one is refused, naming the write, which is acceptable, never a wrong number.
+        b.must_work = False
         s, total = b.name("s", "item", "e"), b.name("total", "tot")
         b.emit(1, f"{c} = []")
         i, values = b.loop(1)

@@ -20,7 +20,6 @@ from locate import location_of
     ("expression_statement", "print", "expression statement"),
     ("uses_walrus", "y :=", "`:=`"),
     ("uses_comprehension", "[x * i", "list comprehension"),
-    ("aug_assign_view", "y +=", "view"),
     ("no_return_value", "y = x * 2", "does not end in `return"),
     ("asynchronous", "async def", "async"),
     ("class_inside", "class Point", "class definition"),

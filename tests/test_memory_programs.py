@@ -2,7 +2,8 @@
 
 Each program's value and gradients (optimized and not) must match plain Python and central
 finite differences, and gradc must leave the arguments untouched; a `gradc.GradcError` is
-accepted only for programs whose aliasing depends on a run-time condition (`must_work=False`).
+accepted only for programs whose aliasing depends on a run-time condition, or that write an array a
+loop appended to a list (`must_work=False`).
 `GRADC_PROGRAMS` sets how many programs run (default 40); the seeds are fixed. The same check,
 for thousands of programs and with a table of the outcomes: `python3 tests/fuzz_memory.py`.
 """
@@ -84,7 +85,10 @@ def test_the_generator_makes_every_pattern_and_only_runnable_programs(tmp_path):
     assert not missing, f"never generated: {missing}"
     assert {len(p.x_shape) for p in programs} == {1, 2}
     assert {p.w_size for p in programs} == {None, 3} and {p.wrt for p in programs} == {(0,), (1,), (0, 1)}
-    assert {p.kind for p in programs if not p.must_work} == {"runtime_alias"}
+    # (a GradcError is acceptable only where a run-time condition decides the aliasing, and for an
+    # array written after a loop appended it to a list: see memory_programs._container)
+    assert {p.kind for p in programs if not p.must_work} <= {"runtime_alias", "container_of_arrays", "mixed"}
+    assert all(p.kind == "runtime_alias" or ".append(" in p.source for p in programs if not p.must_work)
     # Plain Python runs them all, smoothly: what check_program calls a bad program never appears.
     from fuzz_memory import import_program, reference
     for k, p in enumerate(programs[:300]):

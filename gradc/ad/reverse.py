@@ -22,7 +22,7 @@ import numpy as np
 from .. import runtime
 from ..analysis.activity import active_values, loop_items, rule_key
 from ..analysis.scalars import scalar_values
-from ..analysis.shapes import UNKNOWN, Abstract, infer_shapes
+from ..analysis.shapes import abstract_kind, infer_shapes
 from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure
 from ..ir.core import Function, Op, Region, Value, describe_value, loop_parts, table_key
@@ -615,19 +615,6 @@ def _reduction_axes(target: tuple, result: tuple) -> tuple[tuple, tuple] | None:
     return tuple(range(lead)), stretched
 
 
-def _abstract(kind: Any) -> Abstract:
-    """What an argument's kind (from the call's signature) says of its value."""
-    if isinstance(kind, type) and (issubclass(kind, (int, float)) or issubclass(kind, np.generic)):
-        return Abstract(shape=(), integer=issubclass(kind, (int, np.integer)))
-    if type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype):
-        return Abstract(shape=kind[0])
-    if type(kind) is tuple and kind and kind[0] in ("list", "tuple"):
-        return Abstract(seq=tuple(_abstract(k) for k in kind[1]), seq_kind=kind[0])
-    if type(kind) is tuple and kind and kind[0] == "dict":
-        return Abstract(seq=tuple(_abstract(k) for k in kind[2]), seq_kind="dict", keys=kind[1])
-    return UNKNOWN
-
-
 @functools.lru_cache(maxsize=1024)
 def _signature_of(rule: Any) -> inspect.Signature:
     return inspect.signature(rule)
@@ -714,9 +701,9 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
     backward = Region()
     sweep = _Backward(primal, backward, active)
     sweep.scope_stack = []
-    arguments = {param: _abstract(kind) for param, kind in zip(primal.params, kinds)}
+    arguments = {param: abstract_kind(kind) for param, kind in zip(primal.params, kinds)}
     sweep.facts = infer_shapes(primal, arguments) if kinds else {}
-    sweep.scalars = scalar_values(primal, {p for p, kind in zip(primal.params, kinds) if _abstract(kind).shape == ()})
+    sweep.scalars = scalar_values(primal, {p for p, kind in zip(primal.params, kinds) if abstract_kind(kind).shape == ()})
     sweep.scalars |= {v for v, fact in sweep.facts.items() if fact.shape == ()}
     sweep.stmt, sweep.loc = return_op.stmt, return_op.loc
     params = list(primal.params)

@@ -113,6 +113,17 @@ class Buffers:
                     pending.append(item)
         return found
 
+    def held_items(self, values) -> set[Value]:
+        """What the containers among `values` hold, transitively (not `values` themselves)."""
+        found: set[Value] = set()
+        pending = [item for v in values for item in self._held_by(v)]
+        while pending:
+            item = pending.pop()
+            if item not in found:
+                found.add(item)
+                pending.extend(self._held_by(item))
+        return found
+
     def _held_by(self, value: Value) -> set[Value]:
         """What the containers of `value`'s class hold."""
         if self._holds_by_root is None:

@@ -29,7 +29,8 @@ from ..ir.core import Function, Op, Region, Value, loop_parts, static_value, tab
 from ..rules.registry import lookup
 from .activity import rule_key
 
-__all__ = ["Abstract", "infer_shapes", "abstract_argument", "shape_of", "ARITHMETIC_OPERATORS"]
+__all__ = ["Abstract", "UNKNOWN", "Inference", "infer_shapes", "abstract_argument", "abstract_kind", "widen",
+           "shape_of", "ARITHMETIC_OPERATORS"]
 
 # Stand-ins above this many elements are not built: such shapes stay unknown.
 _MAX_ELEMENTS = 2_000_000
@@ -54,6 +55,7 @@ class Abstract:
     seq_kind: str = ""
     keys: tuple = ()
     integer: bool = False       # an integer of unknown value (a loop counter): stands in as 0
+    array: bool | None = None   # an ndarray (True), a number (False: a 0-d array is an array), or not known
 
 
 UNKNOWN = Abstract()
@@ -73,10 +75,25 @@ def abstract_argument(value: Any) -> Abstract:
     return UNKNOWN
 
 
+def abstract_kind(kind: Any) -> Abstract:
+    """What an argument's kind (from the call's signature, see api._kind) says of its value."""
+    if isinstance(kind, type) and (issubclass(kind, (int, float)) or issubclass(kind, np.generic)):
+        return Abstract(shape=(), integer=issubclass(kind, (int, np.integer)), array=False)
+    if type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype):
+        return Abstract(shape=kind[0], array=True)
+    if type(kind) is tuple and kind and kind[0] in ("list", "tuple"):
+        return Abstract(seq=tuple(abstract_kind(k) for k in kind[1]), seq_kind=kind[0])
+    if type(kind) is tuple and kind and kind[0] == "dict":
+        return Abstract(seq=tuple(abstract_kind(k) for k in kind[2]), seq_kind="dict", keys=kind[1])
+    return UNKNOWN
+
+
 def _stand_in(abstract: Abstract) -> Any:
     if abstract.known:
         return abstract.value
     if abstract.shape is not None:
+        if abstract.shape == () and abstract.array:
+            return np.full((), 0.5)
         if abstract.shape == ():
             return 0 if abstract.integer else 0.5
         if int(np.prod(abstract.shape)) > _MAX_ELEMENTS:
@@ -94,27 +111,31 @@ class _Unknown(Exception):
     pass
 
 
-def _widen(abstract: Abstract) -> Abstract:
+def widen(abstract: Abstract) -> Abstract:
     """A known number as just its shape: a loop's `s = 0.0` and the `s + x` it becomes agree."""
     if abstract.known and isinstance(abstract.value, (int, float, np.generic, np.ndarray)) \
             and not isinstance(abstract.value, bool):
-        return Abstract(shape=np.shape(abstract.value), integer=isinstance(abstract.value, (int, np.integer)))
+        return Abstract(shape=np.shape(abstract.value), integer=isinstance(abstract.value, (int, np.integer)),
+                        array=isinstance(abstract.value, np.ndarray))
     return abstract
+
 
 
 def _abstract_result(result: Any, exact: bool) -> Abstract:
     if exact and isinstance(result, (int, bool, tuple, type(None), np.dtype, np.integer)):
         return Abstract(value=result, known=True)
     if isinstance(result, (np.ndarray, np.generic, float, int, bool)):
-        return Abstract(shape=np.shape(result))
+        return Abstract(shape=np.shape(result), array=isinstance(result, np.ndarray))
     if isinstance(result, (list, tuple)):
         return Abstract(seq=tuple(_abstract_result(r, False) for r in result), seq_kind=type(result).__name__)
     return UNKNOWN
 
 
-class _Inference:
-    def __init__(self) -> None:
-        self.facts: dict[Value, Abstract] = {}
+class Inference:
+    """Shapes found op by op (`run`): for a whole function (`infer_shapes`) or as the lowerer emits."""
+
+    def __init__(self, facts: dict[Value, Abstract] | None = None) -> None:
+        self.facts: dict[Value, Abstract] = {} if facts is None else facts
 
     def get(self, value: Value) -> Abstract:
         return self.facts.get(value, UNKNOWN)
@@ -144,7 +165,7 @@ class _Inference:
             for region in op.regions:
                 self.region(region)
             for i, result in enumerate(op.results):
-                found = [_widen(self.get(r.ops[-1].operands[i])) for r in op.regions]
+                found = [widen(self.get(r.ops[-1].operands[i])) for r in op.regions]
                 found = [f for f in found if not (f.known and f.value is None)]  # a name unset on a path
                 if found and all(f == found[0] for f in found):
                     self.facts[result] = found[0]
@@ -169,7 +190,7 @@ class _Inference:
                 return UNKNOWN
         if op.kind == "getitem" and operands[1].integer and not operands[1].known:
             shape = operands[0].shape  # `x[i]`, i an integer known only at run time
-            return Abstract(shape=shape[1:]) if shape else UNKNOWN
+            return Abstract(shape=shape[1:], array=len(shape) > 1) if shape else UNKNOWN
         try:
             args = [_stand_in(self.get(v)) for v in op.operands]
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -187,7 +208,7 @@ class _Inference:
         # A carried value's fact: its initial value's, kept while every iteration yields the same;
         # a name first assigned in the loop starts as the first iteration's. Facts only ever
         # weaken to UNKNOWN, so this settles.
-        assumed = {i: _widen(self.get(init)) for i, init in enumerate(inits)}
+        assumed = {i: widen(self.get(init)) for i, init in enumerate(inits)}
         fresh = {i for i, init in enumerate(inits) if self.get(init).known and self.get(init).value is None}
         for _ in range(len(assumed) + 2):
             for i, fact in assumed.items():
@@ -196,7 +217,7 @@ class _Inference:
                     self.facts[op.regions[0].args[i]] = fact
             for region in op.regions:
                 self.region(region)
-            yielded = [_widen(self.get(v)) for v in parts.yielded]
+            yielded = [widen(self.get(v)) for v in parts.yielded]
             changed = False
             for i in assumed:
                 if i in fresh:
@@ -214,12 +235,12 @@ class _Inference:
         from .activity import loop_items  # (activity imports nothing from here)
         for item, sequence, _, counter, path in loop_items(op):
             if counter:
-                self.facts[item] = Abstract(shape=(), integer=True)
+                self.facts[item] = Abstract(shape=(), integer=True, array=False)
                 continue
             fact = self.get(sequence) if sequence is not None else UNKNOWN
             element = UNKNOWN
             if fact.shape and len(fact.shape) >= 1:
-                element = Abstract(shape=fact.shape[1:])
+                element = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
             elif fact.seq:
                 first = fact.seq[0]
                 element = first if all(f == first for f in fact.seq) else UNKNOWN
@@ -227,7 +248,7 @@ class _Inference:
                 if element.seq is not None and step < len(element.seq):
                     element = element.seq[step]
                 elif element.shape and len(element.shape) >= 1:
-                    element = Abstract(shape=element.shape[1:])
+                    element = Abstract(shape=element.shape[1:], array=len(element.shape) > 1)
                 else:
                     element = UNKNOWN
             self.facts[item] = element
@@ -286,7 +307,7 @@ def _call(op: Op, args: list) -> Any:
 
 def infer_shapes(function: Function, arguments: dict[Value, Abstract]) -> dict[Value, Abstract]:
     """What is known of every value, given what is known of the parameters."""
-    inference = _Inference()
+    inference = Inference()
     inference.facts.update(arguments)
     inference.region(function.body)
     return inference.facts

@@ -24,11 +24,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import GradcError, Loc, UnresolvedNameError, UnsupportedSyntaxError
+from ..errors import GradcError, KindDependentError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
-from ..ir.core import Function, Op, Region, Value, loop_parts, static_value, table_key
+from ..analysis.shapes import UNKNOWN, Abstract, Inference, abstract_kind
+from ..ir.core import Function, Op, Region, Value, static_value, table_key
 from ..rules.registry import lookup, shapes_known
+from .control import ControlFlow, stored_names
 from .normalize import normalize
+from .objects import Heap, Obj, Slots, classify, describe
 from .source import UNRESOLVED, ParsedFunction, parse_function
 
 __all__ = ["lower_function", "inline_rule", "CannotInline", "BINARY_OPERATORS",
@@ -48,16 +51,6 @@ COMPARE_OPERATORS: dict[type, Callable] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_, ast.IsNot: operator.is_not,
     ast.In: operator.contains,  # operands swapped: `a in b` is contains(b, a)
 }
-
-# Callees whose result may share memory with an argument; an augmented
-# assignment to such a result would change the argument too.
-_VIEW_CALLEES = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, np.moveaxis,
-                 np.expand_dims, np.broadcast_to, np.asarray, np.diagonal, np.atleast_1d,
-                 np.atleast_2d, np.atleast_3d, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
-                 np.flip, np.fliplr, np.flipud, np.rot90, np.real, np.imag} | \
-    {getattr(np, name) for name in ("permute_dims", "matrix_transpose") if hasattr(np, name)}
-_VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "diagonal"}
-_VIEW_ATTRS = {"T", "real", "imag", "mT"}
 
 # Operators on constants in the user's code (and in helpers, on flags and literal options) are
 # evaluated at compile time; their results are immutable numbers and booleans.
@@ -79,30 +72,32 @@ class CannotInline(Exception):
 def local_names(node: ast.FunctionDef) -> set[str]:
     """The function's local variables: its arguments and every name it assigns."""
     names = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
-    return names | _stored_names(node.body)
+    return names | stored_names(node.body) | _written_names(node.body)
 
 
-class _Lowerer:
-    """Lowers statements and expressions of one function body into a region."""
+class _Lowerer(ControlFlow):
+    """Lowers statements and expressions of one function body into a region, following Python's
+    object semantics with a heap (objects.py): `env` maps each name to the object it refers to."""
 
-    def __init__(self, parsed: ParsedFunction, region: Region, env: dict[str, Value],
-                 local_names: set[str], rule_mode: bool = False):
+    def __init__(self, parsed: ParsedFunction, region: Region, env: dict[str, Obj],
+                 local_names: set[str], rule_mode: bool = False, heap: Heap | None = None,
+                 parent: "_Lowerer | None" = None, facts: dict | None = None):
         self.parsed = parsed
         self.region = region
         self.env = env
         self.local_names = local_names
         self.rule_mode = rule_mode
+        self.heap = heap if heap is not None else Heap()
+        self.parent = parent  # the caller, while a helper is inlined (its names see the same heap)
+        self.facts = facts  # what is known of each value's shape, when the call's argument kinds are
+        self.inference = Inference(facts) if facts is not None else None
         self.stmt: ast.stmt | None = None
         self.returned: Value | None = None
         self.root: _Lowerer = self  # the function being compiled (differs while inlining a helper)
-        self.loop_items: set[Value] = set()  # `x` in `for x in xs`: a view of a row of `xs`
         self.ndims: dict[Value, int] = {}  # (rules only) the dimensions of values of known shape
-        self.foreign: set[Value] = set()  # (helpers) the caller's values: writing into them is refused
-        self.copied_from: dict[str, str] = {}  # `z = y` anywhere: z may alias y after a merge
-        self.held: set[Value] = set()  # items of lists, tuples and dicts bound to names
-        self.held_names: set[str] = set()  # the names those items had when they were stored
-        self.parsed_params: set[Value] = set()
         self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
+        self.kind_dependent = False  # (a decision the argument kinds would have made)
+        self.counters: set[Value] = set()  # (`i` in `for i in range(n)`: an integer)
 
     # -- building ops -------------------------------------------------------------------
     def emit(self, kind: str, operands: list[Value], node: ast.AST | None = None,
@@ -111,6 +106,8 @@ class _Lowerer:
         loc = self.parsed.loc(node) if node is not None else None
         op = Op(kind, list(operands), [result], attrs, regions or [], loc, self.stmt)
         self.region.append(op)
+        if self.inference is not None and not op.regions:
+            self.inference.run(op)
         return result
 
     def const(self, value: Any, node: ast.AST | None = None, spelling: ast.expr | None = None) -> Value:
@@ -155,6 +152,10 @@ class _Lowerer:
     def error(self, node: ast.AST, message: str, hint: str = "") -> GradcError:
         if self.rule_mode:
             return CannotInline(message)
+        if self.root.kind_dependent and self.facts is None:  # (the call's argument kinds may decide it)
+            hint = (hint + "\n" if hint else "") + "gradc decides this for each call's argument kinds: " \
+                "call the gradient, or see `source_for(...)`"
+            return KindDependentError(message, self.parsed.loc(node), hint)
         return UnsupportedSyntaxError(message, self.parsed.loc(node), hint)
 
     # -- statements -----------------------------------------------------------------------
@@ -177,7 +178,8 @@ class _Lowerer:
             if isinstance(stmt, ast.Assign):
                 value = self.lower_expr(stmt.value)
                 if getattr(stmt, "augmented", False):
-                    self.check_augmented(stmt.targets[0])
+                    self.augmented(stmt.targets[0], value)
+                    return False
                 for target in stmt.targets:
                     self.bind(target, value)
                 return False
@@ -201,136 +203,227 @@ class _Lowerer:
         finally:
             self.stmt = outer
 
-    # -- structured control flow ------------------------------------------------------------
-    def in_region(self, region: Region, env: dict[str, Value], stmts: list[ast.stmt]) -> dict[str, Value]:
-        """Lower `stmts` into `region` starting from `env`; return the environment at its end."""
-        saved = self.region, self.env
-        self.region, self.env = region, dict(env)
-        try:
-            self.lower_block(stmts)
-            return self.env
-        finally:
-            self.region, self.env = saved
+    # -- the heap: what names refer to (objects.py) ------------------------------------------------
+    def envs(self) -> list[dict]:
+        """This lowerer's names, then its callers' (an inlined helper's caller sees its writes)."""
+        found, lowerer = [], self
+        while lowerer is not None:
+            found.append(lowerer.env)
+            lowerer = lowerer.parent
+        return found
 
-    def value_of(self, env: dict[str, Value], name: str, region: Region, node: ast.AST) -> Value:
-        """`name`'s value in `env`; a name not assigned on this path yields None (never read)."""
-        if name in env:
-            return env[name]
-        saved, self.region = self.region, region
-        try:
-            return self.undefined(node)
-        finally:
-            self.region = saved
+    def obj(self, value: Value) -> Obj:
+        """The object `value` is (the content of)."""
+        found = self.heap.obj_of.get(value)
+        if found is not None:
+            return found
+        if self.rule_mode:  # (a derivative rule writes nothing: its values need no more than this)
+            return self.heap.new(value, "array")
+        return classify(self, value)
 
-    def undefined(self, node: ast.AST) -> Value:
-        """The value of a name not assigned on this path: never read, so never emitted."""
-        return self.emit("const", [], node, value=None, spelling=None, undefined=True)
+    def peek(self, obj: Obj) -> Value:
+        """`obj`'s content now: a view's or a display's made again if what it is made of changed."""
+        state = self.heap.state
+        if obj.kind == "view":
+            base = self.peek(obj.base)
+            if state.made_from.get(obj) is not base:
+                self.heap.set(obj, obj.recipe.make(base))
+                state.made_from[obj] = base
+        elif obj.kind == "container" and state.slots[obj].known:
+            slots = state.slots[obj]
+            items = tuple(self.peek(o) for o in slots.items)
+            made = state.made_from.get(obj)
+            if made is None or len(made) != len(items) or any(a is not b for a, b in zip(made, items)):
+                attrs = {"keys": slots.keys} if obj.display == "dict" else {}
+                self.heap.set(obj, self.emit(obj.display, list(items), None, **attrs))
+                state.made_from[obj] = items
+        return state.content[obj]
 
-    def close(self, region: Region, values: list[Value], node: ast.AST) -> None:
-        region.append(Op("yield", values, [], {}, [], self.parsed.loc(node), self.stmt))
+    def read(self, obj: Obj, node: ast.AST, name: str = "") -> Value:
+        """`obj`'s content, read by the program at `node` (refused if it may have been overwritten)."""
+        why = self.heap.state.poisoned.get(obj)
+        if why is not None:
+            raise self.error(node, f"`{name or obj.label}` may share memory with an array {why}, which "
+                             "gradc cannot follow into it", "make a copy (`.copy()`) before the update, "
+                             "or bind the name again after it")
+        return self.peek(obj)
 
-    def merge(self, op_kind: str, operands: list[Value], regions: list[Region], names: list[str],
-              node: ast.AST, **attrs: Any) -> None:
-        """Append a structured op whose results are the new values of `names`."""
-        results = [Value(name) for name in names]
-        self.region.append(Op(op_kind, operands, results, attrs, regions, self.parsed.loc(node), self.stmt))
-        for name, result in zip(names, results):
-            self.env[name] = result
+    def is_array(self, value: Value) -> bool | None:
+        """Whether `value` is an ndarray (not a number), when the call's argument kinds say so."""
+        if self.facts is None:
+            return None
+        return self.facts.get(value, UNKNOWN).array
 
-    def lower_if(self, stmt: ast.If) -> None:
-        cond = self.lower_expr(stmt.test)
-        ok, value = static_value(cond)
-        if ok and isinstance(value, (bool, int, float, type(None))):  # `if act:` with a constant `act`
-            self.lower_block(stmt.body if value else stmt.orelse)
+    def index_parts(self, index: Value) -> list[str | None] | None:
+        """What each part of an index is: "slice" (a slice, None, ...), "int", "array" (an integer
+        or boolean array, a list), None where that is not known."""
+        ok, constant = static_value(index)
+        if ok:
+            parts = constant if isinstance(constant, tuple) else (constant,)
+            return [_index_part(p) for p in parts]
+        owner = index.owner
+        if owner is not None and owner.kind == "tuple":
+            found = []
+            for part in owner.operands:
+                sub = self.index_parts(part)
+                found.append(sub[0] if sub is not None and len(sub) == 1 else None)
+            return found
+        if self.is_int(index):
+            return ["int"]
+        fact = self.facts.get(index, UNKNOWN) if self.facts is not None else UNKNOWN
+        if fact.array:
+            return ["array"]
+        return [None]
+
+    def is_int(self, value: Value) -> bool:
+        """Whether `value` is certainly a Python integer (a `range` loop's counter, `i + 1`, `len(x)`)."""
+        ok, constant = static_value(value)
+        if ok:
+            return type(constant) is int
+        if self.facts is not None and self.facts.get(value, UNKNOWN).integer:
+            return True
+        if value in self.root.counters or value in self.counters:
+            return True
+        owner = value.owner
+        if owner is not None and owner.kind == "call" and table_key(owner.attrs["callee"]) in (len,) + _INT_ARITHMETIC:
+            return all(self.is_int(v) for v in owner.operands) if owner.attrs["callee"] is not len else True
+        return False
+
+    def write(self, obj: Obj, value: Value, node: ast.AST, what: str) -> None:
+        """`obj` now holds `value` (its content written in place): followed through views into
+        their bases; objects that may share its memory in ways gradc cannot follow are poisoned."""
+        if obj in self.heap.state.poisoned or not obj.followable():
+            raise self.error(node, f"{what}, which {self.why_unfollowable(obj)}: gradc cannot tell which "
+                             "arrays the update changes", "make a copy first (`.copy()`), or give the "
+                             "array its own name")
+        if obj.kind == "view":
+            base = self.peek(obj.base)
+            self.write(obj.base, obj.recipe.write_back(base, value), node, what)
+            self.heap.set(obj, value)
+            self.heap.state.made_from[obj] = self.heap.state.content[obj.base]
             return
-        names = sorted(_stored_names(stmt.body) | _stored_names(stmt.orelse))
-        regions = []
-        for body in (stmt.body, stmt.orelse):
-            region = Region()
-            env = self.in_region(region, self.env, body)
-            self.close(region, [self.value_of(env, n, region, stmt) for n in names], stmt)
-            regions.append(region)
-        self.merge("if", [cond], regions, names, stmt)
+        self.heap.set(obj, value)
+        self.heap.poison(obj, f"written at line {getattr(node, 'lineno', '?')}", self.envs())
 
-    def expr_IfExp(self, node: ast.IfExp) -> Value:
-        if self.rule_mode:
-            return self.lower_expr(node.body if self.static_truth(node.test) else node.orelse)
-        cond = self.lower_expr(node.test)
-        ok, value = static_value(cond)
-        if ok and isinstance(value, (bool, int, float, type(None))):
-            return self.lower_expr(node.body if value else node.orelse)
-        regions = []
-        for branch in (node.body, node.orelse):
-            region = Region()
-            saved, self.region = self.region, region
-            try:
-                value = self.lower_expr(branch)
-            finally:
-                self.region = saved
-            self.close(region, [value], branch)
-            regions.append(region)
-        return self.emit("if", [cond], node, regions=regions)
+    def why_unfollowable(self, obj: Obj) -> str:
+        if obj in self.heap.state.poisoned:
+            return f"may share memory with an array {self.heap.state.poisoned[obj]}"
+        if obj.kind == "global":
+            return "is an array of the module or closure (the gradient never changes it)"
+        if obj.kind == "ambiguous":
+            named = sorted({f"`{m.label}`" for m in obj.members if m.label} |
+                           {f"`{r.label}`" for m in obj.members for r in m.roots() if r.label and r is not m})
+            which = f"may be {' or '.join(named)} or another array" if named else "may be one of several arrays"
+            return which + " (a branch, a loop or an index decides which when it runs)"
+        if obj.kind == "view":
+            return f"is a view of {describe(obj.base)} that gradc does not write back into"
+        if obj.kind == "maybe":
+            return f"may be a view of {describe(obj.base)} or a copy (NumPy decides by the layout when it runs)"
+        return "is not an array gradc follows"
 
-    def loop_state(self, names: list[str], node: ast.AST) -> tuple[list[Value], list[Value], dict[str, Value]]:
-        """Initial values of the carried `names`, fresh region arguments for them, and the body's env."""
-        inits = [self.env[n] if n in self.env else self.undefined(node) for n in names]
-        args = [Value(n) for n in names]
-        env = dict(self.env)
-        env.update(zip(names, args))
-        return inits, args, env
+    def bind_name(self, name: str, value: Value) -> None:
+        generated = getattr(self.stmt, "flag", False) or getattr(self.stmt, "returns", False)
+        if value.hint is None or (value.temp and not generated):
+            value.hint, value.temp = name, generated  # the user's name beats a helper's
+        obj = self.obj(value)
+        if not obj.label:
+            obj.label = name
+        self.env[name] = obj
 
-    def stop_value(self, stmt: ast.For | ast.While, env: dict[str, Value], region: Region) -> list[Value]:
-        """The value that ends the loop after this iteration (`broke or returned`), if any."""
-        flags = getattr(stmt, "stop", [])
-        if not flags:
-            return []
-        test = flags[0] if len(flags) == 1 else ast.copy_location(ast.BoolOp(ast.Or(), flags), stmt)
-        saved = self.region, self.env
-        self.region, self.env = region, env
-        try:
-            return [self.lower_expr(test)]
-        finally:
-            self.region, self.env = saved
+    def augmented(self, target: ast.Name, value: Value) -> None:
+        """`x op= e` (lowered as `x = x op e`): a new binding of `x` where no other name, container or
+        view sees its object or where it is a number; a write into it where it is an array others
+        see (they see the update, as in Python)."""
+        obj = self.env.get(target.id)
+        if obj is None or obj.kind in ("immutable", "undefined") or \
+                self.heap.private(obj, self.envs(), {(id(self.env), target.id)}):
+            return self.bind_name(target.id, value)
+        mutable = obj.mutable if obj.mutable is not None else self.is_array(self.peek(obj))
+        if mutable is False:
+            return self.bind_name(target.id, value)
+        if mutable is None:  # (an array: they all see it; a number: none does): they may not read it
+            if self.facts is None:
+                self.root.kind_dependent = True
+            for _, other in self.heap.references(self.envs()):
+                if other.roots() & obj.roots():
+                    self.heap.state.poisoned.setdefault(
+                        other, f"updated by `{target.id} {ast.unparse(target) and '+'}=` at line {target.lineno} "
+                        "(in place if it is an array, not if it is a number)")
+            return self.bind_name(target.id, value)
+        update = self.call(runtime.assign_item, [self.peek(obj), self.const(Ellipsis), value], target)
+        self.write(obj, update, target, f"augmented assignment to `{target.id}`")
 
-    def lower_for(self, stmt: ast.For) -> None:
-        iterable = self.lower_expr(stmt.iter)
-        names = sorted(_stored_names(stmt.body) | _stored_names([stmt.target]))
-        inits, carried, env = self.loop_state(names, stmt)
+    def loop_items(self, stmt: ast.For, iterable: Value, state, env: dict) -> tuple[list[Value], Any]:
+        """The region arguments a `for` loop binds each iteration, bound to their names in `env`:
+        a `range`'s counters are numbers; an element of a display is one of its items; a row of an
+        array a view of it whose index only the iteration knows (a maybe: written through, refused)."""
         items, pattern = _target_args(stmt.target)
-        self.root.loop_items.update(items)
-        env.update((v.hint, v) for v in items)
-        body = Region(items + carried)
-        end = self.in_region(body, env, stmt.body)
-        stop = self.stop_value(stmt, end, body)
-        self.close(body, stop + [end[n] for n in names], stmt)
-        self.merge("for", [iterable] + inits, [body], names, stmt, pattern=pattern, n_items=len(items),
-                   stop=bool(stop))
+        kinds: list[tuple[str, Value | None]] = []
 
-    def lower_while(self, stmt: ast.While) -> None:
-        names = sorted(_stored_names(stmt.body))
-        inits, carried, env = self.loop_state(names, stmt)
-        cond_region = Region(list(carried))
-        cond_env = self.in_region(cond_region, env, [])
-        saved = self.region, self.env
-        self.region, self.env = cond_region, cond_env
+        def element(sequence: Value | None, sub: Any) -> None:
+            count = 1 if sub is None else sum(1 for _ in _leaves(sub))
+            kinds.extend([("element", sequence)] * count)
+
+        def walk(value: Value, sub: Any) -> None:
+            owner = value.owner
+            callee = owner.attrs.get("callee") if owner is not None and owner.kind == "call" and \
+                not owner.kwnames else None
+            if callee is reversed and len(owner.operands) == 1:
+                return walk(owner.operands[0], sub)
+            if callee is range:
+                count = 1 if sub is None else sum(1 for _ in _leaves(sub))
+                return kinds.extend([("counter", None)] * count)
+            if callee is enumerate and isinstance(sub, tuple) and len(sub) == 2 and len(owner.operands) == 1:
+                kinds.append(("counter", None))
+                return walk(owner.operands[0], sub[1])
+            if callee is zip and isinstance(sub, tuple) and len(sub) == len(owner.operands):
+                for operand, part in zip(owner.operands, sub):
+                    walk(operand, part)
+                return
+            element(None if callee in (enumerate, zip) else value, sub)
+
+        walk(iterable, pattern)
+        saved = self.heap.state
+        self.heap.state = state
         try:
-            cond = self.lower_expr(stmt.test)
+            for item, (kind, sequence) in zip(items, kinds):
+                if self.facts is not None:
+                    self.facts[item] = self.element_fact(kind, sequence)
+                if kind == "counter":
+                    env[item.hint] = self.heap.new(item, "immutable", mutable=False, label=item.hint)
+                    self.counters.add(item)
+                    continue
+                source = self.obj(sequence) if sequence is not None else None
+                slots = state.slots.get(source) if source is not None else None
+                if slots is not None and slots.known:
+                    self.heap.new(item, "ambiguous", members=frozenset(slots.items), label=item.hint)
+                elif source is None:
+                    self.heap.new(item, "ambiguous", members=frozenset(), label=item.hint)
+                elif source.kind == "immutable" or self.is_array(item) is False:
+                    self.heap.new(item, "immutable", mutable=False, label=item.hint)
+                else:
+                    self.heap.new(item, "maybe", base=source, label=item.hint, mutable=self.is_array(item))
+                env[item.hint] = self.heap.obj_of[item]
         finally:
-            self.region, self.env = saved
-        self.close(cond_region, [cond], stmt.test)
-        body_args = [Value(n) for n in names]
-        body_env = dict(self.env)
-        body_env.update(zip(names, body_args))
-        body = Region(body_args)
-        end = self.in_region(body, body_env, stmt.body)
-        stop = self.stop_value(stmt, end, body)
-        self.close(body, stop + [end[n] for n in names], stmt)
-        self.merge("while", inits, [cond_region, body], names, stmt, stop=bool(stop))
+            self.heap.state = saved
+        return items, pattern
+
+    def element_fact(self, kind: str, sequence: Value | None) -> Abstract:
+        if kind == "counter":
+            return Abstract(shape=(), integer=True, array=False)
+        fact = self.facts.get(sequence, UNKNOWN) if sequence is not None else UNKNOWN
+        if fact.shape:
+            return Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
+        if fact.seq and all(f == fact.seq[0] for f in fact.seq):
+            return fact.seq[0]
+        return UNKNOWN
 
     def unpack(self, value: Value, structure: Any, name: str, leaves: list[Value]) -> Value:
         """The container `value` rebuilt as a literal of its leaves (which are appended to `leaves`)."""
         if not is_structure(structure):
             leaves.append(value)
+            if value.owner is not None:  # (a leaf of a container argument: an array the program follows)
+                self.heap.new(value, "array", label=name, mutable=_mutable_kind(structure))
             return value
         kind, keys, subs = structure if structure[0] == "dict" else (structure[0], range(len(structure[1])),
                                                                         structure[1])
@@ -371,19 +464,18 @@ class _Lowerer:
             bound = inspect.signature(callee).bind(*args, **kwargs)
         except TypeError as exc:
             raise UnsupportedSyntaxError(f"call to `{callee.__name__}`: {exc}", self.parsed.loc(node)) from None
-        env: dict[str, Value] = {}
+        env: dict[str, Obj] = {}
         for name, param in inspect.signature(callee).parameters.items():
-            if name in bound.arguments:
-                env[name] = bound.arguments[name]
-            else:
-                env[name] = self.const(param.default, node)
+            value = bound.arguments[name] if name in bound.arguments else self.const(param.default, node)
+            env[name] = self.obj(value)
         scratch = Region()
-        child = _Lowerer(parsed, scratch, env, names)
+        child = _Lowerer(parsed, scratch, env, names, heap=self.heap, parent=self, facts=self.facts)
         child.root, child.inlining = self.root, self.inlining + [callee]
-        child.foreign = set(env.values())
+        before = self.heap.state.copy()
         try:
             child.lower_block(tree.body)
         except UnsupportedSyntaxError as exc:
+            self.heap.state = before  # (what the helper did before it failed did not happen)
             return exc.message
         self.region.ops.extend(scratch.ops)
         result = child.returned
@@ -395,26 +487,39 @@ class _Lowerer:
         return result
 
     def lower_check(self, call: ast.Call) -> None:
-        """A call made for its effect: `items.append(x)` (a new version of `items`), and gradc's
-        run-time checks (in generated code); nothing else."""
+        """A call made for its effect: `items.append(x)`, a helper of the user's that updates its
+        arguments, and gradc's run-time checks (in generated code); nothing else."""
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name) \
                 and func.value.id in self.env and len(call.args) == 1 and not call.keywords:
-            self.check_mutation(func.value, "appending to")
-            item = self.lower_expr(call.args[0])
-            name = func.value.id
-            self.env[name] = self.emit("call", [self.env[name], item], call, hint=name,
-                                       callee=runtime.list_append, spelling=None, kwnames=())
-            self.hold(self.env[name])
-            return
+            return self.append(func.value, self.lower_expr(call.args[0]), call)
         value = self.lower_expr(call)
         op = value.owner
-        if op is None or op.kind != "call" or op.attrs["callee"] not in runtime.CHECKS:
-            raise UnsupportedSyntaxError(
-                "an expression statement (a call made for its side effect) is not supported by gradc",
-                self.parsed.loc(call), "assign the result to a name, or move the call out of the "
-                "differentiated function")
-        op.attrs["effect"] = True
+        if op is not None and op.kind == "call" and op.attrs["callee"] in runtime.CHECKS:
+            op.attrs["effect"] = True
+            return
+        if isinstance(func, (ast.Name, ast.Attribute)) and self.is_static(func) and \
+                _inlinable(self.resolve_static(func)) and not (op is not None and op.kind == "call" and
+                                                               op.attrs.get("callee") is self.resolve_static(func)):
+            return  # (a helper of the user's, inlined: what it updated is updated; its result unused)
+        raise UnsupportedSyntaxError(
+            "an expression statement (a call made for its side effect) is not supported by gradc",
+            self.parsed.loc(call), "assign the result to a name, or move the call out of the "
+            "differentiated function")
+
+    def append(self, target: ast.Name, item: Value, node: ast.AST) -> None:
+        """`items.append(x)`: one more item for a display; a new content for any other list."""
+        obj = self.env[target.id]
+        self.read(obj, target, target.id)
+        slots = self.heap.state.slots.get(obj)
+        if obj.kind == "container" and slots is not None and slots.known and obj.display == "list":
+            self.heap.state.slots[obj] = Slots(None, slots.items + (self.obj(item),))
+            return
+        grown = self.emit("call", [self.peek(obj), item], node, hint=target.id, callee=runtime.list_append,
+                          spelling=None, kwnames=())
+        if obj.kind == "container" and slots is not None:  # (a list whose items are not known: it may hold x)
+            self.heap.state.slots[obj] = Slots(None, slots.items + (self.obj(item),), known=False)
+        self.write(obj, grown, target, f"appending to `{target.id}`")
 
     def static_truth(self, test: ast.expr) -> bool:
         ok, value = static_value(self.lower_expr(test))
@@ -423,122 +528,56 @@ class _Lowerer:
         return bool(value)
 
     def bind_item(self, target: ast.Subscript, value: Value) -> None:
-        """`y[i] = v` makes a new version of `y` (written in place by the generated code when
-        nothing reads the old one); refused where the write would change another name's array."""
+        """`y[i] = v`: a new content of `y`'s object (written in place by the generated code where
+        bufferization finds nothing reading the old one), seen by every name, container and view
+        that reaches it; for a display, a new item (`items[0] = v`, `d["k"] = v`)."""
         name = target.value.id
         if name not in self.env:
             raise self.error(target, f"`{name}` is assigned an element before it is defined")
-        self.check_mutation(target.value, "assigning to an element of")
+        obj = self.env[name]
+        current = self.read(obj, target.value, name)
         index = self.lower_expr(target.slice)
-        rebuilt = self.rebuilt_display(self.env[name], index, value, target)
-        self.env[name] = rebuilt or self.emit("call", [self.env[name], index, value], target, hint=name,
-                                              callee=runtime.assign_item, spelling=None, kwnames=())
-        self.hold(self.env[name])
+        slots = self.heap.state.slots.get(obj)
+        if obj.kind == "container" and slots is not None and slots.known:
+            return self.set_item(obj, slots, index, value, target)
+        update = self.call(runtime.assign_item, [current, index, value], target)
+        update.hint = name
+        self.write(obj, update, target, f"assigning to an element of `{name}`")
 
-    def rebuilt_display(self, container: Value, index: Value, value: Value, target: ast.Subscript) -> Value | None:
-        """`items[0] = v` or `d["k"] = v` on a list or dict display: the display again, with the
-        item replaced (items are then read statically, as from any display); None for arrays."""
-        op = container.owner
-        if op is None or op.kind not in ("list", "dict"):
-            return None
+    def set_item(self, obj: Obj, slots: Slots, index: Value, value: Value, target: ast.Subscript) -> None:
+        """`items[0] = v` or `d["k"] = v` on a list or dict display: the display with the item
+        replaced (its items are then read statically, as from any display)."""
         ok, key = static_value(index)
-        items = list(op.operands)
-        if op.kind == "dict":
+        items = list(slots.items)
+        if obj.display == "dict":
             if not ok:
                 raise self.error(target, "assigning to a dict item whose key is not a constant")
-            keys = list(op.attrs["keys"])
+            keys = list(slots.keys)
             if key in keys:
-                items[keys.index(key)] = value
+                items[keys.index(key)] = self.obj(value)
             else:
                 keys.append(key)
-                items.append(value)
-            return self.emit("dict", items, target, hint=target.value.id, keys=tuple(keys))
-        if not ok or not isinstance(key, int) or not -len(items) <= key < len(items):
-            raise self.error(target, "assigning to a list item whose index is not a constant within the list")
-        items[key] = value
-        return self.emit("list", items, target, hint=target.value.id)
-
-    def hold(self, container: Value) -> None:
-        """Remember what a list, tuple or dict bound to a name holds: Python shares those
-        objects, so a later in-place update of one would change the container's item too."""
-        pending = [container]
-        while pending:
-            op = pending.pop().owner
-            if op is None:
-                continue
-            if op.kind in ("list", "tuple", "dict"):
-                items = op.operands
-            elif op.kind == "call" and op.attrs.get("callee") in (runtime.assign_item, runtime.list_append):
-                pending.append(op.operands[0])  # the earlier version: the same object, with its items
-                items = op.operands[-1:]
-            else:
-                continue
-            for item in items:
-                if item not in self.root.held:
-                    self.root.held.add(item)
-                    self.root.held_names.update(name for name, value in self.env.items() if value is item)
-                    pending.append(item)
-
-    def check_mutation(self, target: ast.Name, what: str) -> None:
-        """Refuse an in-place update that Python would apply to another name's array too."""
-        current = self.env.get(target.id)
-        if current is None:
-            return
-        if current in self.foreign:
-            raise self.error(target, f"{what} `{target.id}`, an argument of `{self.parsed.fn.__name__}`: "
-                             "in Python the caller's array would change too", f"make a copy first: "
-                             f"`{target.id} = {target.id}.copy()`")
-        merged = current.owner is None or current.owner.kind in ("if", "for", "while")
-        source = self.root.copied_from.get(target.id)
-        if merged and source is not None and current not in self.root.parsed_params:
-            raise self.error(target, f"{what} `{target.id}`, which may be the same object as `{source}` "
-                             f"(`{target.id} = {source}` earlier): the update would change `{source}` too",
-                             f"make a copy: `{target.id} = {source}.copy()`")
-        others = [name for name, v in self.env.items() if v is current and name != target.id]
-        if others:
-            raise self.error(target, f"{what} `{target.id}`, which is the same object as `{others[0]}`: "
-                             f"the update would change `{others[0]}` too",
-                             f"make a copy first: `{target.id} = {others[0]}.copy()`")
-        shared = [v for v in _merged_sources(current) if v is not current and
-                  (any(v is value for value in self.env.values()) or v in self.root.held or
-                   v in self.foreign or _may_be_view(v))]
-        if shared:
-            owner = shared[0].owner
-            base = owner.operands[0] if _may_be_view(shared[0]) and owner.operands else shared[0]
-            named = [n for n, value in self.env.items() if value in (shared[0], base) and n != target.id]
-            of = f"`{named[0]}`" if named else "another array"
-            raise self.error(target, f"{what} `{target.id}`, which may be the same object as {of} (a branch "
-                             f"or loop can make it so): the update would change {of} too",
-                             f"make a copy first: `{target.id} = {target.id}.copy()`")
-        if current in self.root.held or (merged and target.id in self.root.held_names):
-            raise self.error(target, f"{what} `{target.id}`, which is also an item of a list, tuple or dict: "
-                             "the update would change that item too", f"store a copy: `{target.id}.copy()`")
-        if _may_be_view(current) or current in self.root.loop_items:
-            base = current.owner.operands[0] if current.owner is not None and current.owner.operands else None
-            named = [n for n, v in self.env.items() if base is not None and v is base]
-            of = f"`{named[0]}`" if named else "another array"
-            raise self.error(target, f"{what} `{target.id}`, which may be a view of {of}: the "
-                             f"update would change {of} too", f"make a copy first: `{target.id} = "
-                             f"{target.id}.copy()`")
-
-    def check_augmented(self, target: ast.Name) -> None:
-        """`x += e` is lowered as `x = x + e`; refuse where the in-place update would be seen elsewhere."""
-        self.check_mutation(target, "augmented assignment to")
+                items.append(self.obj(value))
+            self.heap.state.slots[obj] = Slots(tuple(keys), tuple(items))
+        elif obj.display == "list":
+            if not ok or not isinstance(key, int) or not -len(items) <= key < len(items):
+                raise self.error(target, "assigning to a list item whose index is not a constant within the list")
+            items[key] = self.obj(value)
+            self.heap.state.slots[obj] = Slots(None, tuple(items))
+        else:
+            raise self.error(target, "assigning to an item of a tuple")
+        self.heap.poison(obj, f"changed at line {target.lineno}", self.envs())
 
     def bind(self, target: ast.expr, value: Value) -> None:
         if isinstance(target, ast.Subscript):
             return self.bind_item(target, value)
         if isinstance(target, ast.Name):
-            generated = getattr(self.stmt, "flag", False) or getattr(self.stmt, "returns", False)
-            if value.hint is None or (value.temp and not generated):
-                value.hint, value.temp = target.id, generated  # the user's name beats a helper's
-            self.env[target.id] = value
-            self.hold(value)
-            return
+            return self.bind_name(target.id, value)
         assert isinstance(target, (ast.Tuple, ast.List))
-        owner = value.owner
-        if owner is not None and owner.kind in ("tuple", "list") and len(owner.operands) == len(target.elts):
-            items = list(owner.operands)  # unpack a literal statically
+        obj = self.obj(value)
+        slots = self.heap.state.slots.get(obj)
+        if slots is not None and slots.known and obj.display in ("tuple", "list") and len(slots.items) == len(target.elts):
+            items = [self.peek(o) for o in slots.items]  # unpack a display statically
         else:
             items = [self.emit("getitem", [value, self.const(i)], target) for i in range(len(target.elts))]
         for element, item in zip(target.elts, items):
@@ -556,7 +595,7 @@ class _Lowerer:
 
     def expr_Name(self, node: ast.Name) -> Value:
         if node.id in self.env:
-            return self.env[node.id]
+            return self.read(self.env[node.id], node, node.id)
         if node.id in self.local_names:
             raise self.error(node, f"`{node.id}` is used before it is assigned")
         return self.const(self.resolve_static(node), node, spelling=node)
@@ -638,6 +677,7 @@ class _Lowerer:
         for operand in rest:
             region = Region()
             saved, self.region = self.region, region
+            state, self.heap.state = self.heap.state, self.heap.state.copy()  # (what it reads stays in it)
             try:
                 if reuse and isinstance(operand, ast.Compare) and operand.left in reuse:
                     right = self.lower_expr(operand.comparators[0])
@@ -648,9 +688,12 @@ class _Lowerer:
                         value = self.boolop("and", value, [tail], node, reuse={operand.comparators[0]: right})
                 else:
                     value = self.lower_expr(operand)
+                if self.changes(state, self.env, [(self.heap.state, self.env)]):
+                    raise self.error(operand, "an `and`/`or` operand that updates an array in place",
+                                     "update it in a statement of its own")
                 region.append(Op("yield", [value], [], {}, [], self.parsed.loc(operand), self.stmt))
             finally:
-                self.region = saved
+                self.region, self.heap.state = saved, state
             regions.append(region)
         return self.emit("boolop", [first], node, regions=regions, op=kind)
 
@@ -678,17 +721,21 @@ class _Lowerer:
         (ok_obj, obj_value), (ok_index, index_value) = static_value(obj), static_value(index)
         if self.rule_mode and ok_obj and ok_index:
             return self.const(obj_value[index_value], node)
+        container = self.heap.obj_of.get(obj)
+        slots = self.heap.state.slots.get(container) if container is not None else None
+        if ok_index and slots is not None and slots.known and not self.rule_mode:
+            item = None  # an item of a display, known statically: the object it holds
+            if container.display in ("tuple", "list") and isinstance(index_value, int) and \
+                    -len(slots.items) <= index_value < len(slots.items):
+                item = slots.items[index_value]
+            elif container.display == "dict" and index_value in (slots.keys or ()):
+                item = slots.items[list(slots.keys).index(index_value)]
+            if item is not None:
+                return self.read(item, node)
         owner = obj.owner
-        if ok_index and owner is not None and owner.kind in ("tuple", "list") and isinstance(index_value, int):
-            try:
-                return owner.operands[index_value]  # an item of a literal, known statically
-            except IndexError:
-                pass
-        if ok_index and owner is not None and owner.kind == "dict":
-            try:
-                return owner.operands[list(owner.attrs["keys"]).index(index_value)]
-            except (ValueError, TypeError):
-                pass
+        if self.rule_mode and ok_index and owner is not None and owner.kind in ("tuple", "list") and \
+                isinstance(index_value, int) and -len(owner.operands) <= index_value < len(owner.operands):
+            return owner.operands[index_value]
         return self.emit("getitem", [obj, index], node)
 
     def expr_Slice(self, node: ast.Slice) -> Value:
@@ -753,55 +800,40 @@ def is_structure(kind: Any) -> bool:
     return type(kind) is tuple and bool(kind) and kind[0] in ("list", "tuple", "dict")
 
 
-def _merged_sources(value: Value) -> list[Value]:
-    """The values an `if`, `for` or `while` result may be: what each branch yields for it, or
-    the loop's initial value and what its body yields (followed through nested merges)."""
-    sources, pending, seen = [], [value], set()
-    while pending:
-        v = pending.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        op = v.owner
-        if op is None or op.kind not in ("if", "for", "while"):
-            sources.append(v)
-            continue
-        i = op.results.index(v)
-        if op.kind == "if":
-            pending += [region.ops[-1].operands[i] for region in op.regions]
-        else:
-            parts = loop_parts(op)
-            pending += [parts.inits[i], parts.yielded[i]]
-    return sources
+_INT_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod, operator.neg)
 
 
-def _may_be_view(value: Value) -> bool:
-    """Whether `value` may share memory with another array (so writing into it writes there)."""
-    owner = value.owner
-    return owner is not None and (
-        (owner.kind == "call" and table_key(owner.attrs["callee"]) in _VIEW_CALLEES)
-        or (owner.kind == "method" and owner.attrs["name"] in _VIEW_METHODS)
-        or (owner.kind == "method" and owner.attrs["name"] == "astype" and "copy" in owner.kwnames)
-        or (owner.kind == "getattr" and owner.attrs["name"] in _VIEW_ATTRS)
-        or owner.kind == "getitem")
+def _index_part(part: Any) -> str | None:
+    """What one part of a constant index selects with (see `_Lowerer.index_parts`)."""
+    if isinstance(part, slice) or part is None or part is Ellipsis:
+        return "slice"
+    if isinstance(part, (int, np.integer)) and not isinstance(part, bool):
+        return "int"
+    if isinstance(part, (list, np.ndarray)):
+        return "array"
+    return None
 
 
-def _stored_names(stmts: list[ast.AST]) -> set[str]:
-    """Names assigned anywhere in `stmts` (loop targets included, `y` in `y[i] = v` and `items`
-    in `items.append(x)`, which make new versions of them)."""
+def _written_names(stmts: list[ast.AST]) -> set[str]:
+    """Names written into (`y[i] = v`) or appended to (`items.append(x)`) in `stmts`."""
     names = set()
     for stmt in stmts:
         for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
-                    isinstance(node.value, ast.Name):
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
                 names.add(node.value.id)
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
                     isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "append" and \
                     isinstance(node.value.func.value, ast.Name):
                 names.add(node.value.func.value.id)
     return names
+
+
+def _leaves(pattern: Any):
+    if pattern is None:
+        yield None
+    else:
+        for sub in pattern:
+            yield from _leaves(sub)
 
 
 def _target_args(target: ast.expr) -> tuple[list[Value], Any]:
@@ -816,38 +848,52 @@ def _target_args(target: ast.expr) -> tuple[list[Value], Any]:
     return args, tuple(pattern)
 
 
-def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = None) -> Function:
+def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = None,
+                   kinds: tuple | None = None) -> Function:
     """Lower the user's function to IR (after normalization).
 
     `structures` maps a parameter's position to the shape of the container it holds
     (`("list", (None, None))`, `("dict", ("W", "b"), (None, None))`; None is a leaf): such
     a parameter is unpacked into its leaves on entry, and the function works on a literal
     rebuilt from them, so `params["W"]` and `W, b = layers[0]` resolve at compile time.
+    `kinds` (the call's argument kinds, when known) say which values are arrays and which are
+    numbers, where Python's object semantics depend on it (`s = x[1]; s += 1.0`); without them,
+    such a decision is refused, and `function.kind_dependent` says one was met.
     """
     node = normalize(parsed)
     args = node.args
     params = [Value(a.arg) for a in args.posonlyargs + args.args + args.kwonlyargs]
     body = Region()
-    lowerer = _Lowerer(parsed, body, {p.hint: p for p in params}, local_names(node))
+    facts = {p: abstract_kind(k) for p, k in zip(params, kinds)} if kinds else None
+    lowerer = _Lowerer(parsed, body, {}, local_names(node), facts=facts)
     lowerer.inlining = [parsed.fn]
-    lowerer.parsed_params = set(params)
-    lowerer.copied_from = {stmt.targets[0].id: stmt.value.id for stmt in ast.walk(node)
-                           if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                           and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Name)}
+    for index, param in enumerate(params):
+        kind = kinds[index] if kinds and index < len(kinds) else None
+        lowerer.env[param.hint] = lowerer.heap.new(param, "array", label=param.hint, mutable=_mutable_kind(kind))
     leaves: dict[int, list[Value]] = {}
     for index, structure in (structures or {}).items():
         found: list[Value] = []
         rebuilt = lowerer.unpack(params[index], structure, params[index].hint, found)
         if rebuilt is not params[index]:
             rebuilt.hint = params[index].hint  # the literal stands for the argument
-        lowerer.env[params[index].hint] = rebuilt
+        lowerer.bind_name(params[index].hint, rebuilt)
         leaves[index] = found
     lowerer.lower_block(node.body)
     function = Function(node.name, params, body, parsed.file, dict(parsed.lines))
     function.signature = node.args  # the primal's `arguments` node, reused for the gradient's signature
     function.leaves = leaves
     function.structures = dict(structures or {})
+    function.kind_dependent = lowerer.kind_dependent
     return function
+
+
+def _mutable_kind(kind: Any) -> bool | None:
+    """Whether an argument of this kind is mutable (an array, a container) or a number."""
+    if kind is None:
+        return None
+    if isinstance(kind, type):
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=None)
@@ -875,7 +921,8 @@ def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
         raise CannotInline("the rule's source is unavailable")
     parsed, local_names = found
     scratch = Region()
-    lowerer = _Lowerer(parsed, scratch, dict(bindings), local_names, rule_mode=True)
+    lowerer = _Lowerer(parsed, scratch, {}, local_names, rule_mode=True)
+    lowerer.env = {name: lowerer.heap.new(value, "array") for name, value in bindings.items()}
     lowerer.ndims = ndims or {}
     lowerer.stmt = stmt
     try:

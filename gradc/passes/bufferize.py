@@ -93,11 +93,14 @@ class Bufferizer:
         self.live = live_after(self.function, ops)
 
     def conflicts(self, op: Op, target: Value) -> set[Value]:
-        """The values sharing `target`'s array that are read after `op` (directly or through a
-        live container); `op`'s own result excluded."""
+        """The values sharing `target`'s array that are read after `op`: directly (`op`'s own
+        result excluded: it is the update), or through a live container, which may hold an earlier
+        iteration's result (a tape of the loop's updated buffer)."""
         root = self.buffers.find(target)
-        held = self.buffers.held(self.live[id(op)])
-        return {v for v in held if v not in op.results and self.buffers.find(v) is root}
+        live = self.live[id(op)]
+        direct = {v for v in live if v not in op.results}
+        through = self.buffers.held(live) - live | self.buffers.held_items(live)
+        return {v for v in direct | through if self.buffers.find(v) is root}
 
     def safe(self, op: Op, target: Value) -> bool:
         """Whether `op` may write into `target`'s array."""
