@@ -21,7 +21,7 @@ from .ad.reverse import reverse
 from .backend.emit import Emitted, emit
 from .backend import cache as disk_cache
 from .backend import check as buffer_check
-from .backend.load import compile_factory, instantiate, register_source
+from .backend.load import Compiled, compile_factory, instantiate, register_source
 from .debug import line_maps_of, note_primal_line
 from .errors import GradcError, KindDependentError, NonDifferentiableArgumentError, UnresolvedNameError
 from .frontend.lower import is_structure, local_names, lower_function
@@ -35,30 +35,6 @@ from .rules.registry import _version as _rules_version
 from .rules.registry import version as rules_version
 
 __all__ = ["grad", "value_and_grad", "vjp", "source", "GradFunction", "compile_gradient", "Compiled"]
-
-
-@dataclass
-class Compiled:
-    """Everything one compilation produced; cached per code object and options. The IR is
-    kept as IR and printed only when asked for (printing costs as much as a pass)."""
-
-    primal: Function | str
-    adjoint: Function | str
-    emitted: Emitted
-    factory: Any  # the compiled factory's code object
-
-    @property
-    def primal_ir(self) -> str:
-        """The forward sweep's IR: the primal as the transform left it (tapes included)."""
-        if not isinstance(self.primal, str):
-            self.primal = self.ir.split("  # backward")[0].rstrip() + "\n"
-        return self.primal
-
-    @property
-    def ir(self) -> str:
-        if not isinstance(self.adjoint, str):
-            self.adjoint = print_function(self.adjoint)
-        return self.adjoint
 
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
@@ -89,10 +65,15 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
     if primal is None or primal.kind_dependent:  # (its arguments' kinds decide what some names see)
         primal = lower_function(parsed, structures, kinds or None)
     primal = verify(primal)                                   # AST → normalized AST → IR
-    adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds)  # IR → adjoint IR
+    adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds, _vjp_of_callee)  # IR → adjoint IR
     adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
     return Compiled(None, adjoint, emitted, compile_factory(emitted))  # → compiled function
+
+
+def _vjp_of_callee(function: Callable, wrt: tuple[int, ...]) -> Callable:
+    """The vjp a recursive call is differentiated by at run time (see ad/reverse.recursive_rule)."""
+    return VJPFunction(function, wrt=wrt)
 
 
 def _closure(fn: Callable) -> dict[str, Any]:
@@ -449,8 +430,8 @@ class GradFunction:
         if compiled is None:
             compiled = disk_cache.load(self.__wrapped__, key, self._cache)  # opt-in; None when off
             if compiled is None:
-                reusable = not any(is_structure(k) for k in kinds)
-                primal, self._primal = (self._primal, None) if reusable else (None, self._primal)
+                reusable = not any(is_structure(k) for k in kinds)  # (the transform leaves it as it is)
+                primal = self._primal if reusable else None
                 compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
                                             self._parsed, primal, kinds)
                 disk_cache.store(self.__wrapped__, key, self._cache, compiled)

@@ -15,7 +15,7 @@ import functools
 import inspect
 import math
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..analysis.scalars import scalar_values
 from ..analysis.shapes import abstract_kind, infer_shapes
 from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure
-from ..ir.core import Function, Op, Region, Value, describe_value, loop_parts, table_key
+from ..ir.core import Function, Op, Region, Value, clone_function, describe_value, loop_parts, table_key
 from ..rules.registry import Attr, Method, Rule, lookup
 
 __all__ = ["reverse", "MODES"]
@@ -241,12 +241,17 @@ class _Backward:
             return
         rule = lookup(rule_key(op))
         if rule is None and op.attrs.get("recursive"):
-            rule = recursive_rule(op.attrs["callee"])
+            rule = self.recursion(op)
         if rule is None or rule.vjp is None:
             raise NoGradientRuleError(
                 f"no gradient rule for {_describe_op(op)}, which is applied to a differentiable value",
                 op.loc, _registration_hint(op))
         self.apply_rule(op, rule, g)
+
+    def recursion(self, op: Op) -> Rule:
+        if self.make_vjp is None:
+            raise NoGradientRuleError(f"{_describe_op(op)} calls itself, and no vjp was given for it", op.loc)
+        return recursive_rule(op.attrs["callee"], self.make_vjp)
 
     # -- branches and loops --------------------------------------------------------------------
     def child_scope(self, forward: Region, context: _Context) -> _Scope:
@@ -631,12 +636,10 @@ def _only_scalar_partners(op: Op, target: Value, scalars: set[Value]) -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def recursive_rule(function: Any) -> Rule:
+def recursive_rule(function: Any, make_vjp: Callable) -> Rule:
     """The rule of a call a function makes to itself: the function's own vjp, compiled by gradc
-    and called at run time, which recurses as deep as the primal does. (Each level recomputes
-    its forward: a depth-d recursion costs O(d²) operations.)"""
-    from ..api import VJPFunction  # (the api imports this module)
-
+    (`make_vjp(function, wrt)`, the api's `vjp`) and called at run time, which recurses as deep as
+    the primal does. (Each level recomputes its forward: a depth-d recursion costs O(d²) operations.)"""
     vjps: dict[tuple, Any] = {}
 
     def rule(g, ans, *args):
@@ -644,7 +647,7 @@ def recursive_rule(function: Any) -> Rule:
         if not wrt:
             return (None,) * len(args)
         if wrt not in vjps:
-            vjps[wrt] = VJPFunction(function, wrt=wrt)
+            vjps[wrt] = make_vjp(function, wrt)
         grads = dict(zip(wrt, vjps[wrt](*args, g)))
         if len(args) == 1:  # (a rule of one differentiable parameter returns its gradient alone)
             return grads.get(0)
@@ -682,10 +685,14 @@ def _registration_hint_plain(op: Op) -> str:
             f"        return ...  # the gradient for each positional argument of {name}")
 
 
-def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple = ()) -> Function:
+def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple = (),
+            make_vjp: Callable | None = None) -> Function:
     """The gradient function of `primal` with respect to the parameters at `wrt`, specialized
-    for arguments of these `kinds` (shapes, "s" for scalars, container structures)."""
+    for arguments of these `kinds` (shapes, "s" for scalars, container structures). `primal` is
+    left as it is (the transform works on a copy). A call the function makes to itself is
+    differentiated at run time by `make_vjp(function, wrt)` (the api's `vjp`)."""
     assert mode in MODES, mode
+    primal = clone_function(primal)
     body = primal.body
     return_op = body.ops[-1]
     output = return_op.operands[0]
@@ -700,6 +707,7 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
 
     backward = Region()
     sweep = _Backward(primal, backward, active)
+    sweep.make_vjp = make_vjp
     sweep.scope_stack = []
     arguments = {param: abstract_kind(kind) for param, kind in zip(primal.params, kinds)}
     sweep.facts = infer_shapes(primal, arguments) if kinds else {}

@@ -332,8 +332,7 @@ def load(fn: Callable, options: tuple, option: bool | None) -> Any:
 
 
 def _compiled(payload: dict, bindings: dict) -> Any:
-    from ..api import Compiled
-    from .load import compile_factory
+    from .load import Compiled, compile_factory
     emitted = Emitted(payload["module_source"], payload["function_source"], payload["function_name"],
                       bindings, list(payload["closure_names"]), {int(k): int(v) for k, v in payload["line_map"]})
     return Compiled(payload["primal_ir"], payload["ir"], emitted, compile_factory(emitted))

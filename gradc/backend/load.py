@@ -11,9 +11,38 @@ import linecache
 import types
 from typing import Callable
 
+from dataclasses import dataclass
+from typing import Any
+
+from ..ir.printer import print_function
 from .emit import FACTORY_NAME, Emitted
 
-__all__ = ["compile_factory", "instantiate", "register_source"]
+__all__ = ["Compiled", "compile_factory", "instantiate", "register_source"]
+
+
+@dataclass
+class Compiled:
+    """Everything one compilation produced; cached per code object and options. The IR is
+    kept as IR and printed only when asked for (printing costs as much as a pass)."""
+
+    primal: Any  # the forward sweep's IR (a Function, or its printed text)
+    adjoint: Any  # the gradient's IR (a Function, or its printed text)
+    emitted: Emitted
+    factory: Any  # the compiled factory's code object
+
+    @property
+    def primal_ir(self) -> str:
+        """The forward sweep's IR: the primal as the transform left it (tapes included)."""
+        if not isinstance(self.primal, str):
+            self.primal = self.ir.split("  # backward")[0].rstrip() + "\n"
+        return self.primal
+
+    @property
+    def ir(self) -> str:
+        if not isinstance(self.adjoint, str):
+            self.adjoint = print_function(self.adjoint)
+        return self.adjoint
+
 
 
 def register_source(filename: str, source: str) -> None:

@@ -41,7 +41,7 @@ from typing import Any, Iterator
 from ..errors import Loc
 
 __all__ = ["Value", "Op", "Region", "Function", "OP_KINDS", "STRUCTURED_KINDS", "describe_value", "table_key",
-           "LoopParts", "loop_parts", "Insertions", "use_counts", "static_value"]
+           "LoopParts", "loop_parts", "Insertions", "use_counts", "static_value", "clone_function"]
 
 
 def table_key(obj: Any) -> Any:
@@ -236,6 +236,41 @@ def static_value(value: Value) -> tuple[bool, Any]:
     if value.owner is not None and value.owner.kind == "const":
         return True, value.owner.attrs["value"]
     return False, None
+
+
+def clone_function(function: "Function") -> "Function":
+    """A copy of `function` that shares no value, op or region with it (the reverse transform
+    works on one, leaving the primal it is given as it was). Attributes are copied shallowly:
+    the primal's hold no values."""
+    values: dict[Value, Value] = {}
+
+    def value(old: Value) -> Value:
+        new = values.get(old)
+        if new is None:
+            new = values[old] = Value(old.hint, temp=old.temp)
+        return new
+
+    def region(old: Region) -> Region:
+        return Region([value(a) for a in old.args], [op(o) for o in old.ops])
+
+    def op(old: Op) -> Op:
+        new = Op(old.kind, [value(v) for v in old.operands], [value(r) for r in old.results], dict(old.attrs),
+                 [region(r) for r in old.regions], old.loc, old.stmt)
+        new.backward = old.backward
+        return new
+
+    params = [value(p) for p in function.params]
+    body = region(function.body)
+    for old, new in values.items():
+        if old.adjoint_of is not None:
+            new.adjoint_of = values.get(old.adjoint_of, old.adjoint_of)
+    copy = Function(function.name, params, body, function.file, function.lines, function.signature, function.mode,
+                    {i: [value(v) for v in leaves] for i, leaves in function.leaves.items()},
+                    dict(function.structures))
+    for name, extra in vars(function).items():  # (what analyses left on it: kind_dependent, ...)
+        if not hasattr(copy, name) or name not in Function.__dataclass_fields__:
+            setattr(copy, name, extra)
+    return copy
 
 
 def use_counts(function: "Function") -> dict[Value, int]:
