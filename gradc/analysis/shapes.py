@@ -32,6 +32,9 @@ from .activity import rule_key
 __all__ = ["Abstract", "UNKNOWN", "Inference", "infer_shapes", "abstract_argument", "abstract_kind", "widen",
            "shape_of", "ARITHMETIC_OPERATORS"]
 
+#: Updates whose result is their first operand with items replaced: of its shape and kind.
+_SAME_SHAPE_UPDATES = {runtime.assign_item, runtime.erase_item}
+
 # Stand-ins above this many elements are not built: such shapes stay unknown.
 _MAX_ELEMENTS = 2_000_000
 
@@ -178,6 +181,9 @@ class Inference:
     def evaluate(self, op: Op) -> Abstract:
         key = rule_key(op)
         operands = [self.get(v) for v in op.operands]
+        if table_key(key) in _SAME_SHAPE_UPDATES and operands:  # (`y[i] = v` keeps y's shape and type)
+            first = widen(operands[0])
+            return Abstract(shape=first.shape, array=first.array) if first.shape is not None else first
         if op.kind == "getattr" and op.attrs["name"] in _SHAPE_ONLY_ATTRS:
             exact = True
         elif op.kind == "call" and table_key(key) in _SHAPE_ONLY_CALLS:

@@ -477,10 +477,12 @@ class ControlFlow:
 def stored_names(stmts: list[ast.AST], loop: ast.AST | None = None) -> set[str]:
     """Names a block (and a `for` loop's target) binds with `=`; a name only written into
     (`y[i] = v`, `items.append(x)`) keeps its object, whose content the loop carries."""
-    names = set()
+    names, augmented = set(), set()
     nodes = list(stmts) + ([loop.target] if isinstance(loop, ast.For) else [])
     for stmt in nodes:
         for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
+            if isinstance(node, ast.Assign) and getattr(node, "augmented", False):
+                augmented.update(id(t) for t in node.targets)  # (`x += e` may write into x's array:
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in augmented:
+                names.add(node.id)  # where it rebinds instead, the lowering finds out)
     return names
