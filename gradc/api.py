@@ -30,7 +30,7 @@ from .ir.core import Function
 from .ir.printer import print_function
 from .ir.verify import verify
 from .passes import optimize as run_passes
-from .passes import share_primal
+from .passes import NUMPY, Target, share_primal
 from .rules.registry import _version as _rules_version
 from .rules.registry import version as rules_version
 
@@ -39,12 +39,13 @@ __all__ = ["grad", "value_and_grad", "vjp", "source", "GradFunction", "compile_g
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
                      parsed: ParsedFunction | None = None, primal: Function | None = None,
-                     kinds: tuple = ()) -> Compiled:
+                     kinds: tuple = (), target: Target = NUMPY) -> Compiled:
     """Run the pipeline on `fn`: the stages, in order. `kinds` says what is known of each
     argument of the calls the gradient is for: an array's shape, "s" for a Python or NumPy
-    scalar, a container's structure; None (or nothing) for any value."""
+    scalar, a container's structure; None (or nothing) for any value. `target` says what the
+    arrays allow (NumPy's may be written in place)."""
     with _no_garbage_collection():  # (the IR's many small cycles make the collector quadratic)
-        return _compile_stages(fn, wrt, mode, optimize, parsed, primal, kinds)
+        return _compile_stages(fn, wrt, mode, optimize, parsed, primal, kinds, target)
 
 
 @contextlib.contextmanager
@@ -59,16 +60,64 @@ def _no_garbage_collection():
 
 
 def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: bool,
-                    parsed: ParsedFunction | None, primal: Function | None, kinds: tuple) -> Compiled:
+                    parsed: ParsedFunction | None, primal: Function | None, kinds: tuple,
+                    target: Target) -> Compiled:
     structures = {i: k for i, k in enumerate(kinds) if i in wrt and is_structure(k)}
     parsed = parsed or parse_function(fn)                     # source → AST
     if primal is None or primal.kind_dependent:  # (its arguments' kinds decide what some names see)
         primal = lower_function(parsed, structures, kinds or None)
     primal = verify(primal)                                   # AST → normalized AST → IR
     adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds, _vjp_of_callee)  # IR → adjoint IR
-    adjoint = verify(run_passes(adjoint, optimize))           # → optimized IR
+    adjoint = verify(run_passes(adjoint, optimize, target))   # → optimized IR, bufferized
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
-    return Compiled(None, adjoint, emitted, compile_factory(emitted))  # → compiled function
+    return Compiled(None, adjoint, emitted, compile_factory(emitted),  # → compiled function
+                    getattr(primal, "written_arguments", ()))
+
+
+def _refusing_shared_arguments(function: Callable, written: tuple, primal: Callable) -> Callable:
+    """`function`, checking first that no argument the primal writes into shares memory with another
+    argument: Python would see the write through both; the gradient follows each on its own."""
+    names = _parameters(primal)
+
+    def leaves(args: tuple) -> list[tuple[tuple, Any]]:
+        found = []
+        for position, value in enumerate(args):
+            if isinstance(value, np.ndarray):
+                found.append(((position, ()), value))
+            elif type(value) in (list, tuple, dict):
+                items = list(value.values()) if type(value) is dict else list(value)
+                found.extend(((position, k), item) for k, item in enumerate(_flat(items)) if
+                             isinstance(item, np.ndarray))
+        return found
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        arrays = leaves(args)
+        for where, array in arrays:
+            if where not in written and (where[0], ()) not in written:
+                continue
+            for other, theirs in arrays:
+                if other != where and np.shares_memory(array, theirs):
+                    first, second = (names[w[0]] if w[0] < len(names) else str(w[0]) for w in (where, other))
+                    raise GradcError(f"{primal.__name__} writes into its argument `{first}`, and this call passes "
+                                     f"`{second}` sharing memory with it: Python would see the write through both",
+                                     hint="pass a copy (`.copy()`) of one of them")
+        return function(*args, **kwargs)
+
+    checked.__wrapped__ = function
+    checked.__name__ = function.__name__
+    return checked
+
+
+def _flat(items: list) -> list:
+    flat = []
+    for item in items:
+        if type(item) in (list, tuple):
+            flat.extend(_flat(list(item)))
+        elif type(item) is dict:
+            flat.extend(_flat(list(item.values())))
+        else:
+            flat.append(item)
+    return flat
 
 
 def _vjp_of_callee(function: Callable, wrt: tuple[int, ...]) -> Callable:
@@ -450,6 +499,8 @@ class GradFunction:
             return found[1]
         compiled = self._compile(kinds)
         function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
+        if compiled.written_arguments:
+            function = _refusing_shared_arguments(function, compiled.written_arguments, self.__wrapped__)
         self._functions[kinds] = (rules_version(), function)
         return function
 

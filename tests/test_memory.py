@@ -242,3 +242,50 @@ def test_an_element_of_a_vector_is_a_number_not_a_view():
 
 def test_a_float_alias_is_rebound_not_written():
     assert_right(float_then_add, (X4,), expected_grad=np.array([12.0, 0.0, 0.0, 0.0]))
+
+
+# Arguments the function writes into must not share memory at the call -------------------------
+
+def writes_its_argument(x, w):
+    x[0] = 5.0
+    return np.sum(x * w)
+
+
+def test_a_call_passing_a_written_argument_twice_is_refused():
+    g = gradc.grad(writes_its_argument, wrt=1)
+    a = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(g(a.copy(), a.copy()), [5.0, 2.0, 3.0])
+    for other in (a, a[::-1], a[1:]):
+        with pytest.raises(gradc.GradcError, match="writes into its argument `x`.*`w` sharing memory"):
+            g(a, other)
+    np.testing.assert_array_equal(a, [1.0, 2.0, 3.0])
+
+
+# What bufferization decides, and a target without in-place writes --------------------------------
+
+def fills_and_accumulates(x):
+    y = np.zeros_like(x)
+    for i in range(len(x)):
+        y[i] = np.sin(x[i]) * x[i]
+    z = y[1:]
+    y[0] += z[0]
+    return np.sum(y * z[0]) + np.sum(z)
+
+
+def test_the_ir_shows_what_bufferization_decided():
+    ir = gradc.grad(fills_and_accumulates).ir
+    assert "[in place]" in ir
+
+
+def test_a_target_without_mutable_arrays_gets_no_in_place_writes():
+    from gradc.api import compile_gradient
+    from gradc.backend.load import instantiate
+    from gradc.passes import Target
+    x = np.array([0.3, -0.8, 1.2, 0.5])
+    kinds = ((x.shape, x.dtype),)
+    compiled = compile_gradient(fills_and_accumulates, (0,), kinds=kinds, target=Target(mutable_arrays=False))
+    source = compiled.emitted.function_source
+    assert "] = " not in source and "+=" not in source and "out=" not in source and ".append(" not in source.replace("tape", "")
+    immutable = instantiate(compiled.factory, compiled.emitted, fills_and_accumulates)
+    np.testing.assert_allclose(immutable(x.copy()), gradc.grad(fills_and_accumulates)(x), rtol=1e-13)
+    np.testing.assert_allclose(immutable(x.copy()), numeric_gradient(fills_and_accumulates, [x], 0), rtol=1e-6)

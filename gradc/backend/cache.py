@@ -271,7 +271,8 @@ def _payload(compiled: Any) -> dict | None:
     return {"module_source": emitted.module_source, "function_source": emitted.function_source,
             "function_name": emitted.function_name, "bindings": symbols,
             "closure_names": list(emitted.closure_names),
-            "line_map": sorted(emitted.line_map.items()), "primal_ir": compiled.primal_ir, "ir": compiled.ir}
+            "line_map": sorted(emitted.line_map.items()), "primal_ir": compiled.primal_ir, "ir": compiled.ir,
+            "written_arguments": [list(w) for w in compiled.written_arguments]}
 
 
 def _read(path: Path) -> dict | None:
@@ -335,7 +336,9 @@ def _compiled(payload: dict, bindings: dict) -> Any:
     from .load import Compiled, compile_factory
     emitted = Emitted(payload["module_source"], payload["function_source"], payload["function_name"],
                       bindings, list(payload["closure_names"]), {int(k): int(v) for k, v in payload["line_map"]})
-    return Compiled(payload["primal_ir"], payload["ir"], emitted, compile_factory(emitted))
+    written = tuple(tuple(w) if not isinstance(w[1], list) else (w[0], tuple(w[1])) for w in
+                    payload.get("written_arguments", []))
+    return Compiled(payload["primal_ir"], payload["ir"], emitted, compile_factory(emitted), written)
 
 
 def store(fn: Callable, options: tuple, option: bool | None, compiled: Any) -> bool:

@@ -29,6 +29,8 @@ class Compiled:
     adjoint: Any  # the gradient's IR (a Function, or its printed text)
     emitted: Emitted
     factory: Any  # the compiled factory's code object
+    #: The arguments the function writes into, as (position, leaf): a call must not pass them twice.
+    written_arguments: tuple = ()
 
     @property
     def primal_ir(self) -> str:

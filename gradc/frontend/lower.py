@@ -98,6 +98,8 @@ class _Lowerer(ControlFlow):
         self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
         self.kind_dependent = False  # (a decision the argument kinds would have made)
         self.counters: set[Value] = set()  # (`i` in `for i in range(n)`: an integer)
+        self.arguments: dict[Obj, tuple] = {}  # (root only) an argument's object → (position, path in it)
+        self.written: set[tuple] = set()  # (root only) the arguments (and leaves) written into
 
     # -- building ops -------------------------------------------------------------------
     def emit(self, kind: str, operands: list[Value], node: ast.AST | None = None,
@@ -304,6 +306,8 @@ class _Lowerer(ControlFlow):
             return
         self.heap.set(obj, value)
         self.heap.poison(obj, f"written at line {getattr(node, 'lineno', '?')}", self.envs())
+        if obj in self.root.arguments:  # (an argument written: the call must not pass it twice, see api)
+            self.root.written.add(self.root.arguments[obj])
 
     def why_unfollowable(self, obj: Obj) -> str:
         if obj in self.heap.state.poisoned:
@@ -870,10 +874,14 @@ def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = N
     for index, param in enumerate(params):
         kind = kinds[index] if kinds and index < len(kinds) else None
         lowerer.env[param.hint] = lowerer.heap.new(param, "array", label=param.hint, mutable=_mutable_kind(kind))
+        lowerer.arguments[lowerer.env[param.hint]] = (index, ())
     leaves: dict[int, list[Value]] = {}
     for index, structure in (structures or {}).items():
         found: list[Value] = []
         rebuilt = lowerer.unpack(params[index], structure, params[index].hint, found)
+        for leaf_index, leaf in enumerate(found):
+            if leaf in lowerer.heap.obj_of:
+                lowerer.arguments[lowerer.heap.obj_of[leaf]] = (index, leaf_index)
         if rebuilt is not params[index]:
             rebuilt.hint = params[index].hint  # the literal stands for the argument
         lowerer.bind_name(params[index].hint, rebuilt)
@@ -884,6 +892,7 @@ def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = N
     function.leaves = leaves
     function.structures = dict(structures or {})
     function.kind_dependent = lowerer.kind_dependent
+    function.written_arguments = tuple(sorted(lowerer.written, key=repr))
     return function
 
 

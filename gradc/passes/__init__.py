@@ -8,10 +8,10 @@ from .contract import contract_sums_of_products
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .factors import fold_factors
-from .bufferize import REUSE_MIN_ELEMENTS, Target, bufferize
+from .bufferize import NUMPY, REUSE_MIN_ELEMENTS, Target, bufferize
 from .simplify import simplify
 
-__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "bufferize", "Target",
+__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "bufferize", "Target", "NUMPY",
            "fold_factors", "contract_sums_of_products"]
 
 
@@ -27,7 +27,7 @@ def _largest_known_array(function: Function) -> int:
     return max(sizes, default=0)
 
 
-def optimize(function: Function, enabled: bool = True) -> Function:
+def optimize(function: Function, enabled: bool = True, target: Target = NUMPY) -> Function:
     """Simplify, share common subexpressions, and drop dead code (dead code always goes:
     a rule's gradient for an inactive operand may not even be computable, e.g. log of a
     negative base); then bufferize, which always runs: it decides what shares an array."""
@@ -42,6 +42,6 @@ def optimize(function: Function, enabled: bool = True) -> Function:
             eliminate_dead_code(function)  # (what folding left unread must not count as a reader)
             contract_sums_of_products(function)
     eliminate_dead_code(function)
-    bufferize(function, enabled, min_elements=REUSE_MIN_ELEMENTS if largest >= REUSE_MIN_ELEMENTS else 1 << 62)
+    bufferize(function, enabled, target, REUSE_MIN_ELEMENTS if largest >= REUSE_MIN_ELEMENTS else 1 << 62)
     function.optimized = enabled  # (the emitter then also releases big arrays early)
     return function
