@@ -11,14 +11,13 @@ import gc
 import hashlib
 import inspect
 import weakref
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import rules  # noqa: F401  (registers every rule)
 from .ad.reverse import reverse
-from .backend.emit import Emitted, emit
+from .backend.emit import emit
 from .backend import cache as disk_cache
 from .backend import check as buffer_check
 from .backend.load import Compiled, compile_factory, instantiate, register_source
@@ -27,7 +26,6 @@ from .errors import GradcError, KindDependentError, NonDifferentiableArgumentErr
 from .frontend.lower import is_structure, local_names, lower_function
 from .frontend.source import ParsedFunction, parse_function
 from .ir.core import Function
-from .ir.printer import print_function
 from .ir.verify import verify
 from .passes import optimize as run_passes
 from .passes import NUMPY, Target, share_primal

@@ -711,7 +711,8 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
     sweep.scope_stack = []
     arguments = {param: abstract_kind(kind) for param, kind in zip(primal.params, kinds)}
     sweep.facts = infer_shapes(primal, arguments) if kinds else {}
-    sweep.scalars = scalar_values(primal, {p for p, kind in zip(primal.params, kinds) if abstract_kind(kind).shape == ()})
+    scalar_params = {p for p, kind in zip(primal.params, kinds) if abstract_kind(kind).shape == ()}
+    sweep.scalars = scalar_values(primal, scalar_params)
     sweep.scalars |= {v for v, fact in sweep.facts.items() if fact.shape == ()}
     sweep.stmt, sweep.loc = return_op.stmt, return_op.loc
     params = list(primal.params)

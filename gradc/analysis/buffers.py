@@ -17,7 +17,6 @@ argument, no constant or global, no result of an unknown callee, no read-only vi
 from __future__ import annotations
 
 import operator
-from typing import Iterator
 
 import numpy as np
 

@@ -290,8 +290,8 @@ class ControlFlow:
                         old = state.slots[c.obj]
                         state.slots[c.obj] = Slots(old.keys, old.items, known=False)
                 else:
-                    c.merged = Obj("array" if c.private else "ambiguous", label=c.hint(),
-                                   members=frozenset(self.entry_objects(c, start, env)) if not c.private else frozenset())
+                    members = frozenset() if c.private else frozenset(self.entry_objects(c, start, env))
+                    c.merged = Obj("array" if c.private else "ambiguous", label=c.hint(), members=members)
                     self.heap.set(c.merged, arg)
                     for name in c.names:
                         env[name] = c.merged
@@ -457,7 +457,8 @@ class ControlFlow:
             else:
                 obj = self.end_object(c, end_state, end_env)
                 value = end_state.content.get(obj) if obj is not None else None
-            if value is not None and self.facts[arg] != UNKNOWN and widen(self.facts.get(value, UNKNOWN)) != self.facts[arg]:
+            known = self.facts[arg]
+            if value is not None and known != UNKNOWN and widen(self.facts.get(value, UNKNOWN)) != known:
                 found.add(index)
         return found
 

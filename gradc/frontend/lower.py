@@ -580,7 +580,8 @@ class _Lowerer(ControlFlow):
         assert isinstance(target, (ast.Tuple, ast.List))
         obj = self.obj(value)
         slots = self.heap.state.slots.get(obj)
-        if slots is not None and slots.known and obj.display in ("tuple", "list") and len(slots.items) == len(target.elts):
+        if slots is not None and slots.known and obj.display in ("tuple", "list") and \
+                len(slots.items) == len(target.elts):
             items = [self.peek(o) for o in slots.items]  # unpack a display statically
         else:
             items = [self.emit("getitem", [value, self.const(i)], target) for i in range(len(target.elts))]

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import runtime
-from ..ir.core import Op, Value, static_value, table_key
+from ..ir.core import Op, Value, table_key
 from ..ir.effects import effect_of
 
 __all__ = ["Obj", "Recipe", "Slots", "State", "Heap", "classify", "describe"]

@@ -23,7 +23,6 @@ An unknown callee gets ``Effect("unknown")``: not pure, its result may alias its
 """
 from __future__ import annotations
 
-import builtins
 import math
 import operator
 from dataclasses import dataclass

@@ -11,7 +11,8 @@ from .factors import fold_factors
 from .bufferize import NUMPY, REUSE_MIN_ELEMENTS, Target, bufferize
 from .simplify import simplify
 
-__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify", "bufferize", "Target", "NUMPY",
+__all__ = ["optimize", "share_primal", "eliminate_dead_code", "eliminate_common_subexpressions", "simplify",
+           "bufferize", "Target", "NUMPY",
            "fold_factors", "contract_sums_of_products"]
 
 
