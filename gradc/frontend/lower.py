@@ -26,12 +26,13 @@ import numpy as np
 
 from ..errors import GradcError, KindDependentError, Loc, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
-from ..analysis.shapes import UNKNOWN, Abstract, Inference, abstract_kind
+from ..analysis.shapes import Inference, abstract_kind
 from ..ir.core import Function, Op, Region, Value, static_value, table_key
 from ..rules.registry import lookup, shapes_known
+from .binding import Binding
 from .control import ControlFlow, stored_names
 from .normalize import normalize
-from .objects import Heap, Obj, Slots, classify, describe
+from .objects import Heap, Obj
 from .source import UNRESOLVED, ParsedFunction, parse_function
 
 __all__ = ["lower_function", "inline_rule", "CannotInline", "BINARY_OPERATORS",
@@ -75,7 +76,7 @@ def local_names(node: ast.FunctionDef) -> set[str]:
     return names | stored_names(node.body) | _written_names(node.body)
 
 
-class _Lowerer(ControlFlow):
+class _Lowerer(Binding, ControlFlow):
     """Lowers statements and expressions of one function body into a region, following Python's
     object semantics with a heap (objects.py): `env` maps each name to the object it refers to."""
 
@@ -205,223 +206,6 @@ class _Lowerer(ControlFlow):
         finally:
             self.stmt = outer
 
-    # -- the heap: what names refer to (objects.py) ------------------------------------------------
-    def envs(self) -> list[dict]:
-        """This lowerer's names, then its callers' (an inlined helper's caller sees its writes)."""
-        found, lowerer = [], self
-        while lowerer is not None:
-            found.append(lowerer.env)
-            lowerer = lowerer.parent
-        return found
-
-    def obj(self, value: Value) -> Obj:
-        """The object `value` is (the content of)."""
-        found = self.heap.obj_of.get(value)
-        if found is not None:
-            return found
-        if self.rule_mode:  # (a derivative rule writes nothing: its values need no more than this)
-            return self.heap.new(value, "array")
-        return classify(self, value)
-
-    def peek(self, obj: Obj) -> Value:
-        """`obj`'s content now: a view's or a display's made again if what it is made of changed."""
-        state = self.heap.state
-        if obj.kind == "view":
-            base = self.peek(obj.base)
-            if state.made_from.get(obj) is not base:
-                self.heap.set(obj, obj.recipe.make(base))
-                state.made_from[obj] = base
-        elif obj.kind == "container" and state.slots[obj].known:
-            slots = state.slots[obj]
-            items = tuple(self.peek(o) for o in slots.items)
-            made = state.made_from.get(obj)
-            if made is None or len(made) != len(items) or any(a is not b for a, b in zip(made, items)):
-                attrs = {"keys": slots.keys} if obj.display == "dict" else {}
-                self.heap.set(obj, self.emit(obj.display, list(items), None, **attrs))
-                state.made_from[obj] = items
-        return state.content[obj]
-
-    def read(self, obj: Obj, node: ast.AST, name: str = "") -> Value:
-        """`obj`'s content, read by the program at `node` (refused if it may have been overwritten)."""
-        why = self.heap.state.poisoned.get(obj)
-        if why is not None:
-            raise self.error(node, f"`{name or obj.label}` may share memory with an array {why}, which "
-                             "gradc cannot follow into it", "make a copy (`.copy()`) before the update, "
-                             "or bind the name again after it")
-        return self.peek(obj)
-
-    def is_array(self, value: Value) -> bool | None:
-        """Whether `value` is an ndarray (not a number), when the call's argument kinds say so."""
-        if self.facts is None:
-            return None
-        return self.facts.get(value, UNKNOWN).array
-
-    def index_parts(self, index: Value) -> list[str | None] | None:
-        """What each part of an index is: "slice" (a slice, None, ...), "int", "array" (an integer
-        or boolean array, a list), None where that is not known."""
-        ok, constant = static_value(index)
-        if ok:
-            parts = constant if isinstance(constant, tuple) else (constant,)
-            return [_index_part(p) for p in parts]
-        owner = index.owner
-        if owner is not None and owner.kind == "tuple":
-            found = []
-            for part in owner.operands:
-                sub = self.index_parts(part)
-                found.append(sub[0] if sub is not None and len(sub) == 1 else None)
-            return found
-        if self.is_int(index):
-            return ["int"]
-        fact = self.facts.get(index, UNKNOWN) if self.facts is not None else UNKNOWN
-        if fact.array:
-            return ["array"]
-        return [None]
-
-    def is_int(self, value: Value) -> bool:
-        """Whether `value` is certainly a Python integer (a `range` loop's counter, `i + 1`, `len(x)`)."""
-        ok, constant = static_value(value)
-        if ok:
-            return type(constant) is int
-        if self.facts is not None and self.facts.get(value, UNKNOWN).integer:
-            return True
-        if value in self.root.counters or value in self.counters:
-            return True
-        owner = value.owner
-        if owner is not None and owner.kind == "call" and table_key(owner.attrs["callee"]) in (len,) + _INT_ARITHMETIC:
-            return all(self.is_int(v) for v in owner.operands) if owner.attrs["callee"] is not len else True
-        return False
-
-    def write(self, obj: Obj, value: Value, node: ast.AST, what: str) -> None:
-        """`obj` now holds `value` (its content written in place): followed through views into
-        their bases; objects that may share its memory in ways gradc cannot follow are poisoned."""
-        if obj in self.heap.state.poisoned or not obj.followable():
-            raise self.error(node, f"{what}, which {self.why_unfollowable(obj)}: gradc cannot tell which "
-                             "arrays the update changes", "make a copy first (`.copy()`), or give the "
-                             "array its own name")
-        if obj.kind == "view":
-            base = self.peek(obj.base)
-            self.write(obj.base, obj.recipe.write_back(base, value), node, what)
-            self.heap.set(obj, value)
-            self.heap.state.made_from[obj] = self.heap.state.content[obj.base]
-            return
-        self.heap.set(obj, value)
-        self.heap.poison(obj, f"written at line {getattr(node, 'lineno', '?')}", self.envs())
-        if obj in self.root.arguments:  # (an argument written: the call must not pass it twice, see api)
-            self.root.written.add(self.root.arguments[obj])
-
-    def why_unfollowable(self, obj: Obj) -> str:
-        if obj in self.heap.state.poisoned:
-            return f"may share memory with an array {self.heap.state.poisoned[obj]}"
-        if obj.kind == "global":
-            return "is an array of the module or closure (the gradient never changes it)"
-        if obj.kind == "ambiguous":
-            named = sorted({f"`{m.label}`" for m in obj.members if m.label} |
-                           {f"`{r.label}`" for m in obj.members for r in m.roots() if r.label and r is not m})
-            which = f"may be {' or '.join(named)} or another array" if named else "may be one of several arrays"
-            return which + " (a branch, a loop or an index decides which when it runs)"
-        if obj.kind == "view":
-            return f"is a view of {describe(obj.base)} that gradc does not write back into"
-        if obj.kind == "maybe":
-            return f"may be a view of {describe(obj.base)} or a copy (NumPy decides by the layout when it runs)"
-        return "is not an array gradc follows"
-
-    def bind_name(self, name: str, value: Value) -> None:
-        generated = getattr(self.stmt, "flag", False) or getattr(self.stmt, "returns", False)
-        if value.hint is None or (value.temp and not generated):
-            value.hint, value.temp = name, generated  # the user's name beats a helper's
-        obj = self.obj(value)
-        if not obj.label:
-            obj.label = name
-        self.env[name] = obj
-
-    def augmented(self, target: ast.Name, value: Value) -> None:
-        """`x op= e` (lowered as `x = x op e`): a new binding of `x` where no other name, container or
-        view sees its object or where it is a number; a write into it where it is an array others
-        see (they see the update, as in Python)."""
-        obj = self.env.get(target.id)
-        if obj is None or obj.kind in ("immutable", "undefined") or \
-                self.heap.private(obj, self.envs(), {(id(self.env), target.id)}):
-            return self.bind_name(target.id, value)
-        mutable = obj.mutable if obj.mutable is not None else self.is_array(self.peek(obj))
-        if mutable is False:
-            return self.bind_name(target.id, value)
-        if mutable is None:  # (an array: they all see it; a number: none does): they may not read it
-            if self.facts is None:
-                self.root.kind_dependent = True
-            for _, other in self.heap.references(self.envs()):
-                if other.roots() & obj.roots():
-                    self.heap.state.poisoned.setdefault(
-                        other, f"updated by `{target.id} {ast.unparse(target) and '+'}=` at line {target.lineno} "
-                        "(in place if it is an array, not if it is a number)")
-            return self.bind_name(target.id, value)
-        update = self.call(runtime.assign_item, [self.peek(obj), self.const(Ellipsis), value], target)
-        self.write(obj, update, target, f"augmented assignment to `{target.id}`")
-
-    def loop_items(self, stmt: ast.For, iterable: Value, state, env: dict) -> tuple[list[Value], Any]:
-        """The region arguments a `for` loop binds each iteration, bound to their names in `env`:
-        a `range`'s counters are numbers; an element of a display is one of its items; a row of an
-        array a view of it whose index only the iteration knows (a maybe: written through, refused)."""
-        items, pattern = _target_args(stmt.target)
-        kinds: list[tuple[str, Value | None]] = []
-
-        def element(sequence: Value | None, sub: Any) -> None:
-            count = 1 if sub is None else sum(1 for _ in _leaves(sub))
-            kinds.extend([("element", sequence)] * count)
-
-        def walk(value: Value, sub: Any) -> None:
-            owner = value.owner
-            callee = owner.attrs.get("callee") if owner is not None and owner.kind == "call" and \
-                not owner.kwnames else None
-            if callee is reversed and len(owner.operands) == 1:
-                return walk(owner.operands[0], sub)
-            if callee is range:
-                count = 1 if sub is None else sum(1 for _ in _leaves(sub))
-                return kinds.extend([("counter", None)] * count)
-            if callee is enumerate and isinstance(sub, tuple) and len(sub) == 2 and len(owner.operands) == 1:
-                kinds.append(("counter", None))
-                return walk(owner.operands[0], sub[1])
-            if callee is zip and isinstance(sub, tuple) and len(sub) == len(owner.operands):
-                for operand, part in zip(owner.operands, sub):
-                    walk(operand, part)
-                return
-            element(None if callee in (enumerate, zip) else value, sub)
-
-        walk(iterable, pattern)
-        saved = self.heap.state
-        self.heap.state = state
-        try:
-            for item, (kind, sequence) in zip(items, kinds):
-                if self.facts is not None:
-                    self.facts[item] = self.element_fact(kind, sequence)
-                if kind == "counter":
-                    env[item.hint] = self.heap.new(item, "immutable", mutable=False, label=item.hint)
-                    self.counters.add(item)
-                    continue
-                source = self.obj(sequence) if sequence is not None else None
-                slots = state.slots.get(source) if source is not None else None
-                if slots is not None and slots.known:
-                    self.heap.new(item, "ambiguous", members=frozenset(slots.items), label=item.hint)
-                elif source is None:
-                    self.heap.new(item, "ambiguous", members=frozenset(), label=item.hint)
-                elif source.kind == "immutable" or self.is_array(item) is False:
-                    self.heap.new(item, "immutable", mutable=False, label=item.hint)
-                else:
-                    self.heap.new(item, "maybe", base=source, label=item.hint, mutable=self.is_array(item))
-                env[item.hint] = self.heap.obj_of[item]
-        finally:
-            self.heap.state = saved
-        return items, pattern
-
-    def element_fact(self, kind: str, sequence: Value | None) -> Abstract:
-        if kind == "counter":
-            return Abstract(shape=(), integer=True, array=False)
-        fact = self.facts.get(sequence, UNKNOWN) if sequence is not None else UNKNOWN
-        if fact.shape:
-            return Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
-        if fact.seq and all(f == fact.seq[0] for f in fact.seq):
-            return fact.seq[0]
-        return UNKNOWN
-
     def unpack(self, value: Value, structure: Any, name: str, leaves: list[Value]) -> Value:
         """The container `value` rebuilt as a literal of its leaves (which are appended to `leaves`)."""
         if not is_structure(structure):
@@ -511,82 +295,11 @@ class _Lowerer(ControlFlow):
             self.parsed.loc(call), "assign the result to a name, or move the call out of the "
             "differentiated function")
 
-    def append(self, target: ast.Name, item: Value, node: ast.AST) -> None:
-        """`items.append(x)`: one more item for a display; a new content for any other list."""
-        obj = self.env[target.id]
-        self.read(obj, target, target.id)
-        slots = self.heap.state.slots.get(obj)
-        if obj.kind == "container" and slots is not None and slots.known and obj.display == "list":
-            self.heap.state.slots[obj] = Slots(None, slots.items + (self.obj(item),))
-            return
-        grown = self.emit("call", [self.peek(obj), item], node, hint=target.id, callee=runtime.list_append,
-                          spelling=None, kwnames=())
-        if obj.kind == "container" and slots is not None:  # (a list whose items are not known: it may hold x)
-            self.heap.state.slots[obj] = Slots(None, slots.items + (self.obj(item),), known=False)
-        self.write(obj, grown, target, f"appending to `{target.id}`")
-
     def static_truth(self, test: ast.expr) -> bool:
         ok, value = static_value(self.lower_expr(test))
         if not ok:
             raise CannotInline("condition known only at run time")
         return bool(value)
-
-    def bind_item(self, target: ast.Subscript, value: Value) -> None:
-        """`y[i] = v`: a new content of `y`'s object (written in place by the generated code where
-        bufferization finds nothing reading the old one), seen by every name, container and view
-        that reaches it; for a display, a new item (`items[0] = v`, `d["k"] = v`)."""
-        name = target.value.id
-        if name not in self.env:
-            raise self.error(target, f"`{name}` is assigned an element before it is defined")
-        obj = self.env[name]
-        current = self.read(obj, target.value, name)
-        index = self.lower_expr(target.slice)
-        slots = self.heap.state.slots.get(obj)
-        if obj.kind == "container" and slots is not None and slots.known:
-            return self.set_item(obj, slots, index, value, target)
-        update = self.call(runtime.assign_item, [current, index, value], target)
-        update.hint = name
-        self.write(obj, update, target, f"assigning to an element of `{name}`")
-
-    def set_item(self, obj: Obj, slots: Slots, index: Value, value: Value, target: ast.Subscript) -> None:
-        """`items[0] = v` or `d["k"] = v` on a list or dict display: the display with the item
-        replaced (its items are then read statically, as from any display)."""
-        ok, key = static_value(index)
-        items = list(slots.items)
-        if obj.display == "dict":
-            if not ok:
-                raise self.error(target, "assigning to a dict item whose key is not a constant")
-            keys = list(slots.keys)
-            if key in keys:
-                items[keys.index(key)] = self.obj(value)
-            else:
-                keys.append(key)
-                items.append(self.obj(value))
-            self.heap.state.slots[obj] = Slots(tuple(keys), tuple(items))
-        elif obj.display == "list":
-            if not ok or not isinstance(key, int) or not -len(items) <= key < len(items):
-                raise self.error(target, "assigning to a list item whose index is not a constant within the list")
-            items[key] = self.obj(value)
-            self.heap.state.slots[obj] = Slots(None, tuple(items))
-        else:
-            raise self.error(target, "assigning to an item of a tuple")
-        self.heap.poison(obj, f"changed at line {target.lineno}", self.envs())
-
-    def bind(self, target: ast.expr, value: Value) -> None:
-        if isinstance(target, ast.Subscript):
-            return self.bind_item(target, value)
-        if isinstance(target, ast.Name):
-            return self.bind_name(target.id, value)
-        assert isinstance(target, (ast.Tuple, ast.List))
-        obj = self.obj(value)
-        slots = self.heap.state.slots.get(obj)
-        if slots is not None and slots.known and obj.display in ("tuple", "list") and \
-                len(slots.items) == len(target.elts):
-            items = [self.peek(o) for o in slots.items]  # unpack a display statically
-        else:
-            items = [self.emit("getitem", [value, self.const(i)], target) for i in range(len(target.elts))]
-        for element, item in zip(target.elts, items):
-            self.bind(element, item)
 
     # -- expressions ----------------------------------------------------------------------
     def lower_expr(self, node: ast.expr) -> Value:
@@ -805,20 +518,6 @@ def is_structure(kind: Any) -> bool:
     return type(kind) is tuple and bool(kind) and kind[0] in ("list", "tuple", "dict")
 
 
-_INT_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod, operator.neg)
-
-
-def _index_part(part: Any) -> str | None:
-    """What one part of a constant index selects with (see `_Lowerer.index_parts`)."""
-    if isinstance(part, slice) or part is None or part is Ellipsis:
-        return "slice"
-    if isinstance(part, (int, np.integer)) and not isinstance(part, bool):
-        return "int"
-    if isinstance(part, (list, np.ndarray)):
-        return "array"
-    return None
-
-
 def _written_names(stmts: list[ast.AST]) -> set[str]:
     """Names written into (`y[i] = v`) or appended to (`items.append(x)`) in `stmts`."""
     names = set()
@@ -831,26 +530,6 @@ def _written_names(stmts: list[ast.AST]) -> set[str]:
                     isinstance(node.value.func.value, ast.Name):
                 names.add(node.value.func.value.id)
     return names
-
-
-def _leaves(pattern: Any):
-    if pattern is None:
-        yield None
-    else:
-        for sub in pattern:
-            yield from _leaves(sub)
-
-
-def _target_args(target: ast.expr) -> tuple[list[Value], Any]:
-    """Region arguments for a loop target, and its shape: None for a name, a tuple for unpacking."""
-    if isinstance(target, ast.Name):
-        return [Value(target.id)], None
-    args, pattern = [], []
-    for element in target.elts:
-        sub_args, sub_pattern = _target_args(element)
-        args.extend(sub_args)
-        pattern.append(sub_pattern)
-    return args, tuple(pattern)
 
 
 def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = None,
