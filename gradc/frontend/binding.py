@@ -154,7 +154,7 @@ class Binding:
             obj.label = name
         self.env[name] = obj
 
-    def augmented(self, target: ast.Name, value: Value) -> None:
+    def augmented(self, target: ast.Name, value: Value, symbol: str = "+") -> None:
         """`x op= e` (lowered as `x = x op e`): a new binding of `x` where no other name, container or
         view sees its object or where it is a number; a write into it where it is an array others
         see (they see the update, as in Python)."""
@@ -171,7 +171,7 @@ class Binding:
             for _, other in self.heap.references(self.envs()):
                 if other.roots() & obj.roots():
                     self.heap.state.poisoned.setdefault(
-                        other, f"updated by `{target.id} {ast.unparse(target) and '+'}=` at line {target.lineno} "
+                        other, f"updated by `{target.id} {symbol}=` at line {target.lineno} "
                         "(in place if it is an array, not if it is a number)")
             return self.bind_name(target.id, value)
         update = self.call(runtime.assign_item, [self.peek(obj), self.const(Ellipsis), value], target)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..analysis.shapes import UNKNOWN, widen
-from ..errors import UnsupportedSyntaxError
 from ..ir.core import Op, Region, Value, static_value
 from .objects import Obj, Slots, State
 
@@ -40,6 +39,7 @@ class Carried:
     slots: tuple = ()
     private: bool = True  # (for names and slots: the object standing for them after the merge)
     merged: Obj | None = None
+    poisoned: str | None = None  # (a loop's: the write that poisons what it stands for, at the top)
 
     def hint(self) -> str:
         if self.obj is not None:
@@ -270,8 +270,8 @@ class ControlFlow:
                 return self.finish_loop(stmt, operands, plan, lowered, start)
             plan = better
             self.heap.state, self.env = start, env
-        raise UnsupportedSyntaxError("gradc cannot tell which arrays this loop updates", self.parsed.loc(stmt),
-                                     "simplify the aliasing in the loop (copy the arrays it updates)")
+        raise self.error(stmt, "gradc cannot tell which arrays this loop updates",
+                         "simplify the aliasing in the loop (copy the arrays it updates)")
 
     def head(self, plan: _Plan, start: State, env: dict, hints: bool = True) -> tuple[State, dict, list[Value]]:
         """The state and env at the top of the body: each carried thing is a new region argument."""
@@ -293,6 +293,8 @@ class ControlFlow:
                     members = frozenset() if c.private else frozenset(self.entry_objects(c, start, env))
                     c.merged = Obj("array" if c.private else "ambiguous", label=c.hint(), members=members)
                     self.heap.set(c.merged, arg)
+                    if c.poisoned is not None:
+                        state.poisoned[c.merged] = c.poisoned
                     for name in c.names:
                         env[name] = c.merged
                     for container, position in c.slots:
@@ -352,7 +354,8 @@ class ControlFlow:
         changed = False
         known_objs = {c.obj for c in plan.carried if c.obj is not None}
         merged = {c.merged: c for c in plan.carried if c.merged is not None}
-        carried = [Carried(obj=c.obj, names=c.names, slots=c.slots, private=c.private) for c in plan.carried]
+        carried = [Carried(obj=c.obj, names=c.names, slots=c.slots, private=c.private, poisoned=c.poisoned)
+                   for c in plan.carried]
         for c in self.changes(head_state, head_env, [(end_state, end_env)]):
             if c.obj is not None and c.obj not in known_objs and c.obj not in merged:
                 carried.append(Carried(obj=c.obj))
@@ -381,11 +384,18 @@ class ControlFlow:
                                         for o in self.entry_objects(c, start, env))):
                 c.private = False
                 changed = True
-        poisoned = dict(plan.poisoned)
+        poisoned = dict(plan.poisoned)  # (what is poisoned at the end is poisoned at the top: the next time)
         for obj, why in end_state.poisoned.items():
-            if obj not in poisoned and obj in head_state.content:
+            if obj in start.content and obj not in poisoned:
                 poisoned[obj] = why
                 changed = True
+            elif obj in merged:
+                stands_for = merged[obj]
+                for c in carried:
+                    same = (c.names, c.slots) == (stands_for.names, stands_for.slots)
+                    if c.obj is None and c.poisoned is None and same:
+                        c.poisoned = why
+                        changed = True
         unknown = set(plan.unknown_facts) | self.unsettled_facts(plan, lowered)
         changed = changed or unknown != plan.unknown_facts
         return _Plan(carried, poisoned, unknown) if changed else None

@@ -63,6 +63,10 @@ _FOLDABLE = set(BINARY_OPERATORS.values()) | set(UNARY_OPERATORS.values()) | set
     len, isinstance, tuple, list, range, int, float, bool, sorted, min, max, abs, type}
 
 
+_OPERATOR_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+                     ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+                     ast.LShift: "<<", ast.RShift: ">>"}
+
 RECURSIVE = "recursive"  # what `inline_call` answers for a function already being inlined
 
 
@@ -181,7 +185,7 @@ class _Lowerer(Binding, ControlFlow):
             if isinstance(stmt, ast.Assign):
                 value = self.lower_expr(stmt.value)
                 if getattr(stmt, "augmented", False):
-                    self.augmented(stmt.targets[0], value)
+                    self.augmented(stmt.targets[0], value, _OPERATOR_SYMBOLS.get(type(stmt.value.op), "op"))
                     return False
                 for target in stmt.targets:
                     self.bind(target, value)
