@@ -289,3 +289,32 @@ def test_a_target_without_mutable_arrays_gets_no_in_place_writes():
     immutable = instantiate(compiled.factory, compiled.emitted, fills_and_accumulates)
     np.testing.assert_allclose(immutable(x.copy()), gradc.grad(fills_and_accumulates)(x), rtol=1e-13)
     np.testing.assert_allclose(immutable(x.copy()), numeric_gradient(fills_and_accumulates, [x], 0), rtol=1e-6)
+
+
+# A NumPy function or method that writes into an array is refused, not silently ignored -----------
+
+def copies_into(x):
+    y = np.zeros_like(x)
+    _ = np.copyto(y, x)
+    return np.sum(y)
+
+
+def multiplies_into(x):
+    y = x * 1.0
+    z = np.multiply(x, 2.0, out=y)
+    return np.sum(y * z)
+
+
+def sorts_in_place(x):
+    y = x * 1.0
+    s = y.sort()
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("f, text", [(copies_into, "np.copyto"), (multiplies_into, "np.multiply"),
+                                     (sorts_in_place, "y.sort")])
+def test_numpy_writes_into_an_array_are_refused(f, text):
+    from locate import location_of
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="writes into an array in place") as info:
+        gradc.grad(f)
+    assert (info.value.loc.line, info.value.loc.col) == location_of(f, text)

@@ -28,6 +28,7 @@ from ..errors import GradcError, KindDependentError, Loc, UnresolvedNameError, U
 from .. import runtime
 from ..analysis.shapes import Inference, abstract_kind
 from ..ir.core import Function, Op, Region, Value, static_value, table_key
+from ..ir.effects import effect_of
 from ..rules.registry import lookup, shapes_known
 from .binding import Binding
 from .control import ControlFlow, stored_names
@@ -112,6 +113,9 @@ class _Lowerer(Binding, ControlFlow):
         result = Value(hint)
         loc = self.parsed.loc(node) if node is not None else None
         op = Op(kind, list(operands), [result], attrs, regions or [], loc, self.stmt)
+        if node is not None and not self.rule_mode and kind in ("call", "method") and effect_of(op).writes:
+            raise self.error(node, f"{_callee_text(op)} writes into an array in place, which gradc does not "
+                             "follow", "write the update as an assignment (`y[...] = value`), or compute a new array")
         self.region.append(op)
         if self.inference is not None and not op.regions:
             self.inference.run(op)
@@ -630,6 +634,13 @@ def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
             result.temp = True
     region.ops.extend(scratch.ops)
     return lowerer.returned
+
+
+def _callee_text(op: Op) -> str:
+    if op.kind == "method":
+        return f"`.{op.attrs['name']}()`"
+    keywords = " with `out=`" if "out" in op.kwnames else ""
+    return f"`{callee_name(op.attrs['callee'])}`{keywords}"
 
 
 def callee_name(callee: Any) -> str:
