@@ -171,6 +171,8 @@ class Buffers:
             self.hold(result, op.operands)
             return
         callee = table_key(op.attrs.get("callee")) if kind == "call" else None
+        if callee is runtime.scatter_add:  # (into a list's zeros: the adjoints hold g itself)
+            self.hold(result, [op.operands[0]])
         if callee is runtime.list_append:  # (the items so far, and one more)
             self.container.add(result)
             self.hold(result, [op.operands[1]] + list(self._held_by(op.operands[0])))

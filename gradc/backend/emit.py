@@ -295,8 +295,9 @@ class _Emitter:
             target = ast.Name(self.names[op.result], ast.Store())
             update = _BINARY_AST[op.attrs["callee"]]()
             return [ast.AugAssign(target, update, self.expr(op.operands[1]))]  # `dx += c`, `a *= b`
+        in_place = op.attrs.get("inplace") and op.attrs.get("into") is None and op.attrs.get("callee") in UFUNC_OF
         if op.kind == "call" and op.result in self.names and (op.attrs.get("out") is not None or (
-                op.attrs.get("reuses") and op.operands[0] in self.names and op.operands[0] not in self.inlined)):
+                in_place and op.operands[0] in self.names and op.operands[0] not in self.inlined)):
             # (`a *= b` whose result could not share `a`'s variable: `dx = np.subtract(dxc, g, out=dxc)`)
             return [ast.Assign([ast.Name(self.names[op.result], ast.Store())], self.out_call(op), lineno=0)]
         if op.results and op.result in self.names:

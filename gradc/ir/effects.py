@@ -161,7 +161,7 @@ _RUNTIME: dict[Any, Effect] = {
     runtime.vstack_adjoint: view(0), runtime.unrepeat: maybe(0), runtime.unappend: maybe(0),
     runtime.add_adjoints: maybe(0, 1),
     # (new arrays)
-    runtime.scatter_add: Effect("alloc", (0,)),  # (of a list: Adjoints holding g itself)
+    runtime.scatter_add: ALLOC,  # (of a list: Adjoints holding g itself, see analysis/buffers.py)
     runtime.zeros_for: ALLOC, runtime.copy_of: ALLOC, runtime.added_at: ALLOC,
     runtime.assign_item: ALLOC, runtime.erase_item: ALLOC, runtime.list_append: ALLOC,  # (holds items: buffers.py)
    
@@ -249,6 +249,8 @@ def _call_effect(op: Op) -> Effect:
         return maybe(0)  # (`copy=False`: the operand itself where no copy is needed)
     if isinstance(callee, np.ufunc):
         return NEW
+    if callee is np.einsum:
+        return _einsum_effect(op)
     found = _CALLS.get(callee)
     if found is not None:
         return found
@@ -258,6 +260,16 @@ def _call_effect(op: Op) -> Effect:
     if module.startswith("gradc.rules") or module == "gradc.extend":
         return Effect("maybe", tuple(range(len(op.operands))))  # rules are pure, may return an input
     return UNKNOWN
+
+
+def _einsum_effect(op: Op) -> Effect:
+    """`np.einsum('ij->ji', a)` relabels its one operand (a view of it); of two operands or more,
+    it computes a new array (declared so, or every einsum's operands would share one class)."""
+    positional = op.positional()
+    if positional and positional[0].owner is not None and positional[0].owner.kind == "const" and \
+            isinstance(positional[0].owner.attrs["value"], str):
+        return maybe(1) if len(positional) == 2 else NEW
+    return maybe(*range(len(positional)))  # (the operand, sublist, ... form)
 
 
 def effect_of(op: Op) -> Effect:

@@ -257,8 +257,9 @@ class Bufferizer:
         return found
 
     def accumulation(self, op: Op) -> Value | None:
-        """The adjoint `dx` of `dx = dx + c` when adding `c` into it in place keeps the values."""
-        if op.attrs["callee"] is not operator.add or len(op.operands) != 2:
+        """The adjoint `dx` of `dx = dx + c` (or `dx - c`, where folding signs made it one) when adding
+        `c` into it in place keeps the values."""
+        if op.attrs["callee"] not in (operator.add, operator.sub) or len(op.operands) != 2:
             return None
         previous, contribution = op.operands
         carried = previous.owner is None and self.starts_as_zeros(previous)
@@ -300,7 +301,8 @@ class Bufferizer:
         op.attrs["inplace"] = True
         op.attrs["buffer"] = "in place"
         scatter = contribution.owner
-        if scatter is not None and scatter.kind == "call" and scatter.attrs["callee"] is runtime.scatter_add \
+        if op.attrs["callee"] is operator.add and scatter is not None and scatter.kind == "call" and \
+                scatter.attrs["callee"] is runtime.scatter_add \
                 and self.uses.get(contribution) == 1 and _basic_index(scatter.operands[2]) \
                 and self.shapes.get(scatter.operands[1]) == shape_of(previous, self.shapes):
             op.attrs["into"] = scatter  # `dx[index] += g`
