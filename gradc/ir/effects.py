@@ -187,7 +187,8 @@ def _call_table() -> dict[Any, Effect]:
         table[getattr(operator, name)] = Effect("maybe", (0,), writes=(0,))
     table[operator.setitem] = table[operator.delitem] = Effect("new", writes=(0,))
     table[operator.getitem] = maybe(0)
-    table[operator.call] = UNKNOWN
+    if hasattr(operator, "call"):  # (Python 3.11+)
+        table[operator.call] = UNKNOWN
     for fn in vars(math).values():
         if callable(fn):
             table[table_key(fn)] = NEW
