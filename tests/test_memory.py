@@ -315,6 +315,6 @@ def sorts_in_place(x):
                                      (sorts_in_place, "y.sort")])
 def test_numpy_writes_into_an_array_are_refused(f, text):
     from locate import location_of
-    with pytest.raises(gradc.UnsupportedSyntaxError, match="writes into an array in place") as info:
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="changes an array in place") as info:
         gradc.grad(f)
     assert (info.value.loc.line, info.value.loc.col) == location_of(f, text)

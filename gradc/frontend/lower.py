@@ -68,6 +68,8 @@ _OPERATOR_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", as
                      ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
                      ast.LShift: "<<", ast.RShift: ">>"}
 
+_LIST_METHODS = {"append", "pop", "extend", "insert", "remove", "clear", "reverse"}
+
 RECURSIVE = "recursive"  # what `inline_call` answers for a function already being inlined
 
 
@@ -114,8 +116,9 @@ class _Lowerer(Binding, ControlFlow):
         loc = self.parsed.loc(node) if node is not None else None
         op = Op(kind, list(operands), [result], attrs, regions or [], loc, self.stmt)
         if node is not None and not self.rule_mode and kind in ("call", "method") and effect_of(op).writes:
-            raise self.error(node, f"{_callee_text(op)} writes into an array in place, which gradc does not "
-                             "follow", "write the update as an assignment (`y[...] = value`), or compute a new array")
+            what = "a list" if kind == "method" and attrs.get("name") in _LIST_METHODS else "an array"
+            raise self.error(node, f"{_callee_text(op)} changes {what} in place, which gradc does not follow here",
+                             "write the update as an assignment (`y[...] = value`), or compute a new array")
         self.region.append(op)
         if self.inference is not None and not op.regions:
             self.inference.run(op)
