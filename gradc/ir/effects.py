@@ -239,7 +239,24 @@ _ATTRS: dict[str, Effect] = {
 }
 
 
+_CALL_EFFECTS: dict[tuple, Effect] = {}  # (callee, keyword names, operand count) → effect, once found
+
+
 def _call_effect(op: Op) -> Effect:
+    callee = table_key(op.attrs["callee"])
+    if callee is np.einsum or op.attrs.get("rule_call"):
+        return _call_effect_of(op)  # (these depend on the operands)
+    key = (callee, op.kwnames, len(op.operands))
+    try:
+        return _CALL_EFFECTS[key]
+    except KeyError:
+        effect = _CALL_EFFECTS[key] = _call_effect_of(op)
+        return effect
+    except TypeError:  # (an unhashable callee)
+        return _call_effect_of(op)
+
+
+def _call_effect_of(op: Op) -> Effect:
     if op.attrs.get("rule_call"):
         return Effect("maybe", tuple(range(len(op.operands))))  # a rule called, not inlined: pure
     callee = table_key(op.attrs["callee"])
