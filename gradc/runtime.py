@@ -27,6 +27,10 @@ def unbroadcast(g, x):
 
 def unbroadcast_to(g, shape):
     """`unbroadcast` given the shape only (what a loop saves of a value it needs the shape of)."""
+    if isinstance(g, (list, tuple, dict)):  # (a container's adjoint: its `+` was a concatenation)
+        raise GradcError("a list or tuple was used in arithmetic as if it were an array (`+` of lists "
+                         "concatenates them): its gradient cannot be computed",
+                         hint="build the list with `append`, or make an array of it with np.array or np.stack")
     if np.shape(g) == shape:
         return g
     g = np.asarray(g)
@@ -187,6 +191,25 @@ def list_append(items, item):
     """`items.append(item)` without touching `items`: a new list. (Generated code appends in
     place instead wherever nothing reads the old list afterwards.)"""
     return [*items, item]
+
+
+def repeat_items(items, n):
+    """`items * n` (or `n * items`) of a list or tuple: its items, n times over (the same objects)."""
+    return items * n
+
+
+def unconcat(g, a):
+    """The adjoints of `a` and `b` in `a + b` of two lists or tuples: g's first len(a) items, the rest."""
+    return Adjoints(g[:len(a)]), Adjoints(g[len(a):])
+
+
+def unrepeat_items(g, items):
+    """The adjoint of `items` in `repeat_items(items, n)`: the sum of g's n runs of len(items) items."""
+    size = len(items)
+    total = Adjoints(g[:size])
+    for start in range(size, len(g), size):
+        total = total + Adjoints(g[start:start + size])
+    return total if len(g) else Adjoints(_zeros_like_item(items))
 
 
 def unappend(g):

@@ -185,6 +185,7 @@ def main(argv=None):
                     outcome, detail = check_program(program, directory, name)
             except TimeoutError as error:  # raised again outside what check_program catches
                 outcome, detail = "crash", str(error)
+            sys.modules.pop(name, None)  # (so that its functions, and gradc's cache of them, can go)
             table[program.kind][outcome] += 1
             if outcome in FAILURES:
                 if options.verbose:

@@ -345,16 +345,29 @@ def _tape(b):
 def _container(b):
     y, src = b.buffer(filled=b.chance(0.5)), b.src()
     c = b.name("items", "saved", "box", "pair", "d")
-    form = b.pick(["list", "append", "dict", "tuple", "loop_append"])
-    if form == "loop_append":  # every item is the same array, written after it was appended
-        # gradc follows a list's items only while they are known (a display, not a list grown in a
-        # loop); this one is refused, naming the write, which is acceptable, never a wrong number.
+    form = b.pick(["list", "append", "dict", "tuple", "concat", "loop_append", "loop_append_late",
+                   "write_after_loop", "branch_append"])
+    if form in ("loop_append", "loop_append_late", "write_after_loop", "branch_append"):
+        # Every item is the same array, written after it was appended: in a loop, before or after
+        # the append, after the loop, or after a branch that appended. gradc follows a list's items
+        # only while they are known (a display, not a list grown in a loop or a branch); these are
+        # refused, naming the write, which is acceptable, never a wrong number.
         b.must_work = False
         s, total = b.name("s", "item", "e"), b.name("total", "tot")
-        b.emit(1, f"{c} = []")
-        i, values = b.loop(1)
-        b.emit(2, f"{c}.append({y})")
-        b.elem_write(y, src, i, values, 2)
+        b.emit(1, f"{c} = []" if form != "branch_append" else f"{c} = [{src}]")
+        if form == "branch_append":
+            b.emit(1, f"if {b.w_condition()}:", f"    {c}.append({y})", "else:",
+                   f"    {c}.append({b.pick([y, src])})")
+            b.write(y, src, 1)
+        else:
+            i, values = b.loop(1)
+            if form == "loop_append_late":
+                b.elem_write(y, src, i, values, 2)
+            b.emit(2, f"{c}.append({y})")
+            if form == "loop_append":
+                b.elem_write(y, src, i, values, 2)
+            if form == "write_after_loop":
+                b.write(y, src, 1)
         b.emit(1, f"{total} = 0.0", f"for {s} in {c}:", f"    {total} = {total} + np.sum({s} * {s})")
         b.results.append(total)
         b.result(y)
@@ -368,6 +381,13 @@ def _container(b):
     elif form == "dict":
         b.emit(1, f'{c} = {{"a": {y}, "b": {src}}}')
         item, other = f'{c}["a"]', f'{c}["b"]'
+    elif form == "concat":  # a new list or tuple holding the same arrays
+        made, item, other = b.pick([(f"[{y}] + [{src}]", f"{c}[0]", f"{c}[1]"),
+                                    (f"[{src}] + [{y}]", f"{c}[1]", f"{c}[0]"),
+                                    (f"[{y}] * 2", f"{c}[0]", f"{c}[1]"),
+                                    (f"2 * [{src}, {y}]", f"{c}[-1]", f"{c}[2]"),
+                                    (f"({y},) + ({src}, w)", f"{c}[0]", f"{c}[1]")])
+        b.emit(1, f"{c} = {made}")
     else:
         b.emit(1, f"{c} = ({y}, w)")
     if b.chance(0.3):

@@ -318,3 +318,160 @@ def test_numpy_writes_into_an_array_are_refused(f, text):
     with pytest.raises(gradc.UnsupportedSyntaxError, match="changes an array in place") as info:
         gradc.grad(f)
     assert (info.value.loc.line, info.value.loc.col) == location_of(f, text)
+
+
+# Lists that hold an array written later: followed while their items are known, else refused -----
+# (Found after the cases were fixed: each once gave a silently wrong value and gradient.)
+
+def written_before_each_append(x, c):
+    y = np.zeros(4)
+    saved = []
+    for i in range(3):
+        y[i] = x[i] * c
+        saved.append(y)
+    return np.sum(saved[0] * saved[1])
+
+
+def written_after_a_loop_of_appends(x, c):
+    y = x.copy()
+    saved = []
+    for i in range(2):
+        saved.append(y)
+    y *= c
+    total = 0.0
+    for item in saved:
+        total = total + np.sum(item)
+    return total
+
+
+def written_after_a_branch_appended(x, c):
+    y = x.copy()
+    saved = [x * 1.0]
+    if c > 0:
+        saved.append(y)
+    else:
+        saved.append(y)
+    y[0] = c
+    return np.sum(saved[-1] * saved[-1])
+
+
+def written_after_an_argument_list_took_it(xs, c):
+    y = xs[0] * 1.0
+    xs.append(y)
+    y[0] = c
+    return np.sum(xs[-1] * xs[-1])
+
+
+def written_inside_a_loop_over_pairs(x, c):
+    y = x.copy()
+    pairs = [(y, x)]
+    s = 0.0
+    for a, b in pairs:
+        y[0] = c
+        s = s + np.sum(a * b)
+    return s
+
+
+@pytest.mark.parametrize("f, args, text", [
+    (written_before_each_append, (X4, 0.6), "saved.append(y)"),
+    (written_after_a_loop_of_appends, (X4, 0.6), "saved:"),
+    (written_after_a_branch_appended, (X4, 0.6), "saved[-1]"),
+    (written_after_an_argument_list_took_it, ([X4], 0.6), "xs[-1]"),
+    (written_inside_a_loop_over_pairs, (X4, 0.6), "a * b"),
+])
+def test_a_list_holding_an_array_written_later_is_refused_at_its_read(f, args, text):
+    from locate import location_of
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="may share memory with an array written at line") as info:
+        gradc.grad(f, wrt=1)(*args)
+    assert (info.value.loc.line, info.value.loc.col) == location_of(f, text)
+
+
+def appended_then_written_known(x, c):
+    y = x.copy()
+    saved = []
+    saved.append(y)
+    y[0] = c
+    return np.sum(saved[0] * x)
+
+
+def test_a_list_whose_items_are_known_sees_the_write():
+    assert_right(appended_then_written_known, (X4, 0.6), wrt=1, expected_grad=1.0)
+
+
+# `+` and `*` of lists and tuples make a new sequence of the same objects --------------------------
+
+def tuples_joined(x, c):
+    t = (x,) + (x * c,)
+    return np.sum(t[0] * t[1])
+
+
+def argument_list_joined(ps, c):
+    q = ps + [ps[0] * c]
+    return np.sum(q[0] * q[-1])
+
+
+def grown_list_joined(x, c):
+    acc = []
+    for i in range(2):
+        acc.append(x * c)
+    q = acc + [x]
+    total = 0.0
+    for a in q + acc:
+        total = total + np.sum(a * x)
+    return total + np.sum(q[0] * q[-1])
+
+
+def joined_then_written(x, c):
+    y = x.copy()
+    both = [x] + [y]
+    y[0] = c
+    return np.sum(both[-1] * both[0])
+
+
+def repeated(x, c):
+    n = len(x)
+    acc = [x * c] * n
+    grown = []
+    for i in range(2):
+        grown.append(x * (c + i))
+    twice = 2 * grown
+    return np.sum(acc[0] * acc[n - 1]) + np.sum(twice[0] * twice[-1]) + np.sum(twice[1])
+
+
+def list_in_numpy_arithmetic(x, c):
+    return np.sum(x * [c, 2.0 * c, c, 1.0]) + np.sum(x + [c, c, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("f, args", [(tuples_joined, (X4, 0.5)), (argument_list_joined, ([X4, 2 * X4], 0.5)),
+                                     (grown_list_joined, (X4, 0.5)), (joined_then_written, (X4, 0.5)),
+                                     (repeated, (X4, 0.5)), (list_in_numpy_arithmetic, (X4, 0.5))])
+def test_lists_and_tuples_joined_and_repeated(f, args):
+    assert_right(f, args, wrt=1)
+
+
+def test_a_list_joined_and_read_back_wrt_its_items():
+    from treecheck import assert_tree_gradients
+    assert_tree_gradients(argument_list_joined, [[X4, 2 * X4], 0.5], wrt=(0, 1))
+    dps = gradc.grad(argument_list_joined)([X4, 2 * X4], 0.5)
+    np.testing.assert_allclose(dps[0], 2 * 0.5 * X4)  # d/dp0 of sum(p0 * p0 * c)
+    np.testing.assert_allclose(dps[1], 0.0)
+
+
+def rebound_list_joined(x, c):
+    acc = [x]
+    for i in range(2):
+        acc = acc + [x * c]
+    return np.sum(acc[0] * acc[1])
+
+
+def test_a_list_rebound_in_a_loop_and_joined_is_refused():
+    from locate import location_of
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="cannot tell to be a list or an array") as info:
+        gradc.grad(rebound_list_joined, wrt=1)(X4, 0.5)
+    assert (info.value.loc.line, info.value.loc.col) == location_of(rebound_list_joined, "acc + [x * c]")
+
+
+def test_a_list_adjoint_reaching_unbroadcast_is_refused_at_run_time():
+    from gradc import runtime
+    with pytest.raises(gradc.GradcError, match="list or tuple was used in arithmetic"):
+        runtime.unbroadcast(runtime.Adjoints([np.ones(2), np.ones(2)]), [np.ones(2)])

@@ -173,6 +173,15 @@ class Buffers:
         callee = table_key(op.attrs.get("callee")) if kind == "call" else None
         if callee is runtime.scatter_add:  # (into a list's zeros: the adjoints hold g itself)
             self.hold(result, [op.operands[0]])
+        if callee in (operator.concat, runtime.repeat_items):  # (a new list of its operands' items)
+            sequences = op.operands[:2] if callee is operator.concat else op.operands[:1]
+            if all(self.is_container(s) for s in sequences):
+                self.container.add(result)
+                self.hold(result, set().union(*(self._held_by(s) for s in sequences)))
+            else:  # (items not known: what is read from it may be any of theirs)
+                for sequence in sequences:
+                    self.union(result, sequence)
+            return
         if callee is runtime.list_append:  # (the items so far, and one more)
             self.container.add(result)
             self.hold(result, [op.operands[1]] + list(self._held_by(op.operands[0])))

@@ -38,6 +38,7 @@ FACTORY_NAME = "__gradc_factory__"
 _COMMENT = "__gradc_comment__"
 
 _BINARY_AST = {fn: cls for cls, fn in BINARY_OPERATORS.items()}
+_BINARY_AST.update({operator.concat: ast.Add, runtime.repeat_items: ast.Mult})  # (of lists and tuples)
 _UNARY_AST = {fn: cls for cls, fn in UNARY_OPERATORS.items()}
 _COMPARE_AST = {fn: cls for cls, fn in COMPARE_OPERATORS.items() if fn is not operator.contains}
 

@@ -182,11 +182,10 @@ class Binding:
         a `range`'s counters are numbers; an element of a display is one of its items; a row of an
         array a view of it whose index only the iteration knows (a maybe: written through, refused)."""
         items, pattern = _target_args(stmt.target)
-        kinds: list[tuple[str, Value | None]] = []
+        kinds: list[tuple[str, Value | None, tuple]] = []  # (kind, sequence, path of the leaf in an item)
 
         def element(sequence: Value | None, sub: Any) -> None:
-            count = 1 if sub is None else sum(1 for _ in _leaves(sub))
-            kinds.extend([("element", sequence)] * count)
+            kinds.extend(("element", sequence, path) for path in _leaf_paths(sub))
 
         def walk(value: Value, sub: Any) -> None:
             owner = value.owner
@@ -195,10 +194,9 @@ class Binding:
             if callee is reversed and len(owner.operands) == 1:
                 return walk(owner.operands[0], sub)
             if callee is range:
-                count = 1 if sub is None else sum(1 for _ in _leaves(sub))
-                return kinds.extend([("counter", None)] * count)
+                return kinds.extend(("counter", None, ()) for _ in _leaf_paths(sub))
             if callee is enumerate and isinstance(sub, tuple) and len(sub) == 2 and len(owner.operands) == 1:
-                kinds.append(("counter", None))
+                kinds.append(("counter", None, ()))
                 return walk(owner.operands[0], sub[1])
             if callee is zip and isinstance(sub, tuple) and len(sub) == len(owner.operands):
                 for operand, part in zip(owner.operands, sub):
@@ -210,17 +208,18 @@ class Binding:
         saved = self.heap.state
         self.heap.state = state
         try:
-            for item, (kind, sequence) in zip(items, kinds):
+            for item, (kind, sequence, path) in zip(items, kinds):
                 if self.facts is not None:
-                    self.facts[item] = self.element_fact(kind, sequence)
+                    self.facts[item] = self.element_fact(kind, sequence, path)
                 if kind == "counter":
                     env[item.hint] = self.heap.new(item, "immutable", mutable=False, label=item.hint)
                     self.counters.add(item)
                     continue
                 source = self.obj(sequence) if sequence is not None else None
                 slots = state.slots.get(source) if source is not None else None
-                if slots is not None and slots.known:
-                    self.heap.new(item, "ambiguous", members=frozenset(slots.items), label=item.hint)
+                if slots is not None and slots.known:  # (a leaf of an unpacked item: anything the items hold)
+                    members = self.heap.reachable(slots.items) if path else frozenset(slots.items)
+                    self.heap.new(item, "ambiguous", members=members, label=item.hint)
                 elif source is None:
                     self.heap.new(item, "ambiguous", members=frozenset(), label=item.hint)
                 elif source.kind == "immutable" or self.is_array(item) is False:
@@ -232,15 +231,25 @@ class Binding:
             self.heap.state = saved
         return items, pattern
 
-    def element_fact(self, kind: str, sequence: Value | None) -> Abstract:
+    def element_fact(self, kind: str, sequence: Value | None, path: tuple = ()) -> Abstract:
+        """What is known of the leaf at `path` of each item of `sequence` (`W` in `for W, b in layers`)."""
         if kind == "counter":
             return Abstract(shape=(), integer=True, array=False)
         fact = self.facts.get(sequence, UNKNOWN) if sequence is not None else UNKNOWN
         if fact.shape:
-            return Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
-        if fact.seq and all(f == fact.seq[0] for f in fact.seq):
-            return fact.seq[0]
-        return UNKNOWN
+            fact = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
+        elif fact.seq and all(f == fact.seq[0] for f in fact.seq):
+            fact = fact.seq[0]
+        else:
+            return UNKNOWN
+        for index in path:
+            if fact.shape:
+                fact = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
+            elif fact.seq is not None and index < len(fact.seq):
+                fact = fact.seq[index]
+            else:
+                return UNKNOWN
+        return fact
 
     def append(self, target: ast.Name, item: Value, node: ast.AST) -> None:
         """`items.append(x)`: one more item for a display; a new content for any other list."""
@@ -252,8 +261,9 @@ class Binding:
             return
         grown = self.emit("call", [self.peek(obj), item], node, hint=target.id, callee=runtime.list_append,
                           spelling=None, kwnames=())
-        if obj.kind == "container" and slots is not None:  # (a list whose items are not known: it may hold x)
-            self.heap.state.slots[obj] = Slots(None, slots.items + (self.obj(item),), known=False)
+        # (a list whose items are not known, an argument's among them: it may hold the item now)
+        self.heap.state.slots[obj] = Slots(None, (slots.items if slots is not None else ()) + (self.obj(item),),
+                                           known=False)
         self.write(obj, grown, target, f"appending to `{target.id}`")
 
     def bind_item(self, target: ast.Subscript, value: Value) -> None:
@@ -314,8 +324,102 @@ class Binding:
             self.bind(element, item)
 
 
+    # -- `+` and `*` of lists and tuples ----------------------------------------------------------
+    def sequence_arithmetic(self, node: ast.BinOp, left: Value, right: Value) -> Value | None:
+        """`a + b` of two lists or tuples, and `a * n` of one and an int: a new sequence holding the
+        same objects (Python copies the list, not its items). Where the items and `n` are known
+        here, a new display of them; else `operator.concat` or `repeat_items`, whose rules split the
+        adjoint. None where this is arithmetic (no list, or a list with an array: NumPy's)."""
+        if not isinstance(node.op, (ast.Add, ast.Mult)):
+            return None
+        objs = [self.obj(v) for v in (left, right)]
+        kinds = [self.operand_kind(v, o) for v, o in zip((left, right), objs)]
+        if "sequence" not in kinds:
+            return None
+        other = kinds[1] if kinds[0] == "sequence" else kinds[0]
+        if other is None:  # (the arithmetic rules would take a list for an array: a wrong gradient)
+            if self.facts is None:
+                return None  # (compiled for any kinds, never run: `runtime.unbroadcast_to` refuses a list)
+            unknown = ast.unparse(node.right if kinds[0] == "sequence" else node.left)
+            raise self.error(node, f"`{ast.unparse(node)}` joins a list or tuple with `{unknown}`, which gradc "
+                                   "cannot tell to be a list or an array here (a list rebound in a loop, or "
+                                   "returned by a call)", "build the list with `append` instead")
+        if isinstance(node.op, ast.Add):
+            if other != "sequence":
+                return None
+            items = [self.known_items(o) for o in objs]
+            if items[0] is not None and items[1] is not None and objs[0].display == objs[1].display:
+                return self.new_display(objs[0].display, items[0] + items[1], node)
+            return self.new_sequence(self.call(operator.concat, [left, right], node), objs)
+        if other != "int":
+            return None
+        sequence, count = (0, right) if kinds[0] == "sequence" else (1, left)
+        items = self.known_items(objs[sequence])
+        ok, n = static_value(count)
+        fact = self.facts.get(count, UNKNOWN) if self.facts is not None else UNKNOWN
+        ok, n = (True, fact.value) if not ok and fact.known else (ok, n)
+        if items is not None and ok:
+            return self.new_display(objs[sequence].display, items * max(n, 0), node)
+        value = self.call(runtime.repeat_items, [(left, right)[sequence], count], node)
+        return self.new_sequence(value, [objs[sequence]])
+
+    def operand_kind(self, value: Value, obj: Obj) -> str | None:
+        """"sequence" (a list or tuple), "int", "array" (an array or another number), or None where
+        that is not known here."""
+        if self.is_sequence(value, obj):
+            return "sequence"
+        ok, constant = static_value(value)
+        fact = self.facts.get(value, UNKNOWN) if self.facts is not None else UNKNOWN
+        if ok or fact.known:  # (`fact.value`: exact for this call's argument kinds, `len(x)`)
+            return _constant_kind(constant if ok else fact.value)
+        if fact.integer and fact.shape == () and not fact.array:
+            return "int"
+        if fact.shape is not None or fact.array:
+            return "array"
+        return None
+
+    def is_sequence(self, value: Value, obj: Obj) -> bool:
+        if obj.kind == "container":
+            return obj.display in ("list", "tuple")
+        fact = self.facts.get(value, UNKNOWN) if self.facts is not None else UNKNOWN
+        return fact.seq is not None and fact.seq_kind in ("list", "tuple")
+
+    def known_items(self, obj: Obj) -> tuple | None:
+        """The objects a list or tuple display holds, in order (None where they are not known)."""
+        slots = self.heap.state.slots.get(obj)
+        if obj.kind != "container" or slots is None or not slots.known:
+            return None
+        return slots.items
+
+    def new_sequence(self, value: Value, operands: list[Obj]) -> Value:
+        """`value`, a new list or tuple made at run time of the items of `operands`: it may hold
+        whatever they hold (a write to one of those poisons it)."""
+        held = [item for o in operands for item in self.heap.state.slots.get(o, Slots(None, ())).items]
+        obj = self.heap.new(value, "container", display=operands[0].display or "list", mutable=True)
+        self.heap.state.slots[obj] = Slots(None, tuple(dict.fromkeys(held)), known=False)
+        return value
+
+    def new_display(self, kind: str, items: tuple, node: ast.AST) -> Value:
+        """A new list or tuple display holding the objects `items`."""
+        value = self.emit(kind, [self.peek(o) for o in items], node)
+        obj = self.heap.new(value, "container", display=kind, mutable=kind != "tuple")
+        self.heap.state.slots[obj] = Slots(None, items)
+        self.heap.state.made_from[obj] = tuple(value.owner.operands)
+        return value
+
 
 _INT_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod, operator.neg)
+
+
+def _constant_kind(constant: Any) -> str | None:
+    """What `operand_kind` says of a constant operand."""
+    if isinstance(constant, (list, tuple)):
+        return "sequence"
+    if isinstance(constant, (int, np.integer)) and not isinstance(constant, bool):
+        return "int"
+    if isinstance(constant, (float, complex, np.ndarray, np.generic)):
+        return "array"
+    return None
 
 
 def _index_part(part: Any) -> str | None:
@@ -329,12 +433,13 @@ def _index_part(part: Any) -> str | None:
     return None
 
 
-def _leaves(pattern: Any):
+def _leaf_paths(pattern: Any, path: tuple = ()):
+    """The position of each name of a loop target's pattern in the item (`(W, b)`: (0,), (1,))."""
     if pattern is None:
-        yield None
+        yield path
     else:
-        for sub in pattern:
-            yield from _leaves(sub)
+        for index, sub in enumerate(pattern):
+            yield from _leaf_paths(sub, path + (index,))
 
 
 def _target_args(target: ast.expr) -> tuple[list[Value], Any]:

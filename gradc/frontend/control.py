@@ -27,6 +27,7 @@ from .objects import Obj, Slots, State
 __all__ = ["ControlFlow", "stored_names"]
 
 _MAX_LOWERINGS = 12
+_NONE = Slots(None, (), known=False)  # (what a list whose items gradc never saw holds, as far as it knows)
 
 
 @dataclass(eq=False)
@@ -40,6 +41,7 @@ class Carried:
     private: bool = True  # (for names and slots: the object standing for them after the merge)
     merged: Obj | None = None
     poisoned: str | None = None  # (a loop's: the write that poisons what it stands for, at the top)
+    held: tuple = ()  # (a loop's container: objects from before the loop its body may add to it)
 
     def hint(self) -> str:
         if self.obj is not None:
@@ -136,14 +138,14 @@ class ControlFlow:
             return self.undefined(node)
         return self.peek(obj)
 
-    def install(self, carried: Carried, value: Value, sources: list[Obj | None]) -> None:
-        """After the merge: `carried` holds `value` (the branch's or loop's result)."""
+    def install(self, carried: Carried, value: Value, sources: list[Obj | None], ends: list[State]) -> None:
+        """After the merge of branches ending in `ends`: `carried` holds `value` (their result)."""
         state = self.heap.state
         if carried.obj is not None:
             self.heap.set(carried.obj, value)
-            if carried.obj.kind == "container" and state.slots[carried.obj].known:
-                old = state.slots[carried.obj]
-                state.slots[carried.obj] = Slots(old.keys, old.items, known=False)
+            if any(carried.obj in s.slots for s in [state] + ends):  # (it may hold what any branch put in it)
+                held = [obj for end in ends for obj in end.slots.get(carried.obj, _NONE).items]
+                state.slots[carried.obj] = state.slots.get(carried.obj, _NONE).widened(held)
             return
         merged = carried.merged
         if merged is None:
@@ -211,7 +213,7 @@ class ControlFlow:
             for obj, why in state.poisoned.items():
                 self.heap.state.poisoned.setdefault(obj, why)
         for c, result, objs in zip(carried, results, sources):
-            self.install(c, result, objs)
+            self.install(c, result, objs, [state for state, _ in ends])
             self.join_facts(result, [r.ops[-1].operands[carried.index(c)] for r in regions])
         return results
 
@@ -286,9 +288,8 @@ class ControlFlow:
                 args.append(arg)
                 if c.obj is not None:
                     self.heap.set(c.obj, arg)
-                    if c.obj.kind == "container" and state.slots[c.obj].known:
-                        old = state.slots[c.obj]
-                        state.slots[c.obj] = Slots(old.keys, old.items, known=False)
+                    if c.obj in state.slots or c.held:  # (what earlier iterations may have put in it)
+                        state.slots[c.obj] = state.slots.get(c.obj, _NONE).widened(c.held)
                 else:
                     members = frozenset() if c.private else frozenset(self.entry_objects(c, start, env))
                     c.merged = Obj("array" if c.private else "ambiguous", label=c.hint(), members=members)
@@ -354,8 +355,8 @@ class ControlFlow:
         changed = False
         known_objs = {c.obj for c in plan.carried if c.obj is not None}
         merged = {c.merged: c for c in plan.carried if c.merged is not None}
-        carried = [Carried(obj=c.obj, names=c.names, slots=c.slots, private=c.private, poisoned=c.poisoned)
-                   for c in plan.carried]
+        carried = [Carried(obj=c.obj, names=c.names, slots=c.slots, private=c.private, poisoned=c.poisoned,
+                           held=c.held) for c in plan.carried]
         for c in self.changes(head_state, head_env, [(end_state, end_env)]):
             if c.obj is not None and c.obj not in known_objs and c.obj not in merged:
                 carried.append(Carried(obj=c.obj))
@@ -366,6 +367,7 @@ class ControlFlow:
                 if not covered:
                     carried.append(Carried(names=c.names, slots=c.slots))
                     changed = True
+        changed = self.widen_held(carried, start, head_state, end_state) or changed
         # A group whose references part ways at the end, or whose object is not private, is revised.
         for c in list(carried):
             if c.obj is not None:
@@ -399,6 +401,24 @@ class ControlFlow:
         unknown = set(plan.unknown_facts) | self.unsettled_facts(plan, lowered)
         changed = changed or unknown != plan.unknown_facts
         return _Plan(carried, poisoned, unknown) if changed else None
+
+    def widen_held(self, carried: list[Carried], start: State, head: State, end: State) -> bool:
+        """Whether a carried container holds at the end of the body an array from before the loop
+        (or a view of one) that it did not hold at the top: the next iteration starts with it held,
+        so that a write to that array poisons the container. (What the body made is reached in a
+        later iteration only through the container itself or a name the loop carries, which is then
+        not private: writes through either are refused.)"""
+        changed = False
+        for c in carried:
+            if c.obj is None or c.obj not in end.slots:
+                continue
+            held = head.slots.get(c.obj, _NONE).items
+            new = [root for obj in end.slots[c.obj].items if obj not in held for root in obj.roots()
+                   if root in start.content and root not in held and root not in c.held]
+            if new:
+                c.held += tuple(dict.fromkeys(new))
+                changed = True
+        return changed
 
     def finish_loop(self, stmt, operands: list[Value], plan: _Plan, lowered: dict, start: State) -> None:
         is_for = isinstance(stmt, ast.For)

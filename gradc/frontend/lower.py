@@ -361,6 +361,9 @@ class _Lowerer(Binding, ControlFlow):
 
     def expr_BinOp(self, node: ast.BinOp) -> Value:
         left, right = self.lower_expr(node.left), self.lower_expr(node.right)
+        joined = None if self.rule_mode else self.sequence_arithmetic(node, left, right)
+        if joined is not None:
+            return joined
         return self.call(BINARY_OPERATORS[type(node.op)], [left, right], node)
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> Value:

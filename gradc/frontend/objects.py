@@ -95,6 +95,13 @@ class Slots:
     items: tuple
     known: bool = True
 
+    def widened(self, more: Iterable[Obj]) -> "Slots":
+        """These slots once paths that changed the container have joined: its items are not known
+        any more, and it may hold what any of them held (`more`) as well."""
+        items = list(self.items)
+        items += [obj for obj in dict.fromkeys(more) if obj not in items]
+        return Slots(self.keys, tuple(items), known=False)
+
 
 @dataclass
 class State:
@@ -135,6 +142,17 @@ class Heap:
         for container, slots in self.state.slots.items():
             for index, obj in enumerate(slots.items):
                 yield (container, index), obj
+
+    def reachable(self, objs: Iterable[Obj]) -> frozenset:
+        """`objs` and everything the containers among them hold, at any depth."""
+        found, todo = set(), list(objs)
+        while todo:
+            obj = todo.pop()
+            if obj not in found:
+                found.add(obj)
+                slots = self.state.slots.get(obj)
+                todo.extend(slots.items if slots is not None else ())
+        return frozenset(found)
 
     def private(self, obj: Obj, envs: list[dict], mine: set) -> bool:
         """Whether only the references `mine` reach `obj` (no other name, container or view)."""

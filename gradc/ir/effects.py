@@ -159,11 +159,13 @@ _RUNTIME: dict[Any, Effect] = {
     runtime.assigned_part: Effect("new", read_only=True),  # (a copy of g's part, maybe broadcast)
     runtime.split_like: maybe(0), runtime.unstack: maybe(0), runtime.hstack_adjoint: view(0),
     runtime.vstack_adjoint: view(0), runtime.unrepeat: maybe(0), runtime.unappend: maybe(0),
+    runtime.unconcat: maybe(0), runtime.unrepeat_items: maybe(0),
     runtime.add_adjoints: maybe(0, 1),
     # (new arrays)
     runtime.scatter_add: ALLOC,  # (of a list: Adjoints holding g itself, see analysis/buffers.py)
     runtime.zeros_for: ALLOC, runtime.copy_of: ALLOC, runtime.added_at: ALLOC,
     runtime.assign_item: ALLOC, runtime.erase_item: ALLOC, runtime.list_append: ALLOC,  # (holds items: buffers.py)
+    runtime.repeat_items: ALLOC,  # (a new list or tuple of its operand's items: buffers.py)
    
     runtime.sigmoid: NEW, runtime.tie_step: NEW, runtime.matmul_lhs: NEW, runtime.matmul_rhs: NEW,
     runtime.dot_lhs: NEW, runtime.dot_rhs: NEW, runtime.inner_lhs: NEW, runtime.inner_rhs: NEW,
@@ -186,6 +188,7 @@ def _call_table() -> dict[Any, Effect]:
                  "ixor", "ilshift", "irshift", "iconcat"):
         table[getattr(operator, name)] = Effect("maybe", (0,), writes=(0,))
     table[operator.setitem] = table[operator.delitem] = Effect("new", writes=(0,))
+    table[operator.concat] = ALLOC  # (a new list or tuple of its operands' items: buffers.py)
     table[operator.getitem] = maybe(0)
     if hasattr(operator, "call"):  # (Python 3.11+)
         table[operator.call] = UNKNOWN

@@ -7,7 +7,8 @@ import operator
 
 import numpy as np
 
-from ..runtime import matmul_lhs, matmul_rhs, scatter_add
+from .. import runtime
+from ..runtime import matmul_lhs, matmul_rhs, scatter_add, unconcat, unrepeat_items
 from .registry import shapes_known, vjp, zero_gradient
 
 
@@ -29,6 +30,17 @@ def mul(g, ans, a, b):
 @vjp(operator.truediv, np.divide, broadcasts=True)
 def truediv(g, ans, a, b):
     return g / b, -g * ans / b
+
+
+# `+` and `*` of lists and tuples (the lowering tells them from arithmetic by the operands' kinds)
+@vjp(operator.concat)
+def concat(g, ans, a, b):
+    return unconcat(g, a)
+
+
+@vjp(runtime.repeat_items)
+def repeat_items(g, ans, items, n):
+    return unrepeat_items(g, items), None
 
 
 @vjp(operator.neg, np.negative)
