@@ -24,8 +24,9 @@ def assert_right(f, args, wrt=0, expected_value=None, expected_grad=None):
         np.testing.assert_allclose(value, reference, rtol=1e-12, err_msg="the value is not f's")
         if expected_value is not None:
             np.testing.assert_allclose(value, expected_value, rtol=1e-12)
-        numeric = numeric_gradient(f, list(args), wrt)
-        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8, err_msg=f"optimize={optimize}")
+        for index, one in (zip(wrt, grad) if isinstance(wrt, tuple) else [(wrt, grad)]):
+            numeric = numeric_gradient(f, list(args), index)
+            np.testing.assert_allclose(one, numeric, rtol=1e-6, atol=1e-8, err_msg=f"optimize={optimize}")
         if expected_grad is not None:
             np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-12)
     return grad
@@ -475,3 +476,143 @@ def test_a_list_adjoint_reaching_unbroadcast_is_refused_at_run_time():
     from gradc import runtime
     with pytest.raises(gradc.GradcError, match="list or tuple was used in arithmetic"):
         runtime.unbroadcast(runtime.Adjoints([np.ones(2), np.ones(2)]), [np.ones(2)])
+
+
+# A recursive call that writes into the array it is passed -----------------------------------------
+
+def shift_down(y, n, c):
+    if n == 0:
+        return np.sum(y * y)
+    y[n] = y[n - 1] * c
+    return shift_down(y, n - 1, c)
+
+
+def calls_shift_down(x, c):
+    y = x.copy()
+    return shift_down(y, 3, c)
+
+
+def reads_after_shift_down(x, c):
+    y = x.copy()
+    s = shift_down(y, 2, c)
+    return s + np.sum(y)
+
+
+def test_a_recursive_call_gets_a_copy_of_what_it_writes_into():
+    x = np.array([0.3, 0.7, -0.4, 0.9])
+    assert_right(calls_shift_down, (x, 0.6), wrt=1)
+    assert_right(calls_shift_down, (x, 0.6), wrt=0)
+    assert "shift_down(copy_of(y), diff, c)" in gradc.grad(shift_down, wrt=2).source_for(x, 3, 0.6)
+
+
+def test_reading_an_array_after_a_recursive_call_wrote_into_it_is_refused():
+    from locate import location_of
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="passed to `shift_down` at line .*, which writes into it") \
+            as info:
+        gradc.grad(reads_after_shift_down, wrt=1)(X4, 0.5)
+    assert (info.value.loc.line, info.value.loc.col) == location_of(reads_after_shift_down, "y)")
+
+
+# A helper gradc cannot inline that writes into an array it is passed ---------------------------
+
+def writes_inside_try(p):
+    try:
+        p[0] = 5.0
+    finally:
+        pass
+    return 0.0
+
+
+def passes_a_shared_array(x, c):
+    y = np.ones(4)
+    s = np.sum(x * y) * c
+    r = writes_inside_try(y)
+    return s + np.sum(y) + r
+
+
+def passes_a_copy(x, c):
+    y = np.ones(4)
+    s = np.sum(x * y) * c
+    r = writes_inside_try(y.copy())
+    return s + np.sum(y) + r
+
+
+def test_a_helper_that_cannot_be_inlined_and_writes_its_argument_is_refused():
+    from locate import location_of
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="`writes_inside_try` writes into its argument `p`, and "
+                                                           "gradc could not inline it") as info:
+        gradc.grad(passes_a_shared_array, wrt=0)(X4, 0.5)
+    assert (info.value.loc.line, info.value.loc.col) == location_of(passes_a_shared_array, "writes_inside_try(")
+    assert_right(passes_a_copy, (X4, 0.5), wrt=(0, 1))
+
+
+def test_what_a_helper_writes_into_is_read_from_its_source():
+    from gradc.frontend.writes import parameters_written
+
+    def through_names(a, b, c, d, e, f):
+        view = a[1:]
+        view[0] = 1.0
+        for row in b:
+            row += 1.0
+        c.fill(0.0)
+        np.copyto(d, 2.0)
+        np.negative(e, e)
+        t = f * 2.0
+        t[0] = 1.0
+        return t
+    assert parameters_written(through_names) == {"a", "b", "c", "d", "e"}
+
+
+# An output array passed by position (`np.negative(y, y)`) writes into it ------------------------
+
+def negates_into(x, c):
+    y = x * 1.0
+    s = np.sum(y * c)
+    z = np.negative(y, y)
+    return s + np.sum(y * c) + np.sum(z)
+
+
+def sums_into(x, c):
+    Y = np.outer(x, x)
+    t = np.zeros(4)
+    z = Y.sum(0, None, t)
+    return np.sum(z * c)
+
+
+def clips_into(x, c):
+    y = x * c
+    z = np.clip(y, 0.0, 0.5, y)
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("f, text", [(negates_into, "np.negative"), (sums_into, "Y.sum"), (clips_into, "np.clip")])
+def test_an_output_array_passed_by_position_is_refused(f, text):
+    from locate import location_of
+    with pytest.raises(gradc.UnsupportedSyntaxError, match="changes an array in place") as info:
+        gradc.grad(f, wrt=1)(X4, 0.5)
+    assert (info.value.loc.line, info.value.loc.col) == location_of(f, text)
+
+
+# A slice whose bounds only the run knows is still a view ------------------------------------------
+
+def tails_in_a_loop(x, c):
+    y = x.copy()
+    total = 0.0
+    for i in range(3):
+        z = y[i:]
+        y[i + 1] = c * y[i]
+        total = total + np.sum(z * z)
+    return total
+
+
+def scales_windows(x, c):
+    Y = np.outer(x, x)
+    for i in range(3):
+        z = Y[i:i + 2, 1:i + 2]
+        z *= c
+    return np.sum(Y * Y)
+
+
+@pytest.mark.parametrize("f", [tails_in_a_loop, scales_windows])
+def test_a_view_by_a_run_time_slice_follows_its_base(f):
+    assert_right(f, (X4, 0.6), wrt=(0, 1))

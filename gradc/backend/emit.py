@@ -248,7 +248,11 @@ class _Emitter:
                 return ast.Subscript(self.expr(args[0]), self.index_expr(args[1]), ast.Load())
         spelling = op.attrs.get("spelling")
         func = spelling if spelling is not None else self.reference(callee)
-        return ast.Call(func, [self.expr(v) for v in args], self.keywords(op))
+        exprs = [self.expr(v) for v in op.operands]
+        for k in op.attrs.get("copies", ()):  # (a recursive call writes into these: it gets copies)
+            exprs[k] = ast.Call(self.reference(runtime.copy_of), [exprs[k]], [])
+        keywords = [ast.keyword(name, e) for name, e in zip(op.kwnames, exprs[len(args):])]
+        return ast.Call(func, exprs[:len(args)], keywords)
 
     # -- statements --------------------------------------------------------------------------
     def block(self, region: Region, top: bool = False) -> list[ast.stmt]:

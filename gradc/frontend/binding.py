@@ -92,6 +92,8 @@ class Binding:
             return found
         if self.is_int(index):
             return ["int"]
+        if owner is not None and owner.kind == "call" and owner.attrs["callee"] is slice:
+            return ["slice"]  # (`y[i:]`: bounds only the run knows, still a view)
         fact = self.facts.get(index, UNKNOWN) if self.facts is not None else UNKNOWN
         if fact.array:
             return ["array"]

@@ -35,6 +35,7 @@ from .control import ControlFlow, stored_names
 from .normalize import normalize
 from .objects import Heap, Obj
 from .source import UNRESOLVED, ParsedFunction, parse_function
+from .writes import parameters_written
 
 __all__ = ["lower_function", "inline_rule", "CannotInline", "BINARY_OPERATORS",
            "UNARY_OPERATORS", "COMPARE_OPERATORS"]
@@ -108,6 +109,10 @@ class _Lowerer(Binding, ControlFlow):
         self.counters: set[Value] = set()  # (`i` in `for i in range(n)`: an integer)
         self.arguments: dict[Obj, tuple] = {}  # (root only) an argument's object → (position, path in it)
         self.written: set[tuple] = set()  # (root only) the arguments (and leaves) written into
+        # (root only) the positions each recursive callee may write into (None: not known yet, and
+        # `recursive_callees` collects the callees a first lowering met)
+        self.recursive_writes: dict[Callable, set[int]] | None = None
+        self.recursive_callees: set[Callable] = set()
 
     # -- building ops -------------------------------------------------------------------
     def emit(self, kind: str, operands: list[Value], node: ast.AST | None = None,
@@ -284,6 +289,50 @@ class _Lowerer(Binding, ControlFlow):
                 result.hint = callee.__name__  # `layer = ...` names a helper's result...
             result.temp = True  # ...unless the caller assigns it to a name of its own
         return result
+
+    def recursive_call(self, callee: Callable, args: list[Value], kwargs: dict[str, Value],
+                       node: ast.Call) -> Value:
+        """A call of a function being lowered (differentiated by its vjp at run time). The callee
+        runs the primal, so an array it writes into is passed as a copy (`copies`: the caller's array
+        keeps the value the vjp is called with), and the caller's array, which Python would see
+        changed in a way only the run decides, is poisoned: reading it afterwards is refused."""
+        root = self.root
+        root.recursive_callees.add(callee)
+        value = self.call(callee, args, node, spelling=self.portable(node.func), kwargs=kwargs)
+        op = value.owner
+        op.attrs["recursive"] = True
+        written = (root.recursive_writes or {}).get(callee, set())
+        params = list(inspect.signature(callee).parameters)
+        names = params[:len(args)] + list(kwargs)
+        copies = [k for k, (name, operand) in enumerate(zip(names, op.operands))
+                  if params.index(name) in written and self.obj(operand).mutable is not False
+                  and self.obj(operand).kind != "immutable"]
+        if copies:
+            op.attrs["copies"] = tuple(copies)
+        for k in copies:
+            self.heap.poison_all(self.obj(op.operands[k]), f"passed to `{callee.__name__}` at line {node.lineno}, "
+                                 "which writes into it", self.envs())
+        return value
+
+    def refuse_hidden_writes(self, callee: Callable, why: str, args: list[Value], kwargs: dict[str, Value],
+                             node: ast.Call) -> None:
+        """A helper of the user's that could not be inlined (`why`) is called as it is: refused where
+        its source writes into an array it is passed that anything else here reaches (the caller
+        would see the write, gradc would not)."""
+        written = parameters_written(callee)
+        if not written:
+            return
+        try:
+            bound = inspect.signature(callee).bind(*args, **kwargs).arguments
+        except TypeError:
+            return
+        for name, value in bound.items():
+            obj = self.obj(value)
+            if name in written and obj.kind != "immutable" and obj.mutable is not False and \
+                    not self.heap.private(obj, self.envs(), set()):
+                raise self.error(node, f"`{callee.__name__}` writes into its argument `{name}`, and gradc could not "
+                                 f"inline it to follow the write ({why})",
+                                 "pass it a copy (`.copy()`), or make the helper return a new array")
 
     def lower_check(self, call: ast.Call) -> None:
         """A call made for its effect: `items.append(x)`, a helper of the user's that updates its
@@ -486,11 +535,11 @@ class _Lowerer(Binding, ControlFlow):
                 inlined = self.inline_call(callee, args, kwargs, node)
                 if isinstance(inlined, Value):
                     return inlined
-                value = self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
                 if inlined is RECURSIVE:
-                    value.owner.attrs["recursive"] = True
-                else:
-                    value.owner.attrs["not_inlined"] = inlined  # why: shown if a gradient must flow through it
+                    return self.recursive_call(callee, args, kwargs, node)
+                self.refuse_hidden_writes(callee, inlined, args, kwargs, node)
+                value = self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
+                value.owner.attrs["not_inlined"] = inlined  # why: shown if a gradient must flow through it
                 return value
             return self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
         if isinstance(func, ast.Attribute):
@@ -547,7 +596,7 @@ def _written_names(stmts: list[ast.AST]) -> set[str]:
 
 
 def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = None,
-                   kinds: tuple | None = None) -> Function:
+                   kinds: tuple | None = None, recursive_writes: dict | None = None) -> Function:
     """Lower the user's function to IR (after normalization).
 
     `structures` maps a parameter's position to the shape of the container it holds
@@ -565,6 +614,7 @@ def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = N
     facts = {p: abstract_kind(k) for p, k in zip(params, kinds)} if kinds else None
     lowerer = _Lowerer(parsed, body, {}, local_names(node), facts=facts)
     lowerer.inlining = [parsed.fn]
+    lowerer.recursive_writes = recursive_writes
     for index, param in enumerate(params):
         kind = kinds[index] if kinds and index < len(kinds) else None
         lowerer.env[param.hint] = lowerer.heap.new(param, "array", label=param.hint, mutable=_mutable_kind(kind))
@@ -581,6 +631,12 @@ def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = N
         lowerer.bind_name(params[index].hint, rebuilt)
         leaves[index] = found
     lowerer.lower_block(node.body)
+    if lowerer.recursive_writes is None and _recursion_may_write(lowerer, parsed):
+        # (lowered again, now knowing which arguments its recursive calls write into)
+        writes = {callee: ({i for i, _ in lowerer.written} if callee is parsed.fn else
+                           set(range(len(inspect.signature(callee).parameters))))
+                  for callee in lowerer.recursive_callees}
+        return lower_function(parsed, structures, kinds, writes)
     function = Function(node.name, params, body, parsed.file, dict(parsed.lines))
     function.signature = node.args  # the primal's `arguments` node, reused for the gradient's signature
     function.leaves = leaves
@@ -588,6 +644,12 @@ def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = N
     function.kind_dependent = lowerer.kind_dependent
     function.written_arguments = tuple(sorted(lowerer.written, key=repr))
     return function
+
+
+def _recursion_may_write(lowerer: _Lowerer, parsed: ParsedFunction) -> bool:
+    """Whether a recursive call may write into an array it is passed: the function writes into an
+    argument, or the callee is a helper (whose own writes are not told apart)."""
+    return any(callee is not parsed.fn or lowerer.written for callee in lowerer.recursive_callees)
 
 
 def _mutable_kind(kind: Any) -> bool | None:

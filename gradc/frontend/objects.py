@@ -163,6 +163,17 @@ class Heap:
         roots = obj.roots()
         return not any(where not in mine and other.roots() & roots for where, other in self.references(envs))
 
+    def poison_all(self, obj: Obj, why: str, envs: list[dict]) -> None:
+        """A change to `obj`'s memory that gradc cannot follow at all: `obj` and everything that may
+        share its memory (names, views, containers holding it) are poisoned."""
+        roots = obj.roots()
+        self.state.poisoned.setdefault(obj, why)
+        for where, other in list(self.references(envs)):
+            if other.roots() & roots:
+                self.state.poisoned.setdefault(other, why)
+                if isinstance(where[0], Obj):
+                    self.state.poisoned.setdefault(where[0], why)
+
     def poison(self, root: Obj, why: str, envs: list[dict]) -> None:
         """A write into `root` that the objects which may share its memory cannot follow: maybes
         and ambiguous objects reaching it, and containers that may hold it without saying where."""

@@ -23,6 +23,8 @@ An unknown callee gets ``Effect("unknown")``: not pure, its result may alias its
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import operator
 from dataclasses import dataclass
@@ -33,7 +35,8 @@ import numpy as np
 from .. import runtime
 from .core import Op, table_key
 
-__all__ = ["Effect", "effect_of", "mergeable", "has_effect", "NEW", "ALLOC", "UNKNOWN"]
+__all__ = ["Effect", "effect_of", "effect_of_method", "writes_into", "mergeable", "has_effect", "NEW", "ALLOC",
+           "UNKNOWN"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,12 @@ _METHODS: dict[str, Effect] = {
                                                      "setflags", "itemset", "update", "setdefault", "popitem",
                                                      "__setitem__", "__delitem__")},
 }
+#: Where an ndarray method takes its output array positionally (operands: the receiver is 0).
+_METHOD_OUT = {**{name: 3 for name in ("sum", "prod", "mean", "cumsum", "cumprod", "std", "var", "clip", "take",
+                                       "compress")},
+               **{name: 2 for name in ("max", "min", "argmax", "argmin", "all", "any", "ptp", "round", "dot",
+                                       "choose")},
+               "trace": 5}
 _ATTRS: dict[str, Effect] = {
     **{name: NEW for name in ("shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides")},
     **{name: view(0) for name in ("T", "mT", "real", "flat")},
@@ -266,6 +275,9 @@ def _call_effect_of(op: Op) -> Effect:
     if "out" in op.kwnames:  # (any ufunc, reduction or product given `out=` writes it and returns it)
         out = len(op.operands) - len(op.kwnames) + op.kwnames.index("out")
         return Effect("view", (out,), writes=(out,))
+    out = _positional_out(callee, len(op.operands) - len(op.kwnames))
+    if out is not None:  # (the same, passed by position: `np.negative(y, y)`, `np.sum(a, 0, None, y)`)
+        return Effect("view", (out,), writes=(out,))
     if "copy" in op.kwnames and callee in (np.array, np.asarray, np.reshape):
         return maybe(0)  # (`copy=False`: the operand itself where no copy is needed)
     if isinstance(callee, np.ufunc):
@@ -281,6 +293,55 @@ def _call_effect_of(op: Op) -> Effect:
     if module.startswith("gradc.rules") or module == "gradc.extend":
         return Effect("maybe", tuple(range(len(op.operands))))  # rules are pure, may return an input
     return UNKNOWN
+
+
+def _positional_out(callee: Any, count: int) -> int | None:
+    """The position of the output array a NumPy function or ufunc called with `count` positional
+    arguments is given by position, if it is."""
+    try:
+        position = _out_position(callee)
+    except TypeError:  # (an unhashable callee)
+        return None
+    return position if position is not None and count > position else None
+
+
+@functools.lru_cache(maxsize=None)
+def _out_position(callee: Any) -> int | None:
+    if isinstance(callee, np.ufunc):
+        return callee.nin
+    module = getattr(callee, "__module__", None) or ""
+    if module.split(".")[0] != "numpy":
+        return None
+    try:
+        params = list(inspect.signature(callee).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for k, param in enumerate(params):
+        if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            return None
+        if param.name == "out":
+            return k
+    return None
+
+
+def writes_into(callee: Any, count: int) -> tuple[int, ...]:
+    """The positions of the arguments a call of `callee` with `count` positional arguments writes into."""
+    found = _CALLS.get(callee, NEW).writes if _hashable(callee) else ()
+    out = _positional_out(callee, count)
+    return found + ((out,) if out is not None else ())
+
+
+def effect_of_method(name: str) -> Effect:
+    """The declared effect of the ndarray (or list, dict) method `name`."""
+    return _METHODS.get(name, UNKNOWN)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _einsum_effect(op: Op) -> Effect:
@@ -300,9 +361,12 @@ def effect_of(op: Op) -> Effect:
         effect = _call_effect(op)
     elif kind == "method":
         effect = _METHODS.get(op.attrs["name"], UNKNOWN)
+        positional_out = _METHOD_OUT.get(op.attrs["name"])
         if "out" in op.kwnames:
             out = len(op.operands) - len(op.kwnames) + op.kwnames.index("out")
             effect = Effect("view", (out,), writes=(out,))
+        elif positional_out is not None and len(op.operands) - len(op.kwnames) > positional_out:
+            effect = Effect("view", (positional_out,), writes=(positional_out,))  # (`y.sum(0, None, out)`)
         elif "copy" in op.kwnames and op.attrs["name"] in ("astype", "reshape"):
             effect = maybe(0)  # (`x.astype(x.dtype, copy=False)` is x)
     elif kind == "getattr":
