@@ -295,6 +295,18 @@ def _alias(b):
 
 def _view(b):
     y, z = b.buffer(filled=b.chance(0.6)), b.name("z", "view", "part", "tail_", "u")
+    if b.chance(0.2):  # a view by bounds only the run knows, made in a loop that writes its base
+        total = b.name("total", "tot", "seen")
+        b.emit(1, f"{total} = 0.0")
+        i, values = b.loop(1)
+        b.emit(2, f"{z} = {y}[{b.pick([f'{i}:', f'{i}:{i} + 2', f':{i} + 1'])}]")
+        if b.chance(0.5):
+            b.emit(2, f"{z} *= {b.w()}")
+        b.write(y, b.src(), 2, i, values)
+        b.emit(2, f"{total} = {total} + np.sum({z} * {z})")
+        b.results.append(total)
+        b.result(y)
+        return y
     if b.chance(0.2):
         p = b.pick(["p", "a"])
         b.emit(1, f"{z} = {b.helper(('tail', 'rest', 'drop_first'), p, f'return {p}[1:]')}({y})")
@@ -447,6 +459,16 @@ def _recursion(b):
         s = b.name("s", "rv", "deep")
         b.emit(1, f"{s} = {r}({c} + 0.05 * np.tanh({b.x_scalar()}))")
         b.results.append(f"{s} * {b.w()}" if b.chance(0.5) else s)
+    elif b.chance(0.3):  # a recursion that writes into the array it is passed, then recurses
+        n = b.pick([1, 2, 3])
+        r = b.helper(r, f"{a}, n", "if n == 0:", f"    return np.sum({a} * {a})",
+                     f"{a}[n] = np.tanh({a}[n - 1]) * 0.9", f"return {{name}}({a}, n - 1)")
+        y, v = b.buffer(filled=True), b.name("v", "rv", "deep")
+        b.emit(1, f"{v} = {r}({y}, {min(n, b.shape[0] - 1)})")
+        b.results.append(f"{v} * {b.w()}" if b.chance(0.5) else v)
+        if b.chance(0.3):  # (Python sees the recursion's writes into y; gradc refuses to read it)
+            b.must_work = False
+            b.result(y)
     else:
         nudge = ["h[0] += 0.01"] if b.chance(0.5) else []
         r = b.helper(r, a, f"if np.sum({a}) < 1.0:", f"    return {a}", f"h = {a} * 0.5", *nudge,

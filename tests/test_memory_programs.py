@@ -76,6 +76,8 @@ PATTERNS = {
     "helper writing into its argument": r"def \w+\((\w+), v\):\n    \1\[0\] = v\n    return \1",
     "scalar recursion": r"if (\w+) < 1\.0:\n        return \1\n    return (\w+)\(\1 / 2\.0\) \* 1\.5",
     "array recursion": r"if np\.sum\((\w+)\) < 1\.0:\n        return \1\n",
+    "recursion writing its argument": r"    (\w+)\[n\] = np\.tanh\(\1\[n - 1\]\) \* 0\.9\n    return \w+\(\1, n - 1\)",
+    "a view by a counter, in a loop": r"for (\w+) in .*:\n        \w+ = \w+\[(\1:|:\1 \+ 1|\1:\1 \+ 2)\]\n",
     "s = x[1]; s += 1.0": r"(\w+) = x\[1\]\n    \1 \+= 1\.0\n",
     "h = c; h += x[0]": r"(\w+) = 2\.0\n    (\w+) = \1\n    \2 \+= x\[0\]",
     "run-time alias": r"(\w+) = (\w+) if w(\[0\])? > 0\.0 else \2 \* 2\.0\n    \1\[0\] = ",
@@ -93,8 +95,10 @@ def test_the_generator_makes_every_pattern_and_only_runnable_programs(tmp_path):
     assert {p.w_size for p in programs} == {None, 3} and {p.wrt for p in programs} == {(0,), (1,), (0, 1)}
     # (a GradcError is acceptable only where a run-time condition decides the aliasing, and for an
     # array written after a loop appended it to a list: see memory_programs._container)
-    assert {p.kind for p in programs if not p.must_work} <= {"runtime_alias", "container_of_arrays", "mixed"}
-    assert all(p.kind == "runtime_alias" or ".append(" in p.source for p in programs if not p.must_work)
+    assert {p.kind for p in programs if not p.must_work} <= {"runtime_alias", "container_of_arrays", "recursion",
+                                                             "mixed"}
+    assert all(p.kind == "runtime_alias" or ".append(" in p.source or "n - 1)" in p.source
+               for p in programs if not p.must_work)
     # Plain Python runs them all, smoothly: what check_program calls a bad program never appears.
     from fuzz_memory import import_program, reference
     for k, p in enumerate(programs[:300]):
