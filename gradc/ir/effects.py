@@ -298,10 +298,7 @@ def _call_effect_of(op: Op) -> Effect:
 def _positional_out(callee: Any, count: int) -> int | None:
     """The position of the output array a NumPy function or ufunc called with `count` positional
     arguments is given by position, if it is."""
-    try:
-        position = _out_position(callee)
-    except TypeError:  # (an unhashable callee)
-        return None
+    position = _out_position(table_key(callee))  # (an unhashable callee: a key that finds nothing)
     return position if position is not None and count > position else None
 
 
@@ -326,7 +323,7 @@ def _out_position(callee: Any) -> int | None:
 
 def writes_into(callee: Any, count: int) -> tuple[int, ...]:
     """The positions of the arguments a call of `callee` with `count` positional arguments writes into."""
-    found = _CALLS.get(callee, NEW).writes if _hashable(callee) else ()
+    found = _CALLS.get(table_key(callee), NEW).writes
     out = _positional_out(callee, count)
     return found + ((out,) if out is not None else ())
 
@@ -334,14 +331,6 @@ def writes_into(callee: Any, count: int) -> tuple[int, ...]:
 def effect_of_method(name: str) -> Effect:
     """The declared effect of the ndarray (or list, dict) method `name`."""
     return _METHODS.get(name, UNKNOWN)
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _einsum_effect(op: Op) -> Effect:
