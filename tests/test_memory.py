@@ -616,3 +616,14 @@ def scales_windows(x, c):
 @pytest.mark.parametrize("f", [tails_in_a_loop, scales_windows])
 def test_a_view_by_a_run_time_slice_follows_its_base(f):
     assert_right(f, (X4, 0.6), wrt=(0, 1))
+
+
+def picks_then_writes(x, c):
+    y = x.copy()
+    z = y[[0, 1]]  # (advanced indexing copies: z keeps the old values)
+    y[0] = c
+    return np.sum(z * z) + np.sum(y)
+
+
+def test_an_advanced_index_by_a_list_is_a_copy():
+    assert_right(picks_then_writes, (X4, 0.5), wrt=(0, 1))

@@ -94,6 +94,8 @@ class Binding:
             return ["int"]
         if owner is not None and owner.kind == "call" and owner.attrs["callee"] is slice:
             return ["slice"]  # (`y[i:]`: bounds only the run knows, still a view)
+        if owner is not None and owner.kind == "list":
+            return ["array"]  # (`y[[0, i]]`: advanced indexing, a copy)
         fact = self.facts.get(index, UNKNOWN) if self.facts is not None else UNKNOWN
         if fact.array:
             return ["array"]
