@@ -327,7 +327,6 @@ class Binding:
         for element, item in zip(target.elts, items):
             self.bind(element, item)
 
-
     # -- `+` and `*` of lists and tuples ----------------------------------------------------------
     def sequence_arithmetic(self, node: ast.BinOp, left: Value, right: Value) -> Value | None:
         """`a + b` of two lists or tuples, and `a * n` of one and an int: a new sequence holding the
