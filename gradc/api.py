@@ -655,8 +655,8 @@ class VJPFunction(GradFunction):
 
 def _unwrap(fun: Callable) -> Callable:
     """A GradFunction's generated function, so gradients can be differentiated again."""
-    if isinstance(fun, GradFunction):
-        return fun.function
+    if isinstance(fun, GradFunction):  # (the generated function itself: it writes into no argument, so
+        return getattr(fun.function, "__wrapped__", fun.function)  # the primal's argument check is not its)
     return fun
 
 

@@ -179,12 +179,19 @@ def assigned_part(g, index, value):
     part = g[index]
     if isinstance(part, np.ndarray) and np.shares_memory(part, g):
         part = part.copy()  # (a view of g would change when g's part is zeroed in place)
-    if isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype.kind in "iu" and np.ndim(index) == 1:
-        positions = np.asarray(index) % np.shape(g)[0]
-        last = np.zeros(len(positions), dtype=bool)
-        last[len(positions) - 1 - np.unique(positions[::-1], return_index=True)[1]] = True
-        part = part * np.reshape(last, (-1,) + (1,) * (np.ndim(part) - 1))
-    return unbroadcast(part, value)
+    last = _last_writes(g, index, part)
+    return unbroadcast(part if last is None else part * last, value)
+
+
+def _last_writes(g, index, part):
+    """Where an integer index repeats, a mask (shaped to multiply `part`) of the positions whose
+    write counts (the last); None for any other index."""
+    if not (isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype.kind in "iu" and np.ndim(index) == 1):
+        return None
+    positions = np.asarray(index) % np.shape(g)[0]
+    last = np.zeros(len(positions), dtype=bool)
+    last[len(positions) - 1 - np.unique(positions[::-1], return_index=True)[1]] = True
+    return np.reshape(last, (-1,) + (1,) * (np.ndim(part) - 1))
 
 
 def list_append(items, item):
@@ -537,3 +544,102 @@ def astype_adjoint(g, x, ans):
 __all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
             "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part",
             "list_append", "unappend", "copy_of", "added_at", "float_dtype"]
+
+
+# -- the adjoints of the adjoint helpers above (their rules are in gradc/rules/runtime_rules.py) -------
+
+def assigned_part_adjoint(h, g, index, value):
+    """The adjoint of `g` in `assigned_part(g, index, value)`: `h` spread over the part, put back."""
+    part = np.broadcast_to(h, np.shape(g[index]))
+    last = _last_writes(g, index, part)
+    return scatter_add(part if last is None else part * last, g, index)
+
+
+def einsum_adjoints_adjoint(h, g, subscripts, operands):
+    """The adjoints of `g` and of the operands in `einsum_adjoints(g, subscripts, operands)`, given
+    `h`, the adjoint of its result (None, then one per operand): each operand's adjoint is linear in
+    `g` and in every other operand, so each term is an einsum with `h`'s item in that operand's place."""
+    inputs, output = _parse_einsum(subscripts, len(operands))
+    dg = 0.0
+    d_operands = [0.0] * len(operands)
+    for i, h_i in enumerate(h[1:]):
+        if np.ndim(h_i) == 0 and not np.any(h_i):
+            continue  # (an adjoint nothing was read of)
+        placed = list(operands)
+        placed[i] = np.broadcast_to(h_i, np.shape(operands[i]))
+        dg = dg + np.einsum(subscripts if "->" in subscripts else subscripts + "->" + output, *placed)
+        for j in range(len(operands)):
+            if j != i:
+                d_operands[j] = d_operands[j] + einsum_adjoint(j, g, subscripts, *placed)
+    return unbroadcast(dg, g), None, Adjoints(d_operands)
+
+
+def _exclusive_products(flat, tangent):
+    """For each k along the last axis, the product of the other elements (`flat`), and its
+    derivative in the direction `tangent`: prefix and suffix products with their tangents, so
+    zeros are exact (no division)."""
+    n = flat.shape[-1]
+    prefix, d_prefix = np.ones_like(flat), np.zeros_like(flat)
+    suffix, d_suffix = np.ones_like(flat), np.zeros_like(flat)
+    for k in range(1, n):
+        prefix[..., k] = prefix[..., k - 1] * flat[..., k - 1]
+        d_prefix[..., k] = d_prefix[..., k - 1] * flat[..., k - 1] + prefix[..., k - 1] * tangent[..., k - 1]
+    for k in range(n - 2, -1, -1):
+        suffix[..., k] = suffix[..., k + 1] * flat[..., k + 1]
+        d_suffix[..., k] = d_suffix[..., k + 1] * flat[..., k + 1] + suffix[..., k + 1] * tangent[..., k + 1]
+    return prefix * suffix, d_prefix * suffix + prefix * d_suffix
+
+
+def prod_adjoint_adjoint(h, g, a, axis=None, keepdims=False):
+    """The adjoints of `g` and `a` in `prod_adjoint(g, a, axis, keepdims)` (exact where `a` has zeros)."""
+    a = np.asarray(a)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        i % a.ndim for i in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
+    rest = [i for i in range(a.ndim) if i not in axes]
+    order = rest + list(axes)
+    moved, h_moved = np.transpose(a, order), np.transpose(np.broadcast_to(h, a.shape), order)
+    flat_shape = moved.shape[:len(rest)] + (-1,)
+    others, d_others = _exclusive_products(moved.reshape(flat_shape), h_moved.reshape(flat_shape))
+    others = np.transpose(others.reshape(moved.shape), np.argsort(order))
+    d_others = np.transpose(d_others.reshape(moved.shape), np.argsort(order))
+    g_full = g if keepdims else np.expand_dims(g, axes)
+    dg = np.sum(h * others, axis=axes, keepdims=keepdims)
+    return np.reshape(dg, np.shape(g)), g_full * d_others
+
+
+def norm_adjoint_adjoint(h, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The adjoints of `g`, `ans` and `x` in `norm_adjoint(g, ans, x, ...)`, taken as independent."""
+    x = np.asarray(x)
+    g_full, n = (np.expand_dims(g, axis), np.expand_dims(ans, axis)) if axis is not None and not keepdims \
+        else (g, ans)
+    reduce = dict(axis=axis, keepdims=keepdims)
+    vector = axis is None and x.ndim == 1 or isinstance(axis, (int, np.integer))
+    if ord == 1 and vector:
+        return np.sum(h * np.sign(x), **reduce), np.zeros(np.shape(ans)), np.zeros(x.shape)
+    safe = np.where(n == 0, 1.0, n)
+    direction = np.where(n == 0, 0.0, x / safe)
+    dg = np.sum(h * direction, **reduce)
+    dans = -np.sum(h * g_full * direction / safe, **reduce)
+    dx = h * np.where(n == 0, 0.0, g_full / safe)
+    return np.reshape(dg, np.shape(g)), np.reshape(dans, np.shape(ans)), dx
+
+
+def pieces_adjoint(h, g, arrays, how, axis=0):
+    """The adjoint of `g` in a helper that cut `g` into pieces shaped like `arrays` (`split_like`,
+    `unstack`, `hstack_adjoint`, `vstack_adjoint`): the pieces' adjoints `h` joined back (`how`)."""
+    pieces = [np.broadcast_to(p, np.shape(a)) for p, a in zip(h, arrays)]
+    if how == "stack":
+        joined = np.stack(pieces, axis)
+    elif how == "hstack":
+        joined = np.hstack(pieces)
+    elif how == "vstack":
+        joined = np.vstack(pieces)
+    elif axis is None:
+        joined = np.concatenate([np.ravel(p) for p in pieces])
+    else:
+        joined = np.concatenate(pieces, axis)
+    return np.reshape(joined, np.shape(g))
+
+
+__all__ += ["assigned_part_adjoint", "einsum_adjoints_adjoint", "prod_adjoint_adjoint", "norm_adjoint_adjoint",
+            "pieces_adjoint", "unconcat", "unrepeat_items", "repeat_items", "unappend"]

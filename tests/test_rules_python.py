@@ -59,13 +59,16 @@ def f_comparison_constants(x, y):
     return (x > 0) * x + (y < x) * y * y + (x >= y) * (x <= 1.0) * x * y + (x == y) * y + (x != y) * x
 
 
-@pytest.mark.parametrize("f, args", [
+OPERATOR_CASES = [
     (f_add, [0.3, -1.2]), (f_sub, [0.3, -1.2]), (f_mul, [0.3, -1.2]), (f_truediv, [0.3, -1.2]),
     (f_pow_both_active, [1.3, 0.7]), (f_pow_both_active, [0.4, -2.5]), (f_neg, [0.3, -1.2]),
     (f_pos, [0.3, -1.2]), (f_mod, [2.7, 0.8]), (f_mod, [-2.7, 0.8]), (f_mod, [2.7, -0.8]),
     (f_floordiv, [2.7, 0.8]), (f_comparison_constants, [0.3, -1.2]), (f_comparison_constants, [-0.5, 0.2]),
     (f_comparison_constants, [0.5, 0.2]),
-], ids=lambda v: getattr(v, "__name__", ""))
+]
+
+
+@pytest.mark.parametrize("f, args", OPERATOR_CASES, ids=lambda v: getattr(v, "__name__", ""))
 def test_operator(f, args):
     assert_gradients(f, args, wrt=(0, 1))
 
@@ -305,7 +308,7 @@ def f_math_floor_ceil_trunc(x):
     return math.floor(x) * x + math.ceil(x) * x * x + math.trunc(x) + math.copysign(1.0, x) * x
 
 
-@pytest.mark.parametrize("f, args", [
+MATH_CASES = [
     (f_math_exp, [0.3, 1.7]), (f_math_log_base, [1.7]), (f_math_log1p, [0.4]), (f_math_log1p, [-0.4]),
     (f_math_expm1, [-0.7]), (f_math_log2, [2.5]), (f_math_log10, [0.3]), (f_math_sqrt, [0.3]),
     (f_math_pow, [1.3, 0.4]), (f_math_pow, [0.3, -1.5]), (f_math_pow_const_exponent, [1.3]),
@@ -315,7 +318,10 @@ def f_math_floor_ceil_trunc(x):
     (f_math_tanh, [0.8]), (f_math_asinh, [-2.1]), (f_math_acosh, [1.6]), (f_math_atanh, [-0.6]),
     (f_math_hypot, [0.3, -1.7]), (f_math_fabs, [-0.8]), (f_math_fabs, [0.8]), (f_math_erf, [0.4]),
     (f_math_erfc, [-0.9]), (f_math_floor_ceil_trunc, [1.3]), (f_math_floor_ceil_trunc, [-2.6]),
-], ids=lambda v: getattr(v, "__name__", ""))
+]
+
+
+@pytest.mark.parametrize("f, args", MATH_CASES, ids=lambda v: getattr(v, "__name__", ""))
 def test_math_function(f, args):
     assert_gradients(f, args, wrt=tuple(range(len(args))))
 
@@ -372,11 +378,14 @@ def f_builtin_round_int(x):
     return round(x) * x + int(x) * x * x + round(x, 1)
 
 
-@pytest.mark.parametrize("f, args", [
+BUILTIN_CASES = [
     (f_builtin_abs, [-0.3]), (f_builtin_abs, [0.3]), (f_builtin_float, [0.3]), (f_builtin_pow, [1.3, 0.4]),
     (f_builtin_max, [0.3, -1.2]), (f_builtin_max, [-0.3, 1.2]), (f_builtin_min, [0.3, -1.2]),
     (f_builtin_min, [-0.3, 1.2]), (f_builtin_round_int, [1.3]), (f_builtin_round_int, [-2.2]),
-], ids=lambda v: getattr(v, "__name__", ""))
+]
+
+
+@pytest.mark.parametrize("f, args", BUILTIN_CASES, ids=lambda v: getattr(v, "__name__", ""))
 def test_builtin(f, args):
     assert_gradients(f, args, wrt=tuple(range(len(args))))
 
@@ -663,7 +672,7 @@ def f_isclose(x):
     return math.isclose(x, 1.0) * x + x
 
 
-@pytest.mark.parametrize("f, args", [
+MORE_MATH_CASES = [
     pytest.param(f_math_exp2, [0.7], marks=_NEEDS_311), pytest.param(f_math_cbrt, [0.7], marks=_NEEDS_311),
     pytest.param(f_math_cbrt, [-2.7], marks=_NEEDS_311), (f_math_degrees_radians, [0.7]),
     (f_math_ldexp, [-0.7]), (f_math_fmod, [2.7, 0.8]), (f_math_fmod, [-2.7, 0.8]), (f_math_fmod, [2.7, -0.8]),
@@ -671,7 +680,10 @@ def f_isclose(x):
     (f_math_prod, [0.3, -1.2]), (f_math_prod, [0.0, -1.2]), (f_math_dist, [0.3, -1.2]), (f_builtin_sum, [0.3, -1.2]),
     (f_isclose, [0.5]), (f_isclose, [2.0]), (f_math_copysign, [0.3, -1.2]), (f_math_copysign, [-1.3, 0.4]),
     (f_math_copysign, [-0.3, -0.4]),
-], ids=lambda v: getattr(v, "__name__", ""))
+]
+
+
+@pytest.mark.parametrize("f, args", MORE_MATH_CASES, ids=lambda v: getattr(v, "__name__", ""))
 def test_more_math(f, args):
     assert_gradients(f, args, wrt=tuple(range(len(args))))
 

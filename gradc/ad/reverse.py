@@ -571,10 +571,11 @@ class _Backward:
         if rule.var_param:
             targets += list(bound.arguments.get(rule.var_param, ()))
         covered = {id(v) for v in targets if v is not None}
+        cotangent_and_result = tuple(bound.signature.parameters)[:2]  # (`g, ans`, whatever the rule names them)
         for name, value in bound.arguments.items():
             values = value if isinstance(value, tuple) else (value,)
             for v in values:
-                if isinstance(v, Value) and v in self.active and id(v) not in covered and name not in ("g", "ans"):
+                if isinstance(v, Value) and v in self.active and id(v) not in covered and name not in cotangent_and_result:
                     raise NoGradientRuleError(
                         f"argument `{name}` of {_describe_op(op)} is differentiable here, but gradc's rule "
                         "has no gradient for it", op.loc, _registration_hint(op))

@@ -561,7 +561,10 @@ def _inlinable(callee: Any) -> bool:
     """The user's own Python functions: no rule, defined outside NumPy, gradc and the stdlib."""
     if not isinstance(callee, types.FunctionType) or lookup(callee) is not None:
         return False
-    module = (getattr(callee, "__module__", None) or "").split(".")[0]
+    full = getattr(callee, "__module__", None) or ""
+    if full.startswith("gradc.rules."):
+        return True  # (a rule a gradient calls, not inlined there: differentiated again through its body)
+    module = full.split(".")[0]
     return module not in _NOT_INLINED_MODULES and module not in getattr(sys, "stdlib_module_names", ())
 
 

@@ -2,7 +2,11 @@
 import numpy as np
 
 from .. import runtime
-from ..runtime import assigned_part, erase_item, unappend
+from ..runtime import (
+    Adjoints, assigned_part, assigned_part_adjoint, dot_lhs, dot_rhs, einsum_adjoints_adjoint, erase_item,
+    inner_lhs, inner_rhs, matmul_lhs, matmul_rhs, norm_adjoint_adjoint, pieces_adjoint, prod_adjoint_adjoint,
+    scatter_add, solve_adjoint_a, tensordot_lhs, tensordot_rhs, unappend,
+)
 from .registry import vjp, zero_gradient
 
 
@@ -52,4 +56,153 @@ def sigmoid(g, ans, x):
     return g * ans * (1.0 - ans)
 
 
-zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for, runtime.erase_item)
+@vjp(runtime.erase_item)
+def erase_item_(h, ans, g, index):
+    return erase_item(h, index), None  # (linear in g: zeroing the same items)
+
+
+@vjp(runtime.assigned_part)
+def assigned_part_(h, ans, g, index, value):
+    return assigned_part_adjoint(h, g, index, value), None, None
+
+
+@vjp(runtime.added_at)
+def added_at(g, ans, accumulator, index, g_in):
+    return g, None, g[index]
+
+
+@vjp(runtime.add_adjoints)
+def add_adjoints(g, ans, a, b):
+    return g, g
+
+
+@vjp(runtime.astype_adjoint)
+def astype_adjoint(h, ans, g, x, cast):
+    return runtime.astype_adjoint(h, g, cast), None, None  # (linear in g: cast back the other way)
+
+
+# -- the adjoint helpers of products: each is linear in `g` and in the other factor ---------------
+# (`matmul_lhs(g, a, b)` is the adjoint of `a` in `a @ b`: <h, matmul_lhs(g, a, b)> = <h @ b, g>.)
+@vjp(runtime.matmul_lhs)
+def matmul_lhs_(h, ans, g, a, b):
+    return h @ b, None, matmul_rhs(g, h, b)
+
+
+@vjp(runtime.matmul_rhs)
+def matmul_rhs_(h, ans, g, a, b):
+    return a @ h, matmul_lhs(g, a, h), None
+
+
+@vjp(runtime.dot_lhs)
+def dot_lhs_(h, ans, g, a, b):
+    return np.dot(h, b), None, dot_rhs(g, h, b)
+
+
+@vjp(runtime.dot_rhs)
+def dot_rhs_(h, ans, g, a, b):
+    return np.dot(a, h), dot_lhs(g, a, h), None
+
+
+@vjp(runtime.inner_lhs)
+def inner_lhs_(h, ans, g, a, b):
+    return np.inner(h, b), None, inner_rhs(g, h, b)
+
+
+@vjp(runtime.inner_rhs)
+def inner_rhs_(h, ans, g, a, b):
+    return np.inner(a, h), inner_lhs(g, a, h), None
+
+
+@vjp(runtime.tensordot_lhs)
+def tensordot_lhs_(h, ans, g, a, b, axes=2):
+    return np.tensordot(h, b, axes), None, tensordot_rhs(g, h, b, axes)
+
+
+@vjp(runtime.tensordot_rhs)
+def tensordot_rhs_(h, ans, g, a, b, axes=2):
+    return np.tensordot(a, h, axes), tensordot_lhs(g, a, h, axes), None
+
+
+@vjp(runtime.einsum_adjoints)
+def einsum_adjoints_(h, ans, g, subscripts, operands):
+    return einsum_adjoints_adjoint(h, g, subscripts, operands)
+
+
+@vjp(runtime.solve_adjoint_b)
+def solve_adjoint_b_(h, ans, g, a):
+    u = np.linalg.solve(a, h)  # (ans = solve(aᵀ, g))
+    return u, solve_adjoint_a(ans, u, g)
+
+
+@vjp(runtime.solve_adjoint_a)
+def solve_adjoint_a_(h, ans, gb, x, b):
+    return -(h @ x), -(np.swapaxes(h, -1, -2) @ gb), None
+
+
+# -- the adjoint helpers of reductions, repeats and joins -------------------------------------------
+@vjp(runtime.prod_adjoint)
+def prod_adjoint_(h, ans, g, a, axis=None, keepdims=False):
+    return prod_adjoint_adjoint(h, g, a, axis, keepdims)
+
+
+@vjp(runtime.norm_adjoint)
+def norm_adjoint_(h, out, g, ans, x, ord=None, axis=None, keepdims=False):
+    return norm_adjoint_adjoint(h, g, ans, x, ord, axis, keepdims)
+
+
+@vjp(runtime.untile)
+def untile_(h, ans, g, a, reps):
+    return np.tile(h, reps), None, None
+
+
+@vjp(runtime.unrepeat)
+def unrepeat_(h, ans, g, a, repeats, axis=None):
+    return np.repeat(h, repeats, axis), None, None
+
+
+@vjp(runtime.diag_adjoint)
+def diag_adjoint_(h, ans, g, v, k=0):
+    if np.ndim(v) == 1:
+        return np.diag(h, k), None
+    return np.diagonal(h, k), None
+
+
+@vjp(runtime.split_like)
+def split_like_(h, ans, g, arrays, axis=0):
+    return pieces_adjoint(h, g, arrays, "concatenate", axis), None
+
+
+@vjp(runtime.unstack)
+def unstack_(h, ans, g, arrays, axis=0):
+    return pieces_adjoint(h, g, arrays, "stack", axis), None
+
+
+@vjp(runtime.hstack_adjoint)
+def hstack_adjoint_(h, ans, g, arrays):
+    return pieces_adjoint(h, g, arrays, "hstack"), None
+
+
+@vjp(runtime.vstack_adjoint)
+def vstack_adjoint_(h, ans, g, arrays):
+    return pieces_adjoint(h, g, arrays, "vstack"), None
+
+
+# -- lists of adjoints ---------------------------------------------------------------------------
+@vjp(runtime.unappend)
+def unappend_(h, ans, g):
+    return Adjoints(list(h[0]) + [h[1]])
+
+
+@vjp(runtime.unconcat)
+def unconcat_(h, ans, g, a):
+    return Adjoints(list(h[0]) + list(h[1])), None
+
+
+@vjp(runtime.unrepeat_items)
+def unrepeat_items_(h, ans, g, items):
+    return Adjoints(list(h) * (len(g) // max(len(items), 1))), None
+
+
+# (a step function, a check, zeros, and values of dtypes and axes: no gradient)
+zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for, runtime.float_dtype,
+              runtime.inverse_axes, runtime.index_order)
