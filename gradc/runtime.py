@@ -14,7 +14,7 @@ from .errors import GradcError, NoGradientRuleError, NonScalarOutputError
 __all__ = [
     "unbroadcast", "check_scalar", "scatter_add", "tie_step", "matmul_lhs", "matmul_rhs", "dot_lhs",
     "dot_rhs", "prod_adjoint", "split_like", "unstack", "untile", "unrepeat", "norm_adjoint",
-    "inverse_axes", "einsum_adjoint", "einsum_adjoints", "tensordot_lhs", "tensordot_rhs", "inner_lhs",
+    "inverse_axes", "einsum_adjoint", "einsum_adjoints", "trace_adjoint", "tensordot_lhs", "tensordot_rhs", "inner_lhs",
     "inner_rhs", "diag_adjoint", "solve_adjoint_b", "astype_adjoint", "reshape_like", "index_order",
     "sigmoid",
 ]
@@ -403,8 +403,39 @@ def einsum_adjoint(position, g, subscripts, *operands):
 
 def einsum_adjoints(g, subscripts, operands):
     """The adjoints of the arguments of `np.einsum(subscripts, *operands)`: None for the subscripts,
-    then one per operand."""
+    then one per operand; in the operand/sublist form (`np.einsum(a, [0, 1], b, [1, 2])`), one for
+    each argument, None for the sublists."""
+    if not isinstance(subscripts, str):
+        spec, arrays, positions = _sublist_form((subscripts,) + tuple(operands))
+        adjoints = [None] * (1 + len(operands))
+        for i, position in enumerate(positions):
+            adjoints[position] = einsum_adjoint(i, g, spec, *arrays)
+        return tuple(adjoints)
     return (None,) + tuple(einsum_adjoint(i, g, subscripts, *operands) for i in range(len(operands)))
+
+
+def _sublist_form(arguments):
+    """`np.einsum(a, [0, 1], b, [1, 2], [0, 2])`'s arguments as subscripts ('ab,bc->ac'), the
+    arrays, and each array's position among the arguments."""
+    def letters(sublist):
+        return "".join("..." if k is Ellipsis else "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[k]
+                       for k in sublist)
+    count = len(arguments) // 2
+    spec = ",".join(letters(arguments[2 * i + 1]) for i in range(count))
+    if len(arguments) % 2:
+        spec += "->" + letters(arguments[-1])
+    return spec, [arguments[2 * i] for i in range(count)], [2 * i for i in range(count)]
+
+
+def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """The adjoint of `np.trace(a, offset, axis1, axis2)` for `a` of any number of dimensions: `g`
+    spread along the diagonal of each (axis1, axis2) plane."""
+    shape = np.shape(a)
+    first, second = axis1 % len(shape), axis2 % len(shape)
+    eye = np.eye(shape[first], shape[second], k=offset)
+    rest = tuple(i for i in range(len(shape)) if i not in (first, second))
+    plane = np.expand_dims(eye if first < second else eye.T, rest)
+    return np.expand_dims(g, (first, second)) * plane
 
 
 def prod_adjoint(g, a, axis=None, keepdims=False):
@@ -477,11 +508,14 @@ def unrepeat(g, a, repeats, axis=None):
         axis %= max(source.ndim, 1)
     n = source.shape[axis] if source.ndim else 1
     counts = np.broadcast_to(np.asarray(repeats), (n,))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
-    summed = np.add.reduceat(g, starts, axis=axis) if np.ndim(g) else g
-    summed = np.where(np.expand_dims(counts, tuple(i for i in range(np.ndim(summed)) if i != axis)) > 0,
-                      summed, 0.0) if np.ndim(summed) else summed
-    return np.reshape(summed, shape)
+    if not np.ndim(g):
+        return np.reshape(g, shape)
+    if np.all(counts > 0):  # (each copy a run of g: one sum per run)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+        return np.reshape(np.add.reduceat(g, starts, axis=axis), shape)
+    summed = np.zeros((n,) + np.shape(np.moveaxis(g, axis, 0))[1:], dtype=float_dtype(g))
+    np.add.at(summed, np.repeat(np.arange(n), counts), np.moveaxis(g, axis, 0))  # (items repeated 0 times: 0)
+    return np.reshape(np.moveaxis(summed, 0, axis), shape)
 
 
 def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
@@ -556,22 +590,28 @@ def assigned_part_adjoint(h, g, index, value):
 
 
 def einsum_adjoints_adjoint(h, g, subscripts, operands):
-    """The adjoints of `g` and of the operands in `einsum_adjoints(g, subscripts, operands)`, given
-    `h`, the adjoint of its result (None, then one per operand): each operand's adjoint is linear in
-    `g` and in every other operand, so each term is an einsum with `h`'s item in that operand's place."""
-    inputs, output = _parse_einsum(subscripts, len(operands))
-    dg = 0.0
-    d_operands = [0.0] * len(operands)
-    for i, h_i in enumerate(h[1:]):
-        if np.ndim(h_i) == 0 and not np.any(h_i):
+    """The adjoints of `g`, `subscripts` (an array in the operand/sublist form) and the operands in
+    `einsum_adjoints(g, subscripts, operands)`, given `h`, the adjoint of its result (one item per
+    argument): each operand's adjoint is linear in `g` and in every other operand, so each term is
+    an einsum with `h`'s item in that operand's place."""
+    arguments = (subscripts,) + tuple(operands)
+    if isinstance(subscripts, str):
+        spec, arrays, positions = subscripts, list(operands), list(range(1, len(arguments)))
+    else:
+        spec, arrays, positions = _sublist_form(arguments)
+    inputs, output = _parse_einsum(spec, len(arrays))
+    explicit = ",".join(inputs) + "->" + output
+    dg, d_arguments = 0.0, [0.0] * len(arguments)
+    for i, position in enumerate(positions):
+        if np.ndim(h[position]) == 0 and not np.any(h[position]):
             continue  # (an adjoint nothing was read of)
-        placed = list(operands)
-        placed[i] = np.broadcast_to(h_i, np.shape(operands[i]))
-        dg = dg + np.einsum(subscripts if "->" in subscripts else subscripts + "->" + output, *placed)
-        for j in range(len(operands)):
+        placed = list(arrays)
+        placed[i] = np.broadcast_to(h[position], np.shape(arrays[i]))
+        dg = dg + np.einsum(explicit, *placed)
+        for j, other in enumerate(positions):
             if j != i:
-                d_operands[j] = d_operands[j] + einsum_adjoint(j, g, subscripts, *placed)
-    return unbroadcast(dg, g), None, Adjoints(d_operands)
+                d_arguments[other] = d_arguments[other] + einsum_adjoint(j, g, spec, *placed)
+    return unbroadcast(dg, g), (None if isinstance(subscripts, str) else d_arguments[0]), Adjoints(d_arguments[1:])
 
 
 def _exclusive_products(flat, tangent):

@@ -541,6 +541,14 @@ def f_trace_offset(a):
     return np.sin(np.trace(a, 1)) + np.cos(np.trace(a, offset=-1))
 def f_trace_method(a):
     return np.sin(a.trace()) + np.cos(a.trace(offset=1))
+def f_trace_3d(a, w):
+    return np.sum(np.sin(np.trace(a, offset=-1)) * w)
+def f_trace_axes(a, w):
+    return np.sum(np.sin(np.trace(a, 1, 2, 0)) * w)
+def f_einsum_sublist(a, b, w):
+    return np.sum(np.sin(np.einsum(a, [0, 1], b, [1, 2], [0, 2])) * w)
+def f_einsum_sublist_transpose(a, w):
+    return np.sum(np.einsum(a, (0, 1), (1, 0)) * w)
 def f_diag_make(v, w):
     return np.sum(np.sin(np.diag(v)) * w)
 def f_diag_make_k(v, w):
@@ -622,6 +630,10 @@ case(f_trace, [r(3, 3)], np.trace)
 case(f_trace, [r(3, 5)], np.trace)
 case(f_trace_offset, [r(4, 3)], np.trace)
 case(f_trace_method, [r(3, 4)], Method("trace"))
+case(f_trace_3d, [r(3, 4, 5), w(5)], np.trace)
+case(f_trace_axes, [r(3, 4, 5), w(4)], np.trace)
+case(f_einsum_sublist, [r(3, 4), r(4, 2), w(3, 2)], np.einsum, wrt=(0, 1))
+case(f_einsum_sublist_transpose, [r(3, 4), w(4, 3)], np.einsum)
 case(f_diag_make, [r(3), w(3, 3)], np.diag)
 case(f_diag_make_k, [r(3), w(4, 4)], np.diag)
 case(f_diag_make_neg_k, [r(3), w(5, 5)], np.diag)
@@ -744,6 +756,10 @@ def f_repeat_array(x, w):
     return np.sum(np.sin(np.repeat(x, [1, 0, 3], axis=0)) * w)
 def f_repeat_array_flat(x, w):
     return np.sum(np.sin(np.repeat(x, [2, 1, 0, 1, 3, 1])) * w)
+def f_repeat_none(x, w):
+    return np.sum(np.repeat(x, 0, axis=None)) + np.sum(np.sin(x) * w)
+def f_repeat_zeros_last(x, w):
+    return np.sum(np.sin(np.repeat(x, [2, 1, 0], axis=0)) * w)
 def f_repeat_method(x, w):
     return np.sum(np.sin(x.repeat(2, axis=0)) * w)
 def f_flip(x, w):
@@ -844,6 +860,8 @@ for fn, args, prims in [
     (f_repeat_neg_axis, [r(*X3), w(2, 6, 4)], (np.repeat,)),
     (f_repeat_array, [r(3, 2), w(4, 2)], (np.repeat,)),
     (f_repeat_array_flat, [r(2, 3), w(8)], (np.repeat,)),
+    (f_repeat_none, [r(3), w(3)], (np.repeat,)),
+    (f_repeat_zeros_last, [r(3, 2), w(3, 2)], (np.repeat,)),
     (f_repeat_method, [r(2, 3), w(4, 3)], (Method("repeat"),)),
     (f_flip, [r(3, 4), w(3, 4)], (np.flip,)),
     (f_flip_axis, [r(3, 4), w(3, 4)], (np.flip,)),
@@ -1110,6 +1128,23 @@ def test_clip_bounds_split_ties_in_half():
     np.testing.assert_array_equal(dhi, [0.0, 0.0, 0.0, 2.0])
     np.testing.assert_array_equal(gradc.grad(t_clip_const)(x), [0.0, 1.0, 3.0, 2.0])
     np.testing.assert_array_equal(gradc.grad(t_clip_method)(x), [0.0, 1.0, 3.0, 2.0])
+
+
+def t_power(x, y):
+    return np.sum(np.power(x, y))
+
+
+def t_power_floats(x, y):
+    return np.power(x, y) + x ** y
+
+
+def test_power_at_a_zero_exponent_has_derivative_zero_in_the_base():
+    """Issue 11 case 5: x ** y at x = 0, y = 0 (0 * 0 ** -1) gives 0 for x, as autograd does."""
+    dx, dy = gradc.grad(t_power, wrt=(0, 1))(np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 0.0]))
+    np.testing.assert_array_equal(dx, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dy, [0.0, 0.0, np.log(2.0)])
+    assert gradc.grad(t_power_floats, wrt=(0, 1))(0.0, 0.0) == (0.0, 0.0)
+    assert gradc.grad(t_power_floats, wrt=(0, 1))(2.0, 3.0) == (24.0, pytest.approx(16 * np.log(2.0)))
 
 
 def test_abs_has_derivative_zero_at_zero():

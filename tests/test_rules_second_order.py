@@ -16,6 +16,8 @@ import gradc
 from gradcheck import autograd, autograd_version
 from test_rules_numpy import CASES
 
+pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")  # (autograd, of linear code)
+
 #: Cases whose function is not twice differentiable at the test point: none are expected; one
 #: listed here says why.
 NOT_TWICE_DIFFERENTIABLE: dict[str, str] = {}

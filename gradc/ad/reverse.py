@@ -447,6 +447,7 @@ class _Backward:
                 f"the gradient rule of {_describe_op(op)} does not accept these arguments ({exc})",
                 op.loc, "gradc's rule covers the common arguments; see docs/reference.md") from None
         targets = self.differentiable_targets(op, rule, bound)
+        first_new = len(self.region.ops)  # (from here on, what the rule's code reads is localized)
         bindings = {}
         for name, param in signature.parameters.items():
             if name in bound.arguments:
@@ -462,7 +463,6 @@ class _Backward:
                 bindings[name] = self.const({})
             else:
                 bindings[name] = self.const(param.default)
-        first_new = len(self.region.ops)
         try:
             ndims = {v: len(self.facts[v].shape) for v in bindings.values()
                      if v in self.facts and self.facts[v].shape is not None}

@@ -531,6 +531,10 @@ class _Lowerer(Binding, ControlFlow):
         func = node.func
         if self.is_static(func):
             callee = self.resolve_static(func)
+            if _reads_the_frame(callee, node):
+                raise self.error(node, f"`{ast.unparse(func)}` reads or writes the function's variables by name, "
+                                 "which gradc cannot follow (a computation hidden from it: a wrong gradient)",
+                                 "write the computation out in the function")
             if not self.rule_mode and _inlinable(callee):
                 inlined = self.inline_call(callee, args, kwargs, node)
                 if isinstance(inlined, Value):
@@ -552,6 +556,20 @@ class _Lowerer(Binding, ControlFlow):
         raise self.error(node, f"calling `{ast.unparse(func)}`, a value computed inside the function, "
                          "is not supported", "gradc resolves callees when it compiles; call a function "
                          "by its module-level name")
+
+
+#: Callees that read or write a frame's variables by name (what they compute is hidden from gradc).
+_FRAME_ACCESS = {eval, exec, compile, locals, vars, globals, __import__, sys._getframe, inspect.currentframe,
+                 inspect.stack, inspect.getouterframes, inspect.getframeinfo, inspect.trace}
+
+
+def _reads_the_frame(callee: Any, node: ast.Call) -> bool:
+    try:
+        if callee in _FRAME_ACCESS:
+            return True
+    except TypeError:  # (an unhashable callee)
+        return False
+    return callee is dir and not node.args  # (`dir()` lists the local names)
 
 
 _NOT_INLINED_MODULES = ("numpy", "gradc", "scipy", "autograd", "jax", "torch")

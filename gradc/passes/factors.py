@@ -188,8 +188,6 @@ def fold_factors(function: Function) -> bool:
                 doubled = replaced[op.result] = folder.scale(a, 2)
                 folder.uses[doubled] += folder.uses.get(op.result, 0) - 2  # its readers are the sum's
                 _keep_adjoint(op.result, doubled)
-            elif _twice_added(folder, a, b):                          # (x + t) + t
-                op.operands = [a.owner.operands[0], folder.scale(b, 2)]
             elif folder.gain(b, -1):                                   # x + -y
                 op.attrs["callee"], op.operands = operator.sub, [a, folder.scale(b, -1)]
             elif folder.gain(a, -1):                                   # -y + x
@@ -200,7 +198,8 @@ def fold_factors(function: Function) -> bool:
             op.operands = [op.operands[0], folder.scale(op.operands[1], -1)]
         elif _is_call(op, operator.neg) and folder.gain(op.operands[0], -1):
             replaced[op.result] = folder.scale(op.operands[0], -1)     # -(-x * y)
-            _keep_adjoint(op.result, replaced[op.result])
+            folder.uses[replaced[op.result]] += folder.uses.get(op.result, 0) - 1  # (its readers are -x's:
+            _keep_adjoint(op.result, replaced[op.result])                       # it is not private now)
         elif _is_call(op, operator.neg):
             _negate_broadcast(folder, op)
         elif _is_call(op, operator.mul) and _absorb_power_of_two(folder, op, replaced):
@@ -225,13 +224,6 @@ def _absorb_power_of_two(folder: _Folder, op: Op, replaced: dict[Value, Value]) 
             _keep_adjoint(op.result, replaced[op.result])
             return True
     return False
-
-
-def _twice_added(folder: _Folder, a: Value, b: Value) -> bool:
-    """`a` is `x + b`, read only here, and b is read only by these two sums."""
-    first = folder._private(a)
-    return first is not None and _is_call(first, operator.add) and len(first.operands) == 2 and \
-        first.operands[1] is b and first.operands[0] is not b and folder.gain(b, 2, uses=2) is not None
 
 
 def _sign_into_constant(folder: _Folder, op: Op) -> None:

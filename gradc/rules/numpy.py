@@ -22,7 +22,8 @@ import numpy as np
 from ..runtime import (
     astype_adjoint, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoints, hstack_adjoint, index_order,
     inner_lhs, inner_rhs, inverse_axes, norm_adjoint, prod_adjoint, reshape_like, scatter_add,
-    sigmoid, solve_adjoint_a, solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, unbroadcast,
+    sigmoid, solve_adjoint_a, solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, trace_adjoint,
+    unbroadcast,
     unrepeat, unstack, untile, vstack_adjoint,
 )
 from .registry import Attr, Method, shapes_known, vjp, zero_gradient
@@ -155,7 +156,10 @@ def arctanh(g, ans, x):
 
 @vjp(np.power, np.float_power, operator.pow, builtins.pow, broadcasts=True)
 def power(g, ans, x1, x2):
-    return g * x2 * x1 ** (x2 - 1), g * np.log(np.where(x1 == 0, 1.0, x1)) * ans
+    # d/dx1 x1 ** x2 = x2 * x1 ** (x2 - 1), taken as 0 where x2 == 0 (at x1 == 0 too, where
+    # x1 ** -1 is infinite), as autograd does: the exponent is x2 - 1 but 0 there (a constant
+    # exponent folds to the plain form, `x ** (2 - 1)`).
+    return g * x2 * x1 ** (x2 - (x2 != 0)), g * np.log(np.where(x1 == 0, 1.0, x1)) * ans
 
 
 @vjp(np.arctan2, broadcasts=True)
@@ -298,8 +302,10 @@ def einsum(g, ans, subscripts, *operands):
 
 
 @vjp(np.trace, Method("trace"))
-def trace(g, ans, a, offset=0):
-    return g * np.eye(np.shape(a)[0], np.shape(a)[1], k=offset)
+def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None):
+    if np.ndim(a) == 2:
+        return g * np.eye(np.shape(a)[0], np.shape(a)[1], k=offset)
+    return trace_adjoint(g, a, offset, axis1, axis2)
 
 
 @vjp(np.diag)

@@ -160,6 +160,11 @@ def unrepeat_(h, ans, g, a, repeats, axis=None):
     return np.repeat(h, repeats, axis), None, None
 
 
+@vjp(runtime.trace_adjoint)
+def trace_adjoint_(h, ans, g, a, offset=0, axis1=0, axis2=1):
+    return np.trace(h, offset, axis1, axis2), None
+
+
 @vjp(runtime.diag_adjoint)
 def diag_adjoint_(h, ans, g, v, k=0):
     if np.ndim(v) == 1:
