@@ -111,7 +111,7 @@ def _zeros_like_item(item):
     if isinstance(item, (list, tuple)):
         return Adjoints(_zeros_like_item(value) for value in item)
     if isinstance(item, np.ndarray):
-        return np.zeros(item.shape, dtype=np.result_type(item, np.float32))
+        return np.zeros(item.shape, dtype=floating(item.dtype))
     return 0.0
 
 
@@ -238,7 +238,7 @@ def scatter_add(g, x, index):
         else:
             dx[index] = add_adjoints(dx[index], g)
         return dx
-    dx = np.zeros(np.shape(x), dtype=float_dtype(g))
+    dx = np.zeros(np.shape(x), dtype=adjoint_dtype(g, x))
     if _is_basic(index):
         dx[index] = g  # slices and integers never repeat an element: no need for np.add.at
     else:
@@ -246,11 +246,19 @@ def scatter_add(g, x, index):
     return dx
 
 
-def float_dtype(*values):
-    """The floating dtype of arithmetic on `values`, at least float32: a Python float is float64
-    here (NumPy's promotion calls it weak, so that float32 with it would stay float32)."""
-    strong = [np.asarray(v).dtype if isinstance(v, (int, float)) else v for v in values]
-    return np.result_type(*strong, np.float32)
+def adjoint_dtype(g, like):
+    """The dtype of an adjoint `g` spread over an array shaped like `like` (`x[index]`'s into `x`'s
+    shape): NumPy's own promotion of the two, where a Python number is weak as in NumPy's
+    arithmetic (a Python float `g` with a float32 `x` stays float32, with float64 float64), and
+    float64 where that is not floating (an integer `g`)."""
+    return floating(np.result_type(g, like))
+
+
+def floating(dtype):
+    """`dtype` if it is floating (or complex), else float64 (what NumPy's arithmetic with a float
+    makes of integers and booleans)."""
+    dtype = np.dtype(dtype)
+    return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
 
 
 def _is_basic(index) -> bool:
@@ -268,7 +276,7 @@ def sigmoid(x):
 
 def tie_step(x, y):
     """The weight `max(x, y)` gives `x`: 1 where x > y, 0 where x < y, and 1/2 at a tie."""
-    return (np.greater(x, y) + 0.5 * np.equal(x, y)).astype(np.result_type(x, y, np.float32))
+    return (np.greater(x, y) + 0.5 * np.equal(x, y)).astype(floating(np.result_type(x, y)))
 
 
 def matmul_lhs(g, a, b):
@@ -513,7 +521,7 @@ def unrepeat(g, a, repeats, axis=None):
     if np.all(counts > 0):  # (each copy a run of g: one sum per run)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
         return np.reshape(np.add.reduceat(g, starts, axis=axis), shape)
-    summed = np.zeros((n,) + np.shape(np.moveaxis(g, axis, 0))[1:], dtype=float_dtype(g))
+    summed = np.zeros((n,) + np.shape(np.moveaxis(g, axis, 0))[1:], dtype=adjoint_dtype(g, a))
     np.add.at(summed, np.repeat(np.arange(n), counts), np.moveaxis(g, axis, 0))  # (items repeated 0 times: 0)
     return np.reshape(np.moveaxis(summed, 0, axis), shape)
 
@@ -549,7 +557,7 @@ def diag_adjoint(g, v, k=0):
     """The adjoint of `np.diag(v, k)`: a diagonal read back, or a diagonal placed back."""
     if np.ndim(v) == 1:
         return np.diagonal(g, k)
-    out = np.zeros(np.shape(v), dtype=float_dtype(g))
+    out = np.zeros(np.shape(v), dtype=adjoint_dtype(g, v))
     n = len(g)
     rows = np.arange(n) + max(-k, 0)
     cols = np.arange(n) + max(k, 0)
@@ -572,12 +580,12 @@ def solve_adjoint_a(gb, ans, b):
 def astype_adjoint(g, x, ans):
     """The adjoint of `x.astype(dtype)`: back in x's dtype; zero when the cast went to integers."""
     if not np.issubdtype(np.asarray(ans).dtype, np.inexact):
-        return np.zeros(np.shape(x), dtype=np.result_type(x, np.float32))
-    return np.asarray(g).astype(np.result_type(x, np.float32))
+        return np.zeros(np.shape(x), dtype=floating(np.result_type(x)))
+    return np.asarray(g).astype(floating(np.result_type(x)))
 
 __all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
             "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part",
-            "list_append", "unappend", "copy_of", "added_at", "float_dtype"]
+            "list_append", "unappend", "copy_of", "added_at", "adjoint_dtype", "floating"]
 
 
 # -- the adjoints of the adjoint helpers above (their rules are in gradc/rules/runtime_rules.py) -------

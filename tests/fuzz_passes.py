@@ -62,7 +62,7 @@ def compile_through(fn, k, kinds, wrt=(0, 1, 2)):
     stages = _stages()
     parsed = parse_function(fn)
     primal = verify(lower_function(parsed, {}, kinds or None))
-    adjoint = reverse(share_primal(primal, k > 0), list(wrt), "value_and_grad", kinds, _vjp_of_callee)
+    adjoint = reverse(share_primal(primal, k > 0), list(wrt), "value_and_grad", kinds or (), _vjp_of_callee)
     for _, run in stages[1:k]:
         if run is not None:
             run(adjoint)

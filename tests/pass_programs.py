@@ -48,8 +48,9 @@ class Program:
 
 
 class _Builder:
-    def __init__(self, rng):
+    def __init__(self, rng, elementwise: bool = False):
         self.rng = rng
+        self.elementwise = elementwise  # (only elementwise arithmetic of x and numbers: nothing summed)
         self.names = {"M": ["x"], "V": ["w"], "S": ["s"], "C": [], "K": []}
         self.lines: list[str] = []
         self.helpers: list[str] = []
@@ -75,7 +76,9 @@ class _Builder:
     def expr(self, kind: str, depth: int) -> str:
         if depth <= 0 or self.chance(0.15):
             return self.leaf(kind)
-        form = self.pick(["unary", "unary", "binary", "binary", "factor", "reduce", "product", "twice", "helper"])
+        forms = ["unary", "unary", "binary", "binary", "factor", "helper"] if self.elementwise else \
+            ["unary", "unary", "binary", "binary", "factor", "reduce", "product", "twice", "helper"]
+        form = self.pick(forms)
         return f"({getattr(self, '_' + form)(kind, depth - 1)})"  # (a compound operand keeps its own precedence)
 
     def _unary(self, kind: str, depth: int) -> str:
@@ -87,6 +90,8 @@ class _Builder:
                           f"({c} * {c}) * {a}", f"{a} * 2.0 * 0.5", f"-(-{a})", f"{a} ** 3"])
 
     def _operand_kinds(self, kind: str) -> tuple[str, str]:
+        if self.elementwise:
+            return self.pick([(kind, kind), (kind, "S"), ("S", kind)]) if kind != "S" else ("S", "S")
         pairs = [(a, b) for (a, b) in _BROADCAST if broadcast(a, b) == kind]
         pairs += [(b, a) for a, b in pairs]
         return self.pick(pairs)
@@ -160,7 +165,7 @@ class _Builder:
         return f"t{self.count}"
 
     def statement(self) -> None:
-        kind = self.pick(["M", "M", "V", "C", "S", "K"])
+        kind = "M" if self.elementwise else self.pick(["M", "M", "V", "C", "S", "K"])
         name = self.new_name(kind)
         form = self.pick(["plain", "plain", "plain", "branch", "loop"])
         if form == "branch":
@@ -174,6 +179,8 @@ class _Builder:
         self.names[kind].append(name)
 
     def result(self) -> str:
+        if self.elementwise:
+            return f"np.sum({self.names['M'][-1]})"
         terms = []
         for kind in ("M", "V", "C", "K", "S"):
             for name in self.names[kind][-2:]:
@@ -183,9 +190,11 @@ class _Builder:
         return " + ".join(terms)
 
 
-def generate(rng_or_seed) -> Program:
+def generate(rng_or_seed, elementwise: bool = False) -> Program:
+    """A random program; `elementwise`: of x and numbers only, elementwise (no sum but the last),
+    so that nothing any pass does may change a bit of it."""
     rng = rng_or_seed if isinstance(rng_or_seed, np.random.Generator) else np.random.default_rng(rng_or_seed)
-    b = _Builder(rng)
+    b = _Builder(rng, elementwise)
     for _ in range(int(rng.integers(1, 5))):
         b.statement()
     body = "\n".join(b.lines + [f"    return {b.result()}"])

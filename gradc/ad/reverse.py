@@ -626,6 +626,14 @@ def _signature_of(rule: Any) -> inspect.Signature:
     return inspect.signature(rule)
 
 
+def _one_of(dtype: Any) -> Any:
+    """The seed 1 in the output's dtype: a float32 output's adjoints are float32, as NumPy computes
+    with them (a Python 1.0 broadcast into an array would be float64); 1.0 for float64 or unknown."""
+    if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.inexact) and dtype != np.float64:
+        return dtype.type(1.0)
+    return 1.0
+
+
 def _is_constant(value: Value) -> bool:
     return value.owner is not None and value.owner.kind == "const"
 
@@ -725,7 +733,7 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
             backward.append(Op("call", [output], [Value()], {"callee": runtime.check_scalar, "spelling": None,
                                                              "kwnames": (), "effect": True},
                                [], return_op.loc, return_op.stmt))
-        seed = sweep.const(1.0)
+        seed = sweep.const(_one_of(sweep.facts[output].dtype if output in sweep.facts else None))
     if output in active:
         sweep.scope.set(output, seed)
         seed.adjoint_of = seed.adjoint_of or output

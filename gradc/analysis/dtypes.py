@@ -67,9 +67,11 @@ class Dtypes:
         if callee is np.einsum and not op.attrs.get("kwnames") and len(op.operands) >= 2:
             dtypes = [self._array_dtype(v) for v in op.operands[1:]]
             return None if any(d is None for d in dtypes) else np.result_type(*dtypes)  # (dtype == None holds)
-        if callee is runtime.scatter_add:  # zeros of at least float32, with g added
-            dtype = self._array_dtype(op.operands[0])
-            return None if dtype is None else np.result_type(dtype, np.float32)
+        if callee is runtime.scatter_add:  # zeros of g's and x's promoted dtype (`adjoint_dtype`), g added
+            g, x = self.of(op.operands[0]), self._array_dtype(op.operands[1])
+            if g is None or x is None:
+                return None
+            return runtime.adjoint_dtype(g(1) if python_number(g) else np.ones(1, g), np.ones(1, x))
         arithmetic = callee in _ARITHMETIC or callee in _COMPARISONS or isinstance(callee, np.ufunc)
         if op.attrs.get("kwnames") or not arithmetic:
             return None

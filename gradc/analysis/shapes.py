@@ -59,6 +59,7 @@ class Abstract:
     keys: tuple = ()
     integer: bool = False       # an integer of unknown value (a loop counter): stands in as 0
     array: bool | None = None   # an ndarray (True), a number (False: a 0-d array is an array), or not known
+    dtype: Any = None           # an array's or NumPy scalar's dtype (None: a Python number, or not known)
 
 
 UNKNOWN = Abstract()
@@ -67,7 +68,7 @@ UNKNOWN = Abstract()
 def abstract_argument(value: Any) -> Abstract:
     """The abstraction of a run-time argument: its shape (never its data)."""
     if type(value) is np.ndarray:
-        return Abstract(shape=value.shape) if np.issubdtype(value.dtype, np.number) else UNKNOWN
+        return Abstract(shape=value.shape, dtype=value.dtype) if np.issubdtype(value.dtype, np.number) else UNKNOWN
     if type(value) in (float, int, bool) or isinstance(value, np.generic):
         return Abstract(shape=())
     if type(value) in (list, tuple):
@@ -81,9 +82,10 @@ def abstract_argument(value: Any) -> Abstract:
 def abstract_kind(kind: Any) -> Abstract:
     """What an argument's kind (from the call's signature, see api._kind) says of its value."""
     if isinstance(kind, type) and (issubclass(kind, (int, float)) or issubclass(kind, np.generic)):
-        return Abstract(shape=(), integer=issubclass(kind, (int, np.integer)), array=False)
+        return Abstract(shape=(), integer=issubclass(kind, (int, np.integer)), array=False,
+                        dtype=np.dtype(kind) if issubclass(kind, np.generic) else None)
     if type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype):
-        return Abstract(shape=kind[0], array=True)
+        return Abstract(shape=kind[0], array=True, dtype=kind[1])
     if type(kind) is tuple and kind and kind[0] in ("list", "tuple"):
         return Abstract(seq=tuple(abstract_kind(k) for k in kind[1]), seq_kind=kind[0])
     if type(kind) is tuple and kind and kind[0] == "dict":
@@ -95,13 +97,16 @@ def _stand_in(abstract: Abstract) -> Any:
     if abstract.known:
         return abstract.value
     if abstract.shape is not None:
+        dtype = abstract.dtype if abstract.dtype is not None else np.float64
         if abstract.shape == () and abstract.array:
-            return np.full((), 0.5)
+            return np.full((), 0.5, dtype=dtype)
+        if abstract.shape == () and abstract.dtype is not None:
+            return dtype.type(0 if abstract.integer else 0.5)  # (a NumPy scalar)
         if abstract.shape == ():
             return 0 if abstract.integer else 0.5
         if int(np.prod(abstract.shape)) > _MAX_ELEMENTS:
             raise _Unknown
-        return np.full(abstract.shape, 0.5)
+        return np.full(abstract.shape, 0.5, dtype=dtype)
     if abstract.seq is not None:
         items = [_stand_in(a) for a in abstract.seq]
         if abstract.seq_kind == "dict":
@@ -114,12 +119,17 @@ class _Unknown(Exception):
     pass
 
 
+def _dtype(value: Any) -> Any:
+    """An array's or NumPy scalar's dtype; None for a Python number (weak in NumPy's promotion)."""
+    return value.dtype if isinstance(value, (np.ndarray, np.generic)) else None
+
+
 def widen(abstract: Abstract) -> Abstract:
     """A known number as just its shape: a loop's `s = 0.0` and the `s + x` it becomes agree."""
     if abstract.known and isinstance(abstract.value, (int, float, np.generic, np.ndarray)) \
             and not isinstance(abstract.value, bool):
         return Abstract(shape=np.shape(abstract.value), integer=isinstance(abstract.value, (int, np.integer)),
-                        array=isinstance(abstract.value, np.ndarray))
+                        array=isinstance(abstract.value, np.ndarray), dtype=_dtype(abstract.value))
     return abstract
 
 
@@ -128,7 +138,7 @@ def _abstract_result(result: Any, exact: bool) -> Abstract:
     if exact and isinstance(result, (int, bool, tuple, type(None), np.dtype, np.integer)):
         return Abstract(value=result, known=True)
     if isinstance(result, (np.ndarray, np.generic, float, int, bool)):
-        return Abstract(shape=np.shape(result), array=isinstance(result, np.ndarray))
+        return Abstract(shape=np.shape(result), array=isinstance(result, np.ndarray), dtype=_dtype(result))
     if isinstance(result, (list, tuple)):
         return Abstract(seq=tuple(_abstract_result(r, False) for r in result), seq_kind=type(result).__name__)
     return UNKNOWN
@@ -155,8 +165,9 @@ class Inference:
             return
         if kind in ("tuple", "list"):
             items = tuple(self.get(v) for v in op.operands)
-            if kind == "tuple" and all(a.known for a in items):  # `m[:, 0]`'s index, a shape
-                self.facts[op.result] = Abstract(value=tuple(a.value for a in items), known=True)
+            if all(a.known for a in items):  # `m[:, 0]`'s index, a shape, `x[[0, 2]]`'s index
+                values = tuple(a.value for a in items)
+                self.facts[op.result] = Abstract(value=values if kind == "tuple" else list(values), known=True)
                 return
             self.facts[op.result] = Abstract(seq=items, seq_kind=kind)
             return
@@ -183,7 +194,8 @@ class Inference:
         operands = [self.get(v) for v in op.operands]
         if table_key(key) in _SAME_SHAPE_UPDATES and operands:  # (`y[i] = v` keeps y's shape and type)
             first = widen(operands[0])
-            return Abstract(shape=first.shape, array=first.array) if first.shape is not None else first
+            return Abstract(shape=first.shape, array=first.array, dtype=first.dtype) if first.shape is not None \
+                else first
         if op.kind == "getattr" and op.attrs["name"] in _SHAPE_ONLY_ATTRS:
             exact = True
         elif op.kind == "call" and table_key(key) in _SHAPE_ONLY_CALLS:
@@ -196,7 +208,7 @@ class Inference:
                 return UNKNOWN
         if op.kind == "getitem" and operands[1].integer and not operands[1].known:
             shape = operands[0].shape  # `x[i]`, i an integer known only at run time
-            return Abstract(shape=shape[1:], array=len(shape) > 1) if shape else UNKNOWN
+            return Abstract(shape=shape[1:], array=len(shape) > 1, dtype=operands[0].dtype) if shape else UNKNOWN
         try:
             args = [_stand_in(self.get(v)) for v in op.operands]
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -246,7 +258,7 @@ class Inference:
             fact = self.get(sequence) if sequence is not None else UNKNOWN
             element = UNKNOWN
             if fact.shape and len(fact.shape) >= 1:
-                element = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
+                element = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1, dtype=fact.dtype)
             elif fact.seq:
                 first = fact.seq[0]
                 element = first if all(f == first for f in fact.seq) else UNKNOWN
@@ -254,7 +266,7 @@ class Inference:
                 if element.seq is not None and step < len(element.seq):
                     element = element.seq[step]
                 elif element.shape and len(element.shape) >= 1:
-                    element = Abstract(shape=element.shape[1:], array=len(element.shape) > 1)
+                    element = Abstract(shape=element.shape[1:], array=len(element.shape) > 1, dtype=element.dtype)
                 else:
                     element = UNKNOWN
             self.facts[item] = element
@@ -265,9 +277,13 @@ class Inference:
 
 
 # Functions whose result's shape depends on the data (stand-ins would give a wrong shape).
+#: Callees whose result's shape depends on the data of their array operands.
 _DATA_SHAPED = {np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.extract, np.compress, np.trim_zeros,
-                np.where, np.arange, np.linspace, np.full, np.zeros, np.ones, np.empty, np.eye, np.identity,
-                np.repeat, np.tile, np.reshape, np.broadcast_to, np.take, np.diag, np.split, np.array_split}
+                np.where}
+#: ... and those whose result's shape depends on the values of their other operands (counts, shapes,
+#: indices): a stand-in for the first operand is right when the others are known exactly.
+_SHAPED_BY_OPTIONS = {np.arange, np.linspace, np.full, np.zeros, np.ones, np.empty, np.eye, np.identity,
+                      np.repeat, np.tile, np.reshape, np.broadcast_to, np.take, np.diag, np.split, np.array_split}
 
 
 def _shape_follows_from_shapes(op: Op, key: Any, operands: list[Abstract]) -> bool:
@@ -280,8 +296,12 @@ def _shape_follows_from_shapes(op: Op, key: Any, operands: list[Abstract]) -> bo
         return operands[1].known or (operands[1].integer and not operands[1].known)
     if op.kind == "method" and op.attrs["name"] in ("nonzero", "reshape", "repeat", "take", "compress"):
         return False
+    if table_key(key) is np.where and len(op.operands) == 3 and not op.kwnames:
+        return all(a.shape is not None for a in stood_in)  # (where(c, x, y): elementwise)
     if table_key(key) in _DATA_SHAPED:
         return False
+    if table_key(key) in _SHAPED_BY_OPTIONS:
+        return all(a.known for a in operands[1:]) and operands[0].shape not in (None, ())
     elementwise = op.kind == "call" and (isinstance(key, np.ufunc) or table_key(key) in _ELEMENTWISE_CALLEES
                                          or getattr(key, "__module__", None) == "math")
     if elementwise or (lookup(key) is not None and lookup(key).broadcasts):

@@ -241,14 +241,14 @@ class Binding:
             return Abstract(shape=(), integer=True, array=False)
         fact = self.facts.get(sequence, UNKNOWN) if sequence is not None else UNKNOWN
         if fact.shape:
-            fact = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
+            fact = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1, dtype=fact.dtype)
         elif fact.seq and all(f == fact.seq[0] for f in fact.seq):
             fact = fact.seq[0]
         else:
             return UNKNOWN
         for index in path:
             if fact.shape:
-                fact = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1)
+                fact = Abstract(shape=fact.shape[1:], array=len(fact.shape) > 1, dtype=fact.dtype)
             elif fact.seq is not None and index < len(fact.seq):
                 fact = fact.seq[index]
             else:

@@ -174,7 +174,7 @@ _RUNTIME: dict[Any, Effect] = {
     runtime.dot_lhs: NEW, runtime.dot_rhs: NEW, runtime.inner_lhs: NEW, runtime.inner_rhs: NEW,
     runtime.tensordot_lhs: NEW, runtime.tensordot_rhs: NEW, runtime.prod_adjoint: NEW, runtime.untile: NEW,
     runtime.norm_adjoint: NEW, runtime.solve_adjoint_a: NEW, runtime.solve_adjoint_b: NEW,
-    runtime.astype_adjoint: NEW, runtime.inverse_axes: NEW, runtime.index_order: NEW, runtime.float_dtype: NEW,
+    runtime.astype_adjoint: NEW, runtime.inverse_axes: NEW, runtime.index_order: NEW, runtime.adjoint_dtype: NEW, runtime.floating: NEW,
     runtime.Adjoints: Effect("alloc", (0,)), runtime.AdjointDict: Effect("alloc", (0,)),
     # (writes its accumulator and returns it)
     runtime.add_at: Effect("view", (0,), writes=(0,)),

@@ -42,7 +42,7 @@ def _broadcast_one(value: Value, shapes: dict) -> tuple | None:
     return None
 
 
-def _identity(op: Op, shapes: dict | None = None) -> Value | None:
+def _identity(op: Op, shapes: dict | None = None, dtypes: dict | None = None) -> Value | None:
     """The operand `op` returns unchanged, if it is an identity such as `1.0 * x`, or
     `np.broadcast_to(1.0, S) * y` for a `y` of shape S."""
     if op.kind != "call" or op.attrs.get("kwnames"):
@@ -57,6 +57,8 @@ def _identity(op: Op, shapes: dict | None = None) -> Value | None:
         for one, other in ((args[0], args[1]), (args[1], args[0])):
             if _is_number(one, 1) and not static_value(other)[0] and _numeric(other):
                 return other
+            if _keeps_dtype(one, other, dtypes or {}) and not static_value(other)[0] and _numeric(other):
+                return other  # (`np.float32(1.0) * x`, the seed of a float32 gradient, with x float32)
     if callee in (operator.truediv, operator.pow) and len(args) == 2 and _is_number(args[1], 1) \
             and not static_value(args[0])[0] and _numeric(args[0]):
         return args[0]
@@ -71,6 +73,13 @@ def _identity(op: Op, shapes: dict | None = None) -> Value | None:
         if inner is not None and inner.kind == "call" and inner.attrs["callee"] is operator.neg:
             return inner.operands[0]
     return None
+
+
+def _keeps_dtype(one: Value, other: Value, dtypes: dict) -> bool:
+    """Whether `one` is a NumPy scalar 1 whose product with `other` has `other`'s dtype."""
+    ok, constant = static_value(one)
+    return ok and isinstance(constant, np.generic) and constant == 1 and other in dtypes and \
+        np.result_type(constant, dtypes[other]) == dtypes[other]
 
 
 def _shape_of_result_is(op: Op, operand: Value, shapes: dict | None) -> bool:
@@ -183,6 +192,7 @@ def simplify(function: Function) -> Function:
     """Rewrite identities and fold constant arithmetic, in place."""
     replaced: dict[Value, Value] = {}
     shapes = {v: f.shape for v, f in getattr(function, "facts", {}).items() if f.shape is not None}
+    dtypes = {v: f.dtype for v, f in getattr(function, "facts", {}).items() if f.dtype is not None}
     for op in function.walk():
         op.operands = [replaced.get(v, v) for v in op.operands]
         if len(op.results) != 1:
@@ -191,7 +201,7 @@ def simplify(function: Function) -> Function:
             _drop_broadcasts(op, shapes)
         # Only the backward's identities: in the forward, `y = x * 1.0` must stay a new array
         # (an in-place write into y must not reach x).
-        same = _identity(op, shapes) if op.backward else None
+        same = _identity(op, shapes, dtypes) if op.backward else None
         if same is not None:
             result = op.result
             replaced[result] = same

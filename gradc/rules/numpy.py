@@ -240,10 +240,10 @@ def extremum(g, ans, a, axis=None, keepdims=False):
     # The gradient goes to the elements equal to the result, split evenly between ties; the
     # count divides the (small) g first, so the full-size array is multiplied once.
     if axis is None or keepdims:
-        winners = a == ans
-        return winners * (g / np.sum(winners, axis=axis, keepdims=True))
+        winners = a == ans  # (the count of ties in the result's dtype: an int64 count would make float32 float64)
+        return winners * (g / np.sum(winners, axis=axis, keepdims=True, dtype=ans.dtype))
     winners = a == np.expand_dims(ans, axis)
-    return winners * (np.expand_dims(g, axis) / np.sum(winners, axis=axis, keepdims=True))
+    return winners * (np.expand_dims(g, axis) / np.sum(winners, axis=axis, keepdims=True, dtype=ans.dtype))
 
 
 @vjp(np.var, Method("var"))

@@ -209,5 +209,5 @@ def unrepeat_items_(h, ans, g, items):
 
 
 # (a step function, a check, zeros, and values of dtypes and axes: no gradient)
-zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for, runtime.float_dtype,
+zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for, runtime.adjoint_dtype, runtime.floating,
               runtime.inverse_axes, runtime.index_order)
