@@ -473,7 +473,7 @@ class _Backward:
                                  kwnames=tuple(keywords), rule_call=True)
         contributions = self.distribute(op, rule, returned, targets)
         self.localize(self.region.ops[first_new:], [item for _, item in contributions])
-        for target, item in contributions:
+        for target, item in _summed_per_operand(self, contributions):
             self.accumulate(target, item)
 
     def localize(self, ops: list[Op], roots: list[Value]) -> None:
@@ -624,6 +624,15 @@ def _reduction_axes(target: tuple, result: tuple) -> tuple[tuple, tuple] | None:
 @functools.lru_cache(maxsize=1024)
 def _signature_of(rule: Any) -> inspect.Signature:
     return inspect.signature(rule)
+
+
+def _summed_per_operand(sweep: "_Backward", contributions: list[tuple[Value, Value]]) -> list[tuple[Value, Value]]:
+    """One contribution per operand: an op reading a value twice (`v * v`) adds its two parts
+    first, `dv + (p + p)` (which factor folding makes `dv + 2 * p`, exactly), not `(dv + p) + p`."""
+    summed: dict[Value, Value] = {}
+    for target, item in contributions:
+        summed[target] = sweep.call(operator.add, summed[target], item) if target in summed else item
+    return list(summed.items())
 
 
 def _one_of(dtype: Any) -> Any:
