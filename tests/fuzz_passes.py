@@ -14,6 +14,8 @@ of any shape too (`GradFunction.source`'s path, where fewer shapes are known).
 A program lands in one class per stage: `same`, `close`, `differs` (a failure), `crash` (gradc raised
 something other than a GradcError: a failure) or `refused` (a GradcError: counted, not a failure,
 though the generator only makes programs gradc supports). Exit status 1 on any failure.
+Inlining (a lowering, not a pass) is checked the same way: each program that calls helpers against
+itself with the helpers' expressions pasted in by hand (`inline_helpers`), neither optimized.
 `check_program` is what tests/test_passes_on_numbers.py runs.
 """
 from __future__ import annotations
@@ -92,8 +94,64 @@ def _compare(a, b, scale):
     return f"{np.asarray(a).tolist()} vs {np.asarray(b).tolist()} ({_ulps(a, b, scale):.3g} ulps)"
 
 
+def inline_helpers(source):
+    """`source` with every call of a one-line helper (`def helper0(p, q): return ...`) replaced by the
+    helper's expression, its parameters by the call's arguments: what gradc's inlining must match."""
+    import ast
+    import copy
+    tree = ast.parse(source)
+    helpers = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name != "f"}
+
+    class Substitute(ast.NodeTransformer):
+        def __init__(self, bindings):
+            self.bindings = bindings
+
+        def visit_Name(self, node):
+            return copy.deepcopy(self.bindings[node.id]) if node.id in self.bindings else node
+
+    class Inline(ast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            helper = helpers.get(getattr(node.func, "id", None))
+            if helper is None:
+                return node
+            params = [a.arg for a in helper.args.args]
+            return Substitute(dict(zip(params, node.args))).visit(copy.deepcopy(helper.body[0].value))
+
+    f = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "f")
+    Inline().visit(f)
+    tree.body = [node for node in tree.body if not (isinstance(node, ast.FunctionDef) and node.name != "f")]
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def check_inlining(program, directory, name, general=False):
+    """("same" | "close" | "differs" | "crash" | "refused", detail): the program against itself with its
+    helpers inlined by hand, neither optimized."""
+    import gradc
+    from gradc.api import _kind
+    args = program.args()
+    kinds = None if general else tuple(_kind(a) for a in args)
+    results = []
+    for label, source in (("calls", program.source), ("inlined", inline_helpers(program.source))):
+        f = import_program(source, directory, f"{name}_{label}").f
+        sys.modules.pop(f"{name}_{label}", None)
+        try:
+            value, grads = compile_through(f, 0, kinds)(*args)
+        except gradc.GradcError as error:
+            return "refused", f"{label}: {type(error).__name__}: {error}"
+        except Exception:
+            return "crash", f"{label}: " + traceback.format_exc(limit=-4)
+        results.append((value,) + tuple(grads))
+    scale = 1.0 + sum(float(np.sum(np.abs(r))) for r in results[0])
+    verdicts = [_compare(a, b, scale) for a, b in zip(*results)]
+    wrong = [v for v in verdicts if v not in ("same", "close")]
+    if wrong:
+        return "differs", wrong[0]
+    return ("same" if all(v == "same" for v in verdicts) else "close"), ""
+
+
 def check_program(program, directory, name, general=False):
-    """{stage: (class, detail)} for one program."""
+    """{stage: (class, detail)} for one program (and "inlining": `check_inlining`'s)."""
     import gradc
     from gradc.api import _kind
     f = import_program(program.source, directory, name).f
@@ -128,6 +186,8 @@ def check_program(program, directory, name, general=False):
             outcome[stage] = ("differs", f"{'value' if part == 0 else f'gradient {part - 1}'}: {why}")
         else:
             outcome[stage] = ("same" if all(why == "same" for _, why in verdicts) else "close", "")
+    if "def helper" in program.source:
+        outcome["inlining"] = check_inlining(program, directory, name, general)
     return outcome
 
 
@@ -159,7 +219,7 @@ def main(argv=None):
                         file.write(notes + f"# args seed {program.seed}\n" + program.source)
     classes = ("same", "close", "differs", "crash", "refused", "bad_program")
     print(f"{'stage':<16}" + "".join(f"{c:>12}" for c in classes))
-    for stage in STAGE_NAMES:
+    for stage in STAGE_NAMES + ["inlining"]:
         print(f"{stage:<16}" + "".join(f"{table[stage][c]:>12}" for c in classes))
     print(f"programs: {options.count}, with a failing stage: {failures}")
     return 1 if failures else 0
