@@ -5,7 +5,7 @@
     ...     return np.sum(np.tanh(x @ W))
     >>> dW = gradc.grad(loss)(np.ones((3, 2)), np.ones(3))
 """
-from .api import GradFunction, grad, source, value_and_grad, vjp
+from .api import GradFunction, grad, jvp, source, value_and_grad, vjp
 from .errors import (
     GradcError, NoGradientRuleError, NonDifferentiableArgumentError, NonScalarOutputError,
     SourceUnavailableError, UnsupportedSyntaxError,
@@ -15,7 +15,7 @@ from .extend import check_grad, defvjp, stop_gradient
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "source", "GradFunction", "defvjp", "stop_gradient", "check_grad",
+    "grad", "value_and_grad", "vjp", "jvp", "source", "GradFunction", "defvjp", "stop_gradient", "check_grad",
     "GradcError", "UnsupportedSyntaxError", "NoGradientRuleError", "NonScalarOutputError",
     "NonDifferentiableArgumentError", "SourceUnavailableError", "__version__",
 ]

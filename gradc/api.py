@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import rules  # noqa: F401  (registers every rule)
+from .ad.forward import forward
 from .ad.reverse import reverse
 from .backend.emit import emit
 from .backend import cache as disk_cache
@@ -32,7 +33,8 @@ from .passes import NUMPY, Target, share_primal
 from .rules.registry import _version as _rules_version
 from .rules.registry import version as rules_version
 
-__all__ = ["grad", "value_and_grad", "vjp", "source", "GradFunction", "compile_gradient", "Compiled"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "source", "GradFunction", "JVPFunction", "compile_gradient",
+           "Compiled"]
 
 
 def compile_gradient(fn: Callable, wrt: tuple[int, ...], mode: str = "grad", optimize: bool = True,
@@ -65,7 +67,10 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
     if primal is None or primal.kind_dependent:  # (its arguments' kinds decide what some names see)
         primal = lower_function(parsed, structures, kinds or None)
     primal = verify(primal)                                   # AST → normalized AST → IR
-    adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds, _vjp_of_callee)  # IR → adjoint IR
+    if mode == "jvp":                                         # IR → tangent IR (forward mode)
+        adjoint = forward(share_primal(primal, optimize), list(wrt), kinds)
+    else:                                                     # IR → adjoint IR (reverse mode)
+        adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds, _vjp_of_callee)
     adjoint = verify(run_passes(adjoint, optimize, target))   # → optimized IR, bufferized
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
     return Compiled(None, adjoint, emitted, compile_factory(emitted),  # → compiled function
@@ -653,6 +658,73 @@ class VJPFunction(GradFunction):
         return self._convert(result, wrt_args)
 
 
+class JVPFunction(GradFunction):
+    """`jvp(f)(*args, tangents)`: `(f(*args), the derivative of f at args along tangents)` (forward
+    mode). `tangents` is one tangent when `wrt` names one argument, a tuple when it is a tuple;
+    each has the structure, shape and floating dtype of its argument."""
+
+    def __init__(self, fun: Callable, wrt: int | str | Sequence[int | str] = 0, optimize: bool = True):
+        super().__init__(fun, wrt, optimize, mode="jvp")
+
+    def __call__(self, *args: Any) -> Any:
+        if not args:
+            raise GradcError("jvp(f) takes f's arguments, then the tangents")
+        *primal_args, tangents = args
+        tangents = tuple(tangents) if self._as_tuple and isinstance(tangents, (tuple, list)) else \
+            (tangents,) if not self._as_tuple else tangents
+        if not isinstance(tangents, tuple) or len(tangents) != len(self._wrt):
+            raise GradcError(f"jvp of {self.__wrapped__.__name__} with wrt={self._wrt if self._as_tuple else self._wrt[0]}"
+                             f" takes a tuple of {len(self._wrt)} tangents, one per argument")
+        wrt_args = self._wrt_arguments(tuple(primal_args), {})
+        for (name, value), tangent in zip(wrt_args, tangents):
+            _check_differentiable(name, value)
+            _check_tangent(name, value, tangent)
+        function = self._function_for(self._signature(tuple(primal_args), {}) + (None,) * len(tangents))
+        try:
+            value, tangent = function(*primal_args, *tangents)
+        except Exception as exc:
+            self._note(exc)
+            raise
+        return value, _match_output(tangent, value)
+
+
+def _check_tangent(name: str, value: Any, tangent: Any) -> None:
+    """A tangent has its argument's structure and shape and a floating dtype."""
+    if type(value) in (list, tuple, dict):
+        if type(tangent) is not type(value) or len(tangent) != len(value) or \
+                (type(value) is dict and set(tangent) != set(value)):
+            raise GradcError(f"the tangent of `{name}` must be a {type(value).__name__} like it "
+                             f"({len(value)} items{', keys ' + repr(sorted(value)) if type(value) is dict else ''}), "
+                             f"not {type(tangent).__name__}")
+        pairs = value.items() if type(value) is dict else enumerate(value)
+        for key, item in pairs:
+            _check_tangent(f"{name}[{key!r}]", item, tangent[key])
+        return
+    if isinstance(tangent, (bool, np.bool_)) or (np.ndim(tangent) >= 0 and
+                                                 not np.issubdtype(np.asarray(tangent).dtype, np.inexact)):
+        raise GradcError(f"the tangent of `{name}` is {np.asarray(tangent).dtype}: tangents are floating-point "
+                         f"(pass `{name}`'s tangent as floats)")
+    if np.shape(tangent) != np.shape(value):
+        raise GradcError(f"the tangent of `{name}` has shape {np.shape(tangent)}; `{name}` has shape "
+                         f"{np.shape(value)}: a tangent is shaped like its argument")
+
+
+def _match_output(tangent: Any, value: Any) -> Any:
+    """The output tangent in the output's structure, shape and floating dtype (0 where f does not
+    depend on the arguments differentiated: zeros shaped like the output)."""
+    if type(value) in (list, tuple):
+        return type(value)(_match_output(t, v) for t, v in zip(tangent, value))
+    if type(value) is dict:
+        return {key: _match_output(tangent[key], v) for key, v in value.items()}
+    if isinstance(value, float):
+        return float(tangent)
+    if isinstance(value, (np.ndarray, np.generic)) and np.issubdtype(value.dtype, np.inexact):
+        result = np.asarray(tangent, dtype=value.dtype)
+        return np.array(np.broadcast_to(result, np.shape(value))) if result.shape != np.shape(value) else \
+            (result if isinstance(value, np.ndarray) else value.dtype.type(result))
+    return tangent
+
+
 def _unwrap(fun: Callable) -> Callable:
     """A GradFunction's generated function, so gradients can be differentiated again."""
     if isinstance(fun, GradFunction):  # (the generated function itself: it writes into no argument, so
@@ -685,8 +757,16 @@ def vjp(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> VJPFuncti
     return VJPFunction(fun, wrt)
 
 
+def jvp(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> JVPFunction:
+    """Jacobian-vector product (forward mode): `jvp(f)(*args, tangents)` returns `(value, output tangent)`."""
+    return JVPFunction(fun, wrt)
+
+
 def source(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0, mode: str = "reverse") -> str:
-    """The generated gradient source of `fun` (as `GradFunction.source`)."""
-    if mode != "reverse":
-        raise GradcError(f"mode={mode!r}: gradc generates reverse-mode source; forward mode is not built yet")
-    return grad(fun, wrt=wrt).source
+    """The generated source of `fun`'s derivative: `mode` "reverse" (the gradient, as
+    `GradFunction.source`) or "forward" (the JVP: value and output tangent)."""
+    if mode == "reverse":
+        return grad(fun, wrt=wrt).source
+    if mode == "forward":
+        return jvp(fun, wrt=wrt).source
+    raise GradcError(f"mode={mode!r}: gradc generates mode='reverse' or mode='forward' source")

@@ -583,6 +583,12 @@ def astype_adjoint(g, x, ans):
         return np.zeros(np.shape(x), dtype=floating(np.result_type(x)))
     return np.asarray(g).astype(floating(np.result_type(x)))
 
+def astype_tangent(t, ans):
+    """The tangent of `x.astype(dtype)` (`ans`): `t` cast the same way; 0 where the cast went to integers."""
+    if not np.issubdtype(np.asarray(ans).dtype, np.inexact):
+        return np.zeros(np.shape(ans), dtype=np.float64)
+    return np.asarray(t).astype(np.asarray(ans).dtype)
+
 __all__ += ["hstack_adjoint", "vstack_adjoint", "solve_adjoint_a", "zeros_for", "add_at", "unbroadcast_to",
             "Adjoints", "AdjointDict", "add_adjoints", "assign_item", "erase_item", "assigned_part",
             "list_append", "unappend", "copy_of", "added_at", "adjoint_dtype", "floating"]

@@ -20,13 +20,13 @@ import operator
 import numpy as np
 
 from ..runtime import (
-    astype_adjoint, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoints, hstack_adjoint, index_order,
+    astype_adjoint, astype_tangent, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoints, hstack_adjoint, index_order,
     inner_lhs, inner_rhs, inverse_axes, norm_adjoint, prod_adjoint, reshape_like, scatter_add,
     sigmoid, solve_adjoint_a, solve_adjoint_b, split_like, tensordot_lhs, tensordot_rhs, tie_step, trace_adjoint,
     unbroadcast,
     unrepeat, unstack, untile, vstack_adjoint,
 )
-from .registry import Attr, Method, shapes_known, vjp, zero_gradient
+from .registry import Attr, Method, jvp, shapes_known, vjp, zero_gradient
 
 # -- elementwise functions of one argument ---------------------------------------------------
 
@@ -204,7 +204,7 @@ def clip(g, ans, a, a_min, a_max):
     return g * w_lo * w_hi, g * (1.0 - w_lo) * w_hi, g * (1.0 - w_hi)
 
 
-@vjp(Method("clip"))
+@vjp(Method("clip"), elementwise=True)
 def clip_method(g, ans, a, min=None, max=None):
     w_lo = tie_step(a, min) if min is not None else 1.0
     w_hi = tie_step(max, np.maximum(a, min) if min is not None else a) if max is not None else 1.0
@@ -214,14 +214,14 @@ def clip_method(g, ans, a, min=None, max=None):
 # -- reductions -------------------------------------------------------------------------------
 
 
-@vjp(np.sum, Method("sum"))
+@vjp(np.sum, Method("sum"), linear="each")
 def sum_(g, ans, a, axis=None, dtype=None, keepdims=False):
     if axis is None or keepdims:
         return np.broadcast_to(g, np.shape(a))
     return np.broadcast_to(np.expand_dims(g, axis), np.shape(a))
 
 
-@vjp(np.mean, Method("mean"))
+@vjp(np.mean, Method("mean"), linear="each")
 def mean(g, ans, a, axis=None, dtype=None, keepdims=False):
     if axis is None and not keepdims:
         return np.broadcast_to(g / np.size(a), np.shape(a))
@@ -235,6 +235,11 @@ def prod(g, ans, a, axis=None, keepdims=False):
     return prod_adjoint(g, a, axis, keepdims)
 
 
+@jvp(np.prod, Method("prod"))
+def prod_jvp(t, ans, a, axis=None, keepdims=False):
+    return np.sum(prod_adjoint(np.ones_like(ans), a, axis, keepdims) * t, axis=axis, keepdims=keepdims)
+
+
 @vjp(np.max, np.amax, Method("max"), np.min, np.amin, Method("min"))
 def extremum(g, ans, a, axis=None, keepdims=False):
     # The gradient goes to the elements equal to the result, split evenly between ties; the
@@ -246,6 +251,13 @@ def extremum(g, ans, a, axis=None, keepdims=False):
     return winners * (np.expand_dims(g, axis) / np.sum(winners, axis=axis, keepdims=True, dtype=ans.dtype))
 
 
+@jvp(np.max, np.amax, Method("max"), np.min, np.amin, Method("min"))
+def extremum_jvp(t, ans, a, axis=None, keepdims=False):
+    winners = a == (ans if axis is None or keepdims else np.expand_dims(ans, axis))
+    return np.sum(t * winners, axis=axis, keepdims=keepdims) / np.sum(winners, axis=axis, keepdims=keepdims,
+                                                                       dtype=ans.dtype)
+
+
 @vjp(np.var, Method("var"))
 def var(g, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
@@ -253,6 +265,12 @@ def var(g, ans, a, axis=None, ddof=0, keepdims=False):
     if axis is None or keepdims:
         return g * 2.0 * centered / (n - ddof)
     return np.expand_dims(g, axis) * 2.0 * centered / (n - ddof)
+
+
+@jvp(np.var, Method("var"))
+def var_jvp(t, ans, a, axis=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)  # (the tangent's own mean cancels: centered sums to 0)
+    return np.sum(centered * t, axis=axis, keepdims=keepdims) * (2.0 / (np.size(a) / np.size(ans) - ddof))
 
 
 @vjp(np.std, Method("std"))
@@ -264,7 +282,13 @@ def std(g, ans, a, axis=None, ddof=0, keepdims=False):
     return np.expand_dims(g / ans, axis) * centered / (n - ddof)
 
 
-@vjp(np.cumsum, Method("cumsum"))
+@jvp(np.std, Method("std"))
+def std_jvp(t, ans, a, axis=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    return np.sum(centered * t, axis=axis, keepdims=keepdims) / ((np.size(a) / np.size(ans) - ddof) * ans)
+
+
+@vjp(np.cumsum, Method("cumsum"), linear="each")
 def cumsum(g, ans, a, axis=None):
     if axis is None:
         return np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a))
@@ -274,41 +298,41 @@ def cumsum(g, ans, a, axis=None):
 # -- linear algebra ---------------------------------------------------------------------------
 
 
-@vjp(np.dot, Method("dot"))
+@vjp(np.dot, Method("dot"), linear="each")
 def dot(g, ans, a, b):
     if shapes_known(a, b) and np.ndim(a) == 2 and np.ndim(b) == 2:
         return g @ b.T, a.T @ g
     return dot_lhs(g, a, b), dot_rhs(g, a, b)
 
 
-@vjp(np.outer)
+@vjp(np.outer, linear="each")
 def outer(g, ans, a, b):
     return np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))
 
 
-@vjp(np.inner)
+@vjp(np.inner, linear="each")
 def inner(g, ans, a, b):
     return inner_lhs(g, a, b), inner_rhs(g, a, b)
 
 
-@vjp(np.tensordot)
+@vjp(np.tensordot, linear="each")
 def tensordot(g, ans, a, b, axes=2):
     return tensordot_lhs(g, a, b, axes), tensordot_rhs(g, a, b, axes)
 
 
-@vjp(np.einsum, diff_varargs=True)
+@vjp(np.einsum, diff_varargs=True, linear="each")
 def einsum(g, ans, subscripts, *operands):
     return einsum_adjoints(g, subscripts, operands)
 
 
-@vjp(np.trace, Method("trace"))
+@vjp(np.trace, Method("trace"), linear="each")
 def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None):
     if np.ndim(a) == 2:
         return g * np.eye(np.shape(a)[0], np.shape(a)[1], k=offset)
     return trace_adjoint(g, a, offset, axis1, axis2)
 
 
-@vjp(np.diag)
+@vjp(np.diag, linear="each")
 def diag(g, ans, v, k=0):
     return diag_adjoint(g, v, k)
 
@@ -318,15 +342,30 @@ def norm(g, ans, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint(g, ans, x, ord, axis, keepdims)
 
 
+@jvp(np.linalg.norm)
+def norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
+    return np.sum(norm_adjoint(np.ones_like(ans), ans, x, ord, axis, keepdims) * t, axis=axis, keepdims=keepdims)
+
+
 @vjp(np.linalg.inv)
 def inv(g, ans, a):
     ans_t = np.swapaxes(ans, -1, -2)
     return -(ans_t @ g @ ans_t)
 
 
+@jvp(np.linalg.inv)
+def inv_jvp(t, ans, a):
+    return -(ans @ t @ ans)
+
+
 @vjp(np.linalg.det)
 def det(g, ans, a):
     return np.expand_dims(g * ans, (-1, -2)) * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@jvp(np.linalg.det)
+def det_jvp(t, ans, a):
+    return ans * np.sum(np.swapaxes(np.linalg.inv(a), -1, -2) * t, axis=(-2, -1))
 
 
 @vjp(np.linalg.solve)
@@ -335,15 +374,21 @@ def solve(g, ans, a, b):
     return solve_adjoint_a(gb, ans, b), gb
 
 
+@jvp(np.linalg.solve)
+def solve_jvp(t, ans, a, b):
+    ta, tb = t  # (zeros where an argument has no tangent)
+    return np.linalg.solve(a, tb - ta @ ans)
+
+
 # -- shapes and copies ------------------------------------------------------------------------
 
 
-@vjp(np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, Method("squeeze"))
+@vjp(np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, Method("squeeze"), linear="each")
 def reshape(g, ans, a, *options, **keywords):
     return reshape_like(g, a)
 
 
-@vjp(np.reshape)
+@vjp(np.reshape, linear="each")
 def reshape_function(g, ans, a, shape=None, order="C", **keywords):
     if order == "C":
         return reshape_like(g, a)
@@ -352,7 +397,7 @@ def reshape_function(g, ans, a, shape=None, order="C", **keywords):
     return np.reshape(g, np.shape(a), order=index_order(a, order))
 
 
-@vjp(Method("reshape"))
+@vjp(Method("reshape"), linear="each")
 def reshape_method(g, ans, a, *shape, order="C", **keywords):
     if order == "C":
         return reshape_like(g, a)
@@ -361,7 +406,7 @@ def reshape_method(g, ans, a, *shape, order="C", **keywords):
     return np.reshape(g, np.shape(a), order=index_order(a, order))
 
 
-@vjp(np.ravel, Method("ravel"), Method("flatten"))
+@vjp(np.ravel, Method("ravel"), Method("flatten"), linear="each")
 def ravel(g, ans, a, order="C"):
     if order == "C":
         return reshape_like(g, a)
@@ -370,80 +415,80 @@ def ravel(g, ans, a, order="C"):
     return np.reshape(g, np.shape(a), order=index_order(a, order))
 
 
-@vjp(np.transpose)
+@vjp(np.transpose, linear="each")
 def transpose(g, ans, a, axes=None):
     if axes is None:
         return np.transpose(g)
     return np.transpose(g, inverse_axes((axes,), np.ndim(a)))
 
 
-@vjp(Method("transpose"))
+@vjp(Method("transpose"), linear="each")
 def transpose_method(g, ans, a, *axes):
     return np.transpose(g, inverse_axes(axes, np.ndim(a)))
 
 
-@vjp(Attr("T"))
+@vjp(Attr("T"), linear="each")
 def transposed(g, ans, a):
     return np.transpose(g)
 
 
-@vjp(np.swapaxes, Method("swapaxes"))
+@vjp(np.swapaxes, Method("swapaxes"), linear="each")
 def swapaxes(g, ans, a, axis1=None, axis2=None):
     return np.swapaxes(g, axis1, axis2)
 
 
-@vjp(np.moveaxis)
+@vjp(np.moveaxis, linear="each")
 def moveaxis(g, ans, a, source=None, destination=None):
     return np.moveaxis(g, destination, source)
 
 
-@vjp(np.broadcast_to)
+@vjp(np.broadcast_to, linear="each")
 def broadcast_to(g, ans, array, shape=None):
     return unbroadcast(g, array)
 
 
-@vjp(np.flip)
+@vjp(np.flip, linear="each")
 def flip(g, ans, m, axis=None):
     return np.flip(g, axis)
 
 
-@vjp(np.tile)
+@vjp(np.tile, linear="each")
 def tile(g, ans, A, reps=None):
     return untile(g, A, reps)
 
 
-@vjp(np.repeat, Method("repeat"))
+@vjp(np.repeat, Method("repeat"), linear="each")
 def repeat(g, ans, a, repeats=None, axis=None):
     return unrepeat(g, a, repeats, axis)
 
 
-@vjp(np.concatenate)
+@vjp(np.concatenate, linear="joint")
 def concatenate(g, ans, arrays, axis=0):
     return split_like(g, arrays, axis)
 
 
-@vjp(np.stack)
+@vjp(np.stack, linear="joint")
 def stack(g, ans, arrays, axis=0):
     return unstack(g, arrays, axis)
 
 
-@vjp(np.hstack)
+@vjp(np.hstack, linear="joint")
 def hstack(g, ans, tup):
     return hstack_adjoint(g, tup)
 
 
-@vjp(np.vstack)
+@vjp(np.vstack, linear="joint")
 def vstack(g, ans, tup):
     return vstack_adjoint(g, tup)
 
 
-@vjp(np.array, np.asarray)
+@vjp(np.array, np.asarray, linear="joint")
 def array(g, ans, object, dtype=None):
     # The adjoint of a (nested) list of scalars is an array indexed like that list.
     return g
 
 
-@vjp(Method("copy"), np.copy, Attr("real"))
+@vjp(Method("copy"), np.copy, Attr("real"), linear="each")
 def copy(g, ans, a):
     return g
 
@@ -453,7 +498,12 @@ def astype(g, ans, a, dtype=None):
     return astype_adjoint(g, a, ans)
 
 
-@vjp(np.take)
+@jvp(Method("astype"))
+def astype_jvp(t, ans, a, dtype=None):
+    return astype_tangent(t, ans)
+
+
+@vjp(np.take, linear="each")
 def take(g, ans, a, indices=None, axis=None):
     if axis is None:
         return np.reshape(scatter_add(g, np.ravel(a), indices), np.shape(a))

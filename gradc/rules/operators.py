@@ -33,12 +33,12 @@ def truediv(g, ans, a, b):
 
 
 # `+` and `*` of lists and tuples (the lowering tells them from arithmetic by the operands' kinds)
-@vjp(operator.concat)
+@vjp(operator.concat, linear="joint")
 def concat(g, ans, a, b):
     return unconcat(g, a)
 
 
-@vjp(runtime.repeat_items)
+@vjp(runtime.repeat_items, linear="each")
 def repeat_items(g, ans, items, n):
     return unrepeat_items(g, items), None
 
@@ -58,7 +58,7 @@ def mod(g, ans, a, b):
     return g, -g * np.floor_divide(a, b)
 
 
-@vjp(operator.matmul, np.matmul)
+@vjp(operator.matmul, np.matmul, linear="each")
 def matmul(g, ans, a, b):
     if shapes_known(a, b) and np.ndim(a) == 2 and np.ndim(b) == 2:
         return g @ b.T, a.T @ g
@@ -76,6 +76,6 @@ zero_gradient(
 )
 
 
-@vjp(operator.getitem)
+@vjp(operator.getitem, linear="each")
 def getitem(g, ans, a, index=None):
     return scatter_add(g, a, index)

@@ -64,6 +64,16 @@ class Rule:
     diff_params: tuple[str, ...] = field(default=())
     #: Name of a `*args` parameter whose items are all differentiable (einsum's operands).
     var_param: str | None = None
+    #: How the primitive is linear, which gives its JVP without a rule of its own: "each" (in each
+    #: differentiable argument apart, the others fixed: `a @ b`, `np.sum(a)`, `x[i]`: the tangent is a
+    #: sum of the primitive applied with one argument replaced by its tangent), "joint" (in all of
+    #: them together: `np.concatenate(items)`, `assign_item(a, i, v)`: applied to the tangents).
+    linear: str = ""
+    #: The parameters it is linear in, where not all the differentiable ones (`assign_item`'s index).
+    linear_in: tuple[str, ...] = field(default=())
+    #: Elementwise (diagonal Jacobian, broadcasting): its VJP with `g` replaced by an argument's
+    #: tangent is that argument's part of the JVP (`g * cos(x)` gives `dx * cos(x)`).
+    elementwise: bool = False
 
 
 class _Registry(dict):
@@ -109,12 +119,15 @@ def _differentiable_params(fn: Callable) -> tuple[tuple[str, ...], str | None]:
 
 
 def vjp(*primitives: Hashable, broadcasts: bool = False, user: bool = False,
-        diff_varargs: bool = False) -> Callable:
+        diff_varargs: bool = False, linear: str = "", elementwise: bool = False,
+        linear_in: tuple[str, ...] = ()) -> Callable:
     """Decorator registering a VJP rule for one or more primitives.
 
     `broadcasts`: the primitive is elementwise with broadcasting, so each gradient
     is summed back to its operand's shape. `diff_varargs`: the items of the rule's
-    `*args` parameter are differentiable operands (einsum's), not options.
+    `*args` parameter are differentiable operands (einsum's), not options. `linear`
+    ("each" or "joint") and `elementwise` say how forward mode gets the JVP from the
+    primitive or the VJP (see `Rule`); a unary ufunc or `math` function is elementwise.
     """
 
     def register(fn: Callable) -> Callable:
@@ -123,10 +136,22 @@ def vjp(*primitives: Hashable, broadcasts: bool = False, user: bool = False,
         for primitive in primitives:
             rule = _entry(primitive)
             rule.vjp, rule.broadcasts, rule.user, rule.zero = fn, broadcasts, user, False
-            rule.diff_params, rule.var_param = diff, var
+            rule.diff_params, rule.var_param, rule.linear = diff, var, linear
+            rule.linear_in = linear_in or diff
+            rule.elementwise = elementwise or broadcasts or _elementwise(primitive)
         return fn
 
     return register
+
+
+def _elementwise(primitive: Any) -> bool:
+    import math
+    import operator
+    import numpy as np
+    if isinstance(primitive, np.ufunc):
+        return primitive.signature is None  # (np.matmul is a generalized ufunc)
+    return getattr(primitive, "__module__", None) == "math" or primitive in (operator.neg, operator.pos) or \
+        (callable(primitive) and getattr(math, getattr(primitive, "__name__", ""), None) is primitive)
 
 
 def jvp(*primitives: Hashable) -> Callable:

@@ -30,18 +30,18 @@ def scatter_add(g, ans, g_in, x, index):
     return g[index], None, None
 
 
-@vjp(runtime.assign_item)
+@vjp(runtime.assign_item, linear="joint", linear_in=("a", "value"))
 def assign_item(g, ans, a, index, value):
     dvalue = assigned_part(g, index, value)  # (read before `g` is zeroed there, in place where it can be)
     return erase_item(g, index), None, dvalue
 
 
-@vjp(runtime.copy_of)
+@vjp(runtime.copy_of, linear="each")
 def copy_of(g, ans, x):
     return g
 
 
-@vjp(runtime.list_append)
+@vjp(runtime.list_append, linear="joint")
 def list_append(g, ans, items, item):
     return unappend(g)
 
