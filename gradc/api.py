@@ -68,7 +68,7 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
         primal = lower_function(parsed, structures, kinds or None)
     primal = verify(primal)                                   # AST → normalized AST → IR
     if mode == "jvp":                                         # IR → tangent IR (forward mode)
-        adjoint = forward(share_primal(primal, optimize), list(wrt), kinds)
+        adjoint = forward(share_primal(primal, optimize), list(wrt), kinds, _jvp_of_callee)
     else:                                                     # IR → adjoint IR (reverse mode)
         adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds, _vjp_of_callee)
     adjoint = verify(run_passes(adjoint, optimize, target))   # → optimized IR, bufferized
@@ -126,6 +126,11 @@ def _flat(items: list) -> list:
 def _vjp_of_callee(function: Callable, wrt: tuple[int, ...]) -> Callable:
     """The vjp a recursive call is differentiated by at run time (see ad/reverse.recursive_rule)."""
     return VJPFunction(function, wrt=wrt)
+
+
+def _jvp_of_callee(function: Callable, wrt: tuple[int, ...]) -> Callable:
+    """The jvp a recursive call is differentiated by in forward mode (see ad/forward.recursive_jvp)."""
+    return JVPFunction(function, wrt=wrt)
 
 
 def _closure(fn: Callable) -> dict[str, Any]:

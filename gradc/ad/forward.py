@@ -21,6 +21,7 @@ sequence walks its tangent beside it (`for x, x_dot in zip(xs, xs_dot)`).
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 from typing import Any
@@ -44,6 +45,7 @@ class _Forward:
         self.primal, self.active, self.facts, self.scalars = primal, active, facts, scalars
         self.tangent: dict[Value, Value] = {}
         self.out: list[Op] = []  # (where the ops being emitted go)
+        self.make_jvp: Any = None  # (the api's jvp, for a call of the function to itself)
         self.loc = self.stmt = None
 
     # -- emitting --------------------------------------------------------------------------------
@@ -102,6 +104,8 @@ class _Forward:
             return
         if op.kind in ("const", "boolop"):
             return
+        if op.attrs.get("recursive") and self.make_jvp is not None:
+            return self.set_tangent(op.result, self.recursion(op))
         rule = lookup(rule_key(op))
         if rule is not None and rule.zero:
             return
@@ -112,6 +116,16 @@ class _Forward:
         tangent = self.apply(op, rule)
         if tangent is not None:
             self.set_tangent(op.result, tangent)
+
+    def recursion(self, op: Op) -> Value:
+        """A call of the function to itself: its own JVP, compiled by gradc and called at run time
+        (each level computes its value again: a depth-d recursion costs O(d²) operations)."""
+        if op.kwnames:
+            raise UnsupportedSyntaxError("forward mode through a recursive call with keyword arguments", op.loc)
+        wrt = tuple(k for k, v in enumerate(op.operands) if v in self.tangent)
+        tangent_of = recursive_jvp(op.attrs["callee"], wrt, self.make_jvp)
+        return self.emit("call", list(op.operands) + [self.tangent[op.operands[k]] for k in wrt], callee=tangent_of,
+                         spelling=None, kwnames=())
 
     # -- rules -----------------------------------------------------------------------------------
     def positions(self, op: Op, rule: Rule) -> list[tuple[str, int]]:
@@ -146,8 +160,10 @@ class _Forward:
             return self.replaced(op, {k: self.tangent_or_zero(op.operands[k]) for name, k in places
                                       if name in rule.linear_in or name == rule.var_param})
         if rule.elementwise:
-            return self.total([self.spread(self.vjp_part(op, rule, places, k), op.result, op.operands[k])
-                               for _, k in active])
+            parts = [self.vjp_part(op, rule, places, k) for _, k in active]
+            parts = [self.spread(part, op.result, op.operands[k]) for part, (_, k) in zip(parts, active)
+                     if part is not None]
+            return self.total(parts) if parts else None
         raise NoGradientRuleError(f"no forward-mode (JVP) rule for {_describe(op)}: its reverse-mode rule is not "
                                   "elementwise or linear, and it has no JVP of its own", op.loc)
 
@@ -218,7 +234,12 @@ class _Forward:
         index = [position for _, position in places].index(k)
         owner = returned.owner
         if owner is not None and owner.kind == "tuple" and len(owner.operands) == len(places):
-            return owner.operands[index]
+            part = owner.operands[index]
+            return None if part.owner is not None and part.owner.kind == "const" and \
+                part.owner.attrs["value"] is None else part  # (a rule's None: no gradient, no tangent)
+        if owner is not None and owner.kind == "const" and isinstance(owner.attrs["value"], tuple):
+            part = owner.attrs["value"][index]
+            return None if part is None else self.const(part)
         return self.emit("getitem", [returned, self.const(index)])
 
     def explicit(self, op: Op, rule: Rule, places: list) -> Value:
@@ -325,6 +346,22 @@ class _Forward:
         body.ops[0:0] = reads
 
 
+@functools.lru_cache(maxsize=None)
+def recursive_jvp(function: Any, wrt: tuple, make_jvp: Any) -> Any:
+    """`function`'s JVP along tangents of the arguments at `wrt`, as a function of the arguments
+    then those tangents, returning the output's tangent (`make_jvp` is the api's `jvp`)."""
+    made: list = []
+
+    def tangent(*arguments: Any) -> Any:
+        if not made:
+            made.append(make_jvp(function, wrt))
+        count = len(arguments) - len(wrt)
+        return made[0](*arguments[:count], tuple(arguments[count:]))[1]
+
+    tangent.__name__ = tangent.__qualname__ = f"{function.__name__}_jvp"
+    return tangent
+
+
 def _dot_name(value: Value) -> str:
     """A tangent's name: its primal's, then `_dot` (`h_dot`; an adjoint is `dh`)."""
     return (value.hint if value.hint and not value.temp else describe_value(value)) + "_dot"
@@ -335,7 +372,7 @@ def _describe(op: Op) -> str:
     return _describe_op(op)
 
 
-def forward(primal: Function, wrt: list[int], kinds: tuple = ()) -> Function:
+def forward(primal: Function, wrt: list[int], kinds: tuple = (), make_jvp: Any = None) -> Function:
     """The JVP function of `primal`: its arguments, then one tangent per `wrt` argument (shaped
     like it; a container's tangent has its structure); it returns `(value, output tangent)`.
     `primal` is left as it is."""
@@ -352,6 +389,7 @@ def forward(primal: Function, wrt: list[int], kinds: tuple = ()) -> Function:
     scalar_params = {p for p, kind in zip(primal.params, kinds) if abstract_kind(kind).shape == ()}
     scalars = scalar_values(primal, scalar_params) | {v for v, fact in facts.items() if fact.shape == ()}
     sweep = _Forward(primal, active, facts, scalars)
+    sweep.make_jvp = make_jvp
     tangent_params = []
     entry: list[Op] = []
     for i in wrt:

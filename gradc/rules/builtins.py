@@ -9,7 +9,7 @@ import builtins
 import numpy as np
 
 from ..runtime import reshape_like
-from .registry import vjp, zero_gradient
+from .registry import jvp, vjp, zero_gradient
 
 
 @vjp(builtins.abs, broadcasts=True)
@@ -22,9 +22,14 @@ def float_(g, ans, x):
     return reshape_like(g, x)
 
 
-@vjp(builtins.sum, linear="each")
+@vjp(builtins.sum)
 def sum_(g, ans, iterable, start=0):
     return np.broadcast_to(g, np.shape(iterable))
+
+
+@jvp(builtins.sum)
+def sum_jvp(t, ans, iterable, start=0):
+    return sum(t)  # (`start` is a constant: linear in the items, not in start)
 
 
 @vjp(builtins.max, broadcasts=True)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ..runtime import prod_adjoint
-from .registry import vjp, zero_gradient
+from .registry import jvp, vjp, zero_gradient
 
 
 def _since_311(name):
@@ -173,7 +173,7 @@ def fmod(g, ans, x, y):
     return g, -g * round((x - ans) / y)
 
 
-@vjp(math.fsum)
+@vjp(math.fsum, linear="each")
 def fsum(g, ans, iterable):
     return np.broadcast_to(g, np.shape(iterable))
 
@@ -183,10 +183,21 @@ def prod(g, ans, iterable, start=1):
     return prod_adjoint(g * start, iterable)
 
 
+@jvp(math.prod)
+def prod_jvp(t, ans, iterable, start=1):
+    return float(np.sum(prod_adjoint(start, iterable) * np.asarray(t)))
+
+
 @vjp(math.dist)
 def dist(g, ans, p, q):
     d = g * np.subtract(p, q) / ans
     return d, -d
+
+
+@jvp(math.dist)
+def dist_jvp(t, ans, p, q):
+    tp, tq = t
+    return float(np.sum(np.subtract(p, q) * np.subtract(tp, tq))) / ans
 
 
 @vjp(math.copysign)

@@ -150,6 +150,8 @@ def _elementwise(primitive: Any) -> bool:
     import numpy as np
     if isinstance(primitive, np.ufunc):
         return primitive.signature is None  # (np.matmul is a generalized ufunc)
+    if primitive in (math.fsum, math.prod, math.dist):  # (of sequences)
+        return False
     return getattr(primitive, "__module__", None) == "math" or primitive in (operator.neg, operator.pos) or \
         (callable(primitive) and getattr(math, getattr(primitive, "__name__", ""), None) is primitive)
 
