@@ -769,9 +769,13 @@ def jvp(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> JVPFuncti
 
 def source(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0, mode: str = "reverse") -> str:
     """The generated source of `fun`'s derivative: `mode` "reverse" (the gradient, as
-    `GradFunction.source`) or "forward" (the JVP: value and output tangent)."""
+    `GradFunction.source`), "forward" (the JVP: value and output tangent) or "hvp" (the
+    Hessian-vector product: forward over reverse), the CLI's `--mode` names."""
     if mode == "reverse":
         return grad(fun, wrt=wrt).source
     if mode == "forward":
         return jvp(fun, wrt=wrt).source
-    raise GradcError(f"mode={mode!r}: gradc generates mode='reverse' or mode='forward' source")
+    if mode == "hvp":
+        from .derived import hvp
+        return hvp(fun, wrt=wrt).source
+    raise GradcError(f"mode={mode!r}: gradc generates mode='reverse', 'forward' or 'hvp' source")

@@ -18,7 +18,8 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from .api import grad
+from .api import JVPFunction, grad
+from .derived import hvp
 from .backend.standalone import standalone_module
 from .cli_check import check_inputs, run_check
 from .errors import GradcError
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="syntax colour with pygments, if installed (default: auto, on a terminal)")
     parser.add_argument("--no-optimize", action="store_true", help="skip the optimization passes")
+    parser.add_argument("--mode", choices=("reverse", "forward", "hvp"), default="reverse",
+                        help="the gradient (reverse, default), the JVP program (forward: value and tangent) "
+                             "or the Hessian-vector program (hvp: forward over reverse)")
     parser.add_argument("--check", action="store_true",
                         help="compare the gradient with finite differences at random inputs (needs --args)")
     parser.add_argument("--args", metavar="SPEC", help="the inputs for --check, e.g. 'W=(3,4) x=(4,) n=5'")
@@ -114,6 +118,8 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
                                     ("--standalone", args.standalone is not None)) if on]
     if len(chosen) > 1:
         parser.error(f"{' and '.join(chosen)} cannot be combined")
+    if args.mode != "reverse" and (args.check or args.standalone is not None):
+        parser.error(f"--mode {args.mode} shows the program; --check and --standalone are for the gradient")
 
 
 def _show(gradient, args: argparse.Namespace) -> str:
@@ -139,6 +145,16 @@ def _standalone(gradient, args: argparse.Namespace, argv: Sequence[str] | None) 
     return 0
 
 
+def _transform(function: Callable, args: argparse.Namespace):
+    """The compiled transform `--mode` names (each has `source`, `ir` and `__wrapped__`)."""
+    wrt = _parse_wrt(args.wrt)
+    if args.mode == "forward":
+        return JVPFunction(function, wrt, optimize=not args.no_optimize)
+    if args.mode == "hvp":
+        return hvp(function, wrt=wrt).forward
+    return grad(function, wrt=wrt, optimize=not args.no_optimize)
+
+
 def _report_error(exc: BaseException) -> None:
     """Print an error compiler-style (`file:line:col: error: ...`) on standard error."""
     sys.stdout.flush()
@@ -159,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _validate(parser, args)
     try:
         function = _resolve(args.function)
-        gradient = grad(function, wrt=_parse_wrt(args.wrt), optimize=not args.no_optimize)
+        gradient = _transform(function, args)
         if args.check:
             inputs = check_inputs(parser, function, args.args, args.seed)
             return run_check(function, gradient, inputs, args.wrt)

@@ -697,3 +697,55 @@ def pieces_adjoint(h, g, arrays, how, axis=0):
 
 __all__ += ["assigned_part_adjoint", "einsum_adjoints_adjoint", "prod_adjoint_adjoint", "norm_adjoint_adjoint",
             "pieces_adjoint", "unconcat", "unrepeat_items", "repeat_items", "unappend"]
+
+
+# -- the tangents of the adjoint helpers (their JVP rules are in gradc/rules/runtime_rules.py) -------
+
+def prod_adjoint_tangent(tg, ta, g, a, axis=None, keepdims=False):
+    """The tangent of `prod_adjoint(g, a, axis, keepdims)` along `tg` and `ta` (exact where `a` has zeros)."""
+    a = np.asarray(a)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        i % a.ndim for i in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
+    rest = [i for i in range(a.ndim) if i not in axes]
+    order = rest + list(axes)
+    moved, t_moved = np.transpose(a, order), np.transpose(np.broadcast_to(ta, a.shape), order)
+    flat_shape = moved.shape[:len(rest)] + (-1,)
+    others, d_others = _exclusive_products(moved.reshape(flat_shape), t_moved.reshape(flat_shape))
+    d_others = np.transpose(d_others.reshape(moved.shape), np.argsort(order))
+    g_full = g if keepdims else np.expand_dims(g, axes)
+    return prod_adjoint(tg, a, axis, keepdims) + g_full * d_others
+
+
+def norm_adjoint_tangent(t, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The tangent of `norm_adjoint(g, ans, x, ...)` along the tangents `t` of g, ans and x."""
+    tg, tans, tx = t
+    x = np.asarray(x)
+    expand = axis is not None and not keepdims
+    g_full, n = (np.expand_dims(g, axis), np.expand_dims(ans, axis)) if expand else (g, ans)
+    tg_full, tn = (np.expand_dims(tg, axis), np.expand_dims(tans, axis)) if expand else (tg, tans)
+    vector = axis is None and x.ndim == 1 or isinstance(axis, (int, np.integer))
+    if ord == 1 and vector:
+        return tg_full * np.sign(x)
+    safe = np.where(n == 0, 1.0, n)
+    return np.where(n == 0, 0.0, (tg_full * x + g_full * tx - g_full * x * tn / safe) / safe)
+
+
+def einsum_adjoints_tangent(tg, t_subscripts, t_operands, g, subscripts, operands):
+    """The tangent of `einsum_adjoints(g, subscripts, operands)`: it is linear in g and in each
+    operand apart, so a sum of it with one of them replaced by its tangent (an operand's own adjoint
+    does not read it: that item is left out of its term)."""
+    total = einsum_adjoints(tg, subscripts, operands)
+    arguments = (subscripts,) + tuple(operands)
+    tangents = (t_subscripts,) + tuple(t_operands)
+    positions = range(1, len(arguments)) if isinstance(subscripts, str) else range(0, len(arguments) - 1, 2)
+    for position in positions:
+        if np.ndim(tangents[position]) == 0 and not np.any(tangents[position]):
+            continue
+        replaced = list(arguments)
+        replaced[position] = np.broadcast_to(tangents[position], np.shape(arguments[position]))
+        part = einsum_adjoints(g, replaced[0], tuple(replaced[1:]))
+        total = tuple(a if b is None or k == position else b if a is None else a + b
+                      for k, (a, b) in enumerate(zip(total, part)))
+    return total
+
+__all__ += ["prod_adjoint_tangent", "norm_adjoint_tangent", "einsum_adjoints_tangent"]

@@ -172,3 +172,70 @@ def test_bad_tangents_are_refused_saying_what_was_expected():
         gradc.jvp(trajectory, wrt=(0, 1))(x, 1.0, np.ones(3))
     with pytest.raises(gradc.GradcError, match="must be a list like it"):
         gradc.jvp(layered)([(np.ones((3, 3)), np.ones(3))], np.ones((4, 3)), (np.ones((3, 3)), np.ones(3)))
+
+
+# -- Hessian-vector products (forward over reverse), Hessians and Jacobians -----------------------
+
+@pytest.mark.parametrize("c, index", JVP_CASES, ids=[f"{c.id}-{i}" for c, i in JVP_CASES])
+def test_rule_hvp_forward_over_reverse(c, index):
+    """Every rule's first-order code (and every runtime helper it calls) in forward mode: the JVP of
+    the gradient equals reverse over reverse, `vjp(grad(f))`, and central differences of the gradient."""
+    args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in c.args]
+    v = _tangent(args[index], 3 * len(c.id) + index)
+    hv = gradc.hvp(c.fn, wrt=index)(*args, v)
+    first = gradc.grad(c.fn, wrt=index)
+    np.testing.assert_allclose(hv, gradc.vjp(first, wrt=index)(*args, v), rtol=1e-9, atol=1e-11)
+    eps = 1e-5
+    numeric = (np.asarray(first(*_moved(args, index, eps * v))) - np.asarray(first(*_moved(args, index, -eps * v)))) \
+        / (2 * eps)
+    np.testing.assert_allclose(hv, numeric, rtol=1e-4, atol=1e-5 * max(1.0, float(np.max(np.abs(numeric)))))
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_hessian_of_rosenbrock_is_exact():
+    x = np.linspace(-0.5, 1.5, 10)
+    H = gradc.hessian(rosenbrock)(x)
+    assert H.shape == (10, 10)
+    expected = np.zeros((10, 10))  # the closed form
+    for i in range(9):
+        expected[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+        expected[i + 1, i + 1] += 200
+        expected[i, i + 1] = expected[i + 1, i] = -400 * x[i]
+    np.testing.assert_allclose(H, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_hvp_is_one_generated_function_and_shows_its_program():
+    x = np.linspace(-0.5, 1.5, 4)
+    product = gradc.hvp(rosenbrock)
+    np.testing.assert_allclose(product(x, np.ones(4)), gradc.hessian(rosenbrock)(x) @ np.ones(4), rtol=1e-12)
+    source = product.source_for(x, np.ones(4))
+    assert source.startswith("def drosenbrock_jvp(x, x_dot):") and "dx_dot" in source
+    assert gradc.source(rosenbrock, mode="hvp").startswith("def drosenbrock_jvp(")
+
+
+def vector_valued(x):
+    return np.sin(x) * x[0]
+
+
+def test_hessian_of_a_non_scalar_function_is_refused():
+    with pytest.raises(gradc.NonScalarOutputError, match="scalar"):
+        gradc.hessian(vector_valued)(np.ones(3))
+
+
+def test_jacobian_forward_and_reverse_agree_and_have_jax_shapes():
+    x0, k = np.array([0.3, -0.5, 1.2]), 1.7
+    forward = gradc.jacobian(trajectory, mode="fwd")(x0, k)
+    backward = gradc.jacobian(trajectory, mode="rev")(x0, k)
+    assert forward.shape == backward.shape == (5, 3, 3)  # out.shape + in.shape
+    np.testing.assert_allclose(forward, backward, rtol=1e-12, atol=1e-14)
+    dx0, dk = gradc.jacobian(trajectory, wrt=(0, 1))(x0, k)
+    assert dx0.shape == (5, 3, 3) and dk.shape == (5, 3)
+    np.testing.assert_allclose(dk, gradc.jvp(trajectory, wrt=1)(x0, k, 1.0)[1], rtol=1e-12)
+    if autograd is not None:
+        from autograd import jacobian as autograd_jacobian
+        np.testing.assert_allclose(forward, autograd_jacobian(autograd_version(trajectory))(x0, k), rtol=1e-10)
+    with pytest.raises(gradc.GradcError, match="mode='sideways'"):
+        gradc.jacobian(trajectory, mode="sideways")

@@ -154,16 +154,22 @@ class _Forward:
             return None
         if rule.jvp is not None:
             return self.explicit(op, rule, places)
-        if rule.linear == "each":
-            return self.total([self.replaced(op, {k: self.tangent[op.operands[k]]}) for _, k in active])
+        if rule.linear == "each":  # (an argument it is not linear in is read for its shape only)
+            parts = [self.replaced(op, {k: self.tangent[op.operands[k]]}) for name, k in active
+                     if name in rule.linear_in or name == rule.var_param]
+            return self.total(parts) if parts else None
         if rule.linear == "joint":
             return self.replaced(op, {k: self.tangent_or_zero(op.operands[k]) for name, k in places
                                       if name in rule.linear_in or name == rule.var_param})
         if rule.elementwise:
-            parts = [self.vjp_part(op, rule, places, k) for _, k in active]
-            parts = [self.spread(part, op.result, op.operands[k]) for part, (_, k) in zip(parts, active)
-                     if part is not None]
-            return self.total(parts) if parts else None
+            parts = [(self.vjp_part(op, rule, places, k), k) for _, k in active]
+            parts = [(part, k) for part, k in parts if part is not None]
+            if not parts:
+                return None
+            total = self.total([part for part, _ in parts])
+            if len(places) == 1:
+                return total  # (a function of one argument keeps its shape)
+            return self.spread(total, op.result, [op.operands[k] for _, k in parts])
         raise NoGradientRuleError(f"no forward-mode (JVP) rule for {_describe(op)}: its reverse-mode rule is not "
                                   "elementwise or linear, and it has no JVP of its own", op.loc)
 
@@ -179,13 +185,14 @@ class _Forward:
             result = self.call(operator.add, result, part)
         return result
 
-    def spread(self, part: Value, result: Value, operand: Value) -> Value:
-        """An elementwise part shaped like `operand` (`x_dot` of `x + c`) spread to the result's shape."""
+    def spread(self, total: Value, result: Value, operands: list[Value]) -> Value:
+        """The tangent of an elementwise op from the tangents of `operands` (`x_dot` of `x + c`),
+        broadcast to the result's shape unless one of them is known to have it already."""
         shape = self.facts[result].shape if result in self.facts else None
-        if result in self.scalars or (shape is not None and operand in self.facts and
-                                      self.facts[operand].shape == shape):
-            return part
-        return self.call(np.broadcast_to, part, self.call(np.shape, result))
+        if result in self.scalars or (shape is not None and any(
+                operand in self.facts and self.facts[operand].shape == shape for operand in operands)):
+            return total
+        return self.call(np.broadcast_to, total, self.call(np.shape, result))
 
     def bindings(self, op: Op, rule_fn: Any, first: Value) -> dict[str, Value]:
         """The rule's parameters bound to `first` (g or t), the result and the op's operands."""

@@ -3,29 +3,30 @@ import numpy as np
 
 from .. import runtime
 from ..runtime import (
-    Adjoints, assigned_part, assigned_part_adjoint, dot_lhs, dot_rhs, einsum_adjoints_adjoint, erase_item,
-    inner_lhs, inner_rhs, matmul_lhs, matmul_rhs, norm_adjoint_adjoint, pieces_adjoint, prod_adjoint_adjoint,
+    Adjoints, assigned_part, assigned_part_adjoint, dot_lhs, dot_rhs, einsum_adjoints_adjoint,
+    einsum_adjoints_tangent, erase_item, inner_lhs, inner_rhs, matmul_lhs, matmul_rhs, norm_adjoint_adjoint,
+    norm_adjoint_tangent, pieces_adjoint, prod_adjoint_adjoint, prod_adjoint_tangent,
     scatter_add, solve_adjoint_a, tensordot_lhs, tensordot_rhs, unappend,
 )
-from .registry import vjp, zero_gradient
+from .registry import jvp, vjp, zero_gradient
 
 
-@vjp(runtime.unbroadcast)
+@vjp(runtime.unbroadcast, linear="each", linear_in=("g_in",))
 def unbroadcast(g, ans, g_in, x):
     return np.broadcast_to(g, np.shape(g_in)), None
 
 
-@vjp(runtime.unbroadcast_to)
+@vjp(runtime.unbroadcast_to, linear="each", linear_in=("g_in",))
 def unbroadcast_to(g, ans, g_in, shape=None):
     return np.broadcast_to(g, np.shape(g_in))
 
 
-@vjp(runtime.reshape_like)
+@vjp(runtime.reshape_like, linear="each", linear_in=("g_in",))
 def reshape_like(g, ans, g_in, x):
     return np.reshape(g, np.shape(g_in)), None
 
 
-@vjp(runtime.scatter_add)
+@vjp(runtime.scatter_add, linear="each", linear_in=("g_in",))
 def scatter_add(g, ans, g_in, x, index):
     return g[index], None, None
 
@@ -46,79 +47,79 @@ def list_append(g, ans, items, item):
     return unappend(g)
 
 
-@vjp(runtime.add_at)
+@vjp(runtime.add_at, linear="joint", linear_in=("accumulator", "g_in"))
 def add_at(g, ans, accumulator, index, g_in):
     return g, None, g[index]
 
 
-@vjp(runtime.sigmoid)
+@vjp(runtime.sigmoid, elementwise=True)
 def sigmoid(g, ans, x):
     return g * ans * (1.0 - ans)
 
 
-@vjp(runtime.erase_item)
+@vjp(runtime.erase_item, linear="each", linear_in=("g",))
 def erase_item_(h, ans, g, index):
     return erase_item(h, index), None  # (linear in g: zeroing the same items)
 
 
-@vjp(runtime.assigned_part)
+@vjp(runtime.assigned_part, linear="each", linear_in=("g",))
 def assigned_part_(h, ans, g, index, value):
     return assigned_part_adjoint(h, g, index, value), None, None
 
 
-@vjp(runtime.added_at)
+@vjp(runtime.added_at, linear="joint", linear_in=("accumulator", "g_in"))
 def added_at(g, ans, accumulator, index, g_in):
     return g, None, g[index]
 
 
-@vjp(runtime.add_adjoints)
+@vjp(runtime.add_adjoints, linear="joint")
 def add_adjoints(g, ans, a, b):
     return g, g
 
 
-@vjp(runtime.astype_adjoint)
+@vjp(runtime.astype_adjoint, linear="each", linear_in=("g",))
 def astype_adjoint(h, ans, g, x, cast):
     return runtime.astype_adjoint(h, g, cast), None, None  # (linear in g: cast back the other way)
 
 
 # -- the adjoint helpers of products: each is linear in `g` and in the other factor ---------------
 # (`matmul_lhs(g, a, b)` is the adjoint of `a` in `a @ b`: <h, matmul_lhs(g, a, b)> = <h @ b, g>.)
-@vjp(runtime.matmul_lhs)
+@vjp(runtime.matmul_lhs, linear="each", linear_in=("g", "b"))
 def matmul_lhs_(h, ans, g, a, b):
     return h @ b, None, matmul_rhs(g, h, b)
 
 
-@vjp(runtime.matmul_rhs)
+@vjp(runtime.matmul_rhs, linear="each", linear_in=("g", "a"))
 def matmul_rhs_(h, ans, g, a, b):
     return a @ h, matmul_lhs(g, a, h), None
 
 
-@vjp(runtime.dot_lhs)
+@vjp(runtime.dot_lhs, linear="each", linear_in=("g", "b"))
 def dot_lhs_(h, ans, g, a, b):
     return np.dot(h, b), None, dot_rhs(g, h, b)
 
 
-@vjp(runtime.dot_rhs)
+@vjp(runtime.dot_rhs, linear="each", linear_in=("g", "a"))
 def dot_rhs_(h, ans, g, a, b):
     return np.dot(a, h), dot_lhs(g, a, h), None
 
 
-@vjp(runtime.inner_lhs)
+@vjp(runtime.inner_lhs, linear="each", linear_in=("g", "b"))
 def inner_lhs_(h, ans, g, a, b):
     return np.inner(h, b), None, inner_rhs(g, h, b)
 
 
-@vjp(runtime.inner_rhs)
+@vjp(runtime.inner_rhs, linear="each", linear_in=("g", "a"))
 def inner_rhs_(h, ans, g, a, b):
     return np.inner(a, h), inner_lhs(g, a, h), None
 
 
-@vjp(runtime.tensordot_lhs)
+@vjp(runtime.tensordot_lhs, linear="each", linear_in=("g", "b"))
 def tensordot_lhs_(h, ans, g, a, b, axes=2):
     return np.tensordot(h, b, axes), None, tensordot_rhs(g, h, b, axes)
 
 
-@vjp(runtime.tensordot_rhs)
+@vjp(runtime.tensordot_rhs, linear="each", linear_in=("g", "a"))
 def tensordot_rhs_(h, ans, g, a, b, axes=2):
     return np.tensordot(a, h, axes), tensordot_lhs(g, a, h, axes), None
 
@@ -128,13 +129,24 @@ def einsum_adjoints_(h, ans, g, subscripts, operands):
     return einsum_adjoints_adjoint(h, g, subscripts, operands)
 
 
+@jvp(runtime.einsum_adjoints)
+def einsum_adjoints_jvp(t, ans, g, subscripts, operands):
+    return einsum_adjoints_tangent(t[0], t[1], t[2], g, subscripts, operands)
+
+
 @vjp(runtime.solve_adjoint_b)
 def solve_adjoint_b_(h, ans, g, a):
     u = np.linalg.solve(a, h)  # (ans = solve(aᵀ, g))
     return u, solve_adjoint_a(ans, u, g)
 
 
-@vjp(runtime.solve_adjoint_a)
+@jvp(runtime.solve_adjoint_b)
+def solve_adjoint_b_jvp(t, ans, g, a):
+    tg, ta = t  # (ans = solve(aᵀ, g): d ans = solve(aᵀ, dg - daᵀ ans))
+    return np.linalg.solve(np.swapaxes(a, -1, -2), tg - np.swapaxes(ta, -1, -2) @ ans)
+
+
+@vjp(runtime.solve_adjoint_a, linear="each", linear_in=("gb", "x"))
 def solve_adjoint_a_(h, ans, gb, x, b):
     return -(h @ x), -(np.swapaxes(h, -1, -2) @ gb), None
 
@@ -145,65 +157,75 @@ def prod_adjoint_(h, ans, g, a, axis=None, keepdims=False):
     return prod_adjoint_adjoint(h, g, a, axis, keepdims)
 
 
+@jvp(runtime.prod_adjoint)
+def prod_adjoint_jvp(t, ans, g, a, axis=None, keepdims=False):
+    return prod_adjoint_tangent(t[0], t[1], g, a, axis, keepdims)
+
+
 @vjp(runtime.norm_adjoint)
 def norm_adjoint_(h, out, g, ans, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint_adjoint(h, g, ans, x, ord, axis, keepdims)
 
 
-@vjp(runtime.untile)
+@jvp(runtime.norm_adjoint)
+def norm_adjoint_jvp(t, out, g, ans, x, ord=None, axis=None, keepdims=False):
+    return norm_adjoint_tangent(t, g, ans, x, ord, axis, keepdims)
+
+
+@vjp(runtime.untile, linear="each", linear_in=("g",))
 def untile_(h, ans, g, a, reps):
     return np.tile(h, reps), None, None
 
 
-@vjp(runtime.unrepeat)
+@vjp(runtime.unrepeat, linear="each", linear_in=("g",))
 def unrepeat_(h, ans, g, a, repeats, axis=None):
     return np.repeat(h, repeats, axis), None, None
 
 
-@vjp(runtime.trace_adjoint)
+@vjp(runtime.trace_adjoint, linear="each", linear_in=("g",))
 def trace_adjoint_(h, ans, g, a, offset=0, axis1=0, axis2=1):
     return np.trace(h, offset, axis1, axis2), None
 
 
-@vjp(runtime.diag_adjoint)
+@vjp(runtime.diag_adjoint, linear="each", linear_in=("g",))
 def diag_adjoint_(h, ans, g, v, k=0):
     if np.ndim(v) == 1:
         return np.diag(h, k), None
     return np.diagonal(h, k), None
 
 
-@vjp(runtime.split_like)
+@vjp(runtime.split_like, linear="each", linear_in=("g",))
 def split_like_(h, ans, g, arrays, axis=0):
     return pieces_adjoint(h, g, arrays, "concatenate", axis), None
 
 
-@vjp(runtime.unstack)
+@vjp(runtime.unstack, linear="each", linear_in=("g",))
 def unstack_(h, ans, g, arrays, axis=0):
     return pieces_adjoint(h, g, arrays, "stack", axis), None
 
 
-@vjp(runtime.hstack_adjoint)
+@vjp(runtime.hstack_adjoint, linear="each", linear_in=("g",))
 def hstack_adjoint_(h, ans, g, arrays):
     return pieces_adjoint(h, g, arrays, "hstack"), None
 
 
-@vjp(runtime.vstack_adjoint)
+@vjp(runtime.vstack_adjoint, linear="each", linear_in=("g",))
 def vstack_adjoint_(h, ans, g, arrays):
     return pieces_adjoint(h, g, arrays, "vstack"), None
 
 
 # -- lists of adjoints ---------------------------------------------------------------------------
-@vjp(runtime.unappend)
+@vjp(runtime.unappend, linear="each", linear_in=("g",))
 def unappend_(h, ans, g):
     return Adjoints(list(h[0]) + [h[1]])
 
 
-@vjp(runtime.unconcat)
+@vjp(runtime.unconcat, linear="each", linear_in=("g",))
 def unconcat_(h, ans, g, a):
     return Adjoints(list(h[0]) + list(h[1])), None
 
 
-@vjp(runtime.unrepeat_items)
+@vjp(runtime.unrepeat_items, linear="each", linear_in=("g",))
 def unrepeat_items_(h, ans, g, items):
     return Adjoints(list(h) * (len(g) // max(len(items), 1))), None
 

@@ -1,0 +1,146 @@
+"""Transforms built from the compiled ones: `hvp`, `hessian`, `jacobian`.
+
+- `hvp(f)(*args, v)`: the Hessian-vector product, forward over reverse: the JVP of the generated
+  gradient function, compiled into one generated function (`HVPFunction.source` shows it).
+- `hessian(f)(*args)`: its columns, one `hvp` per input element, shaped `in.shape + in.shape`.
+- `jacobian(f, mode=...)(*args)`: columns by forward mode (one `jvp` per input element) or rows by
+  reverse mode (one `vjp` per output element), shaped `out.shape + in.shape` as `jax.jacobian`;
+  "auto" takes forward mode when the inputs are fewer than the outputs.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .api import GradFunction, JVPFunction, VJPFunction
+from .errors import GradcError
+
+__all__ = ["hvp", "hessian", "jacobian", "HVPFunction"]
+
+
+class HVPFunction:
+    """`hvp(f)(*args, v)`: the Hessian of scalar `f` at `args` times `v` (a tuple of vectors when
+    `wrt` is a tuple), with the structure of the `wrt` argument(s)."""
+
+    def __init__(self, fun: Callable, wrt: int | str | Sequence[int | str] = 0) -> None:
+        self.gradient = GradFunction(fun, wrt)
+        self.forward = JVPFunction(self.gradient, wrt=wrt)
+        self.__wrapped__ = fun
+        self.__name__ = f"hvp_{getattr(fun, '__name__', 'f')}"
+
+    def __call__(self, *args: Any) -> Any:
+        if not args:
+            raise GradcError("hvp(f) takes f's arguments, then the vector")
+        return self.forward(*args)[1]
+
+    @property
+    def source(self) -> str:
+        """The generated Hessian-vector program (the gradient's code and its tangent, one function)."""
+        return self.forward.source
+
+    def source_for(self, *args: Any) -> str:
+        return self.forward.source_for(*args)
+
+
+def hvp(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> HVPFunction:
+    """Hessian-vector product of a scalar function: `hvp(f)(*args, v)`."""
+    return HVPFunction(fun, wrt)
+
+
+def hessian(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> Callable:
+    """The Hessian of a scalar function: `hessian(f)(*args)`, shaped `in.shape + in.shape` (one
+    `hvp` per element of the input)."""
+    product = HVPFunction(fun, wrt)
+    if isinstance(wrt, (tuple, list)):
+        raise GradcError("hessian takes one argument to differentiate (wrt=index or name): for several, "
+                         "use hvp with a tuple of vectors")
+
+    def hessian_of(*args: Any) -> Any:
+        index = product.gradient._wrt[0]
+        x = args[index]
+        _check_array_or_float("hessian", product.gradient._names[index], x)
+        columns = [product(*args, basis) for basis in _basis(x)]
+        if np.ndim(x) == 0:
+            return float(columns[0]) if isinstance(x, float) else columns[0]
+        return np.moveaxis(np.stack([np.asarray(c) for c in columns]), 0, -1).reshape(np.shape(x) + np.shape(x))
+
+    hessian_of.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
+    return hessian_of
+
+
+def jacobian(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0, mode: str = "auto") -> Callable:
+    """The Jacobian: `jacobian(f)(*args)`, shaped `out.shape + in.shape` (a tuple of them when `wrt`
+    is a tuple). `mode`: "fwd" (a `jvp` per input element), "rev" (a `vjp` per output element), or
+    "auto" (forward when the inputs have fewer elements than the output)."""
+    if mode not in ("auto", "fwd", "rev"):
+        raise GradcError(f"jacobian mode={mode!r}: use 'auto', 'fwd' or 'rev'")
+    as_tuple = isinstance(wrt, (tuple, list))
+    positions = tuple(wrt) if as_tuple else (wrt,)
+    forward = [JVPFunction(fun, wrt=p) for p in positions]
+    backward = VJPFunction(fun, wrt=tuple(positions))
+
+    def jacobian_of(*args: Any) -> Any:
+        indices = backward._wrt
+        for index in indices:
+            _check_array_or_float("jacobian", backward._names[index], args[index])
+        value = fun(*[np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args])
+        if not isinstance(value, (float, np.ndarray, np.generic)):
+            raise GradcError(f"jacobian needs a function returning an array or a float; "
+                             f"{getattr(fun, '__name__', 'f')} returned {type(value).__name__}")
+        out_shape = np.shape(value)
+        inputs = sum(int(np.size(args[i])) for i in indices)
+        use_forward = mode == "fwd" or (mode == "auto" and inputs < int(np.size(value)))
+        if use_forward:
+            blocks = [_columns(f, args, i, out_shape) for f, i in zip(forward, indices)]
+        else:
+            blocks = _rows(backward, args, indices, out_shape)
+        return tuple(blocks) if as_tuple else blocks[0]
+
+    jacobian_of.__name__ = f"jacobian_{getattr(fun, '__name__', 'f')}"
+    return jacobian_of
+
+
+def _columns(forward: JVPFunction, args: tuple, index: int, out_shape: tuple) -> Any:
+    x = args[index]
+    columns = [np.asarray(forward(*args, basis)[1]) for basis in _basis(x)]
+    block = np.stack(columns, axis=-1).reshape(out_shape + np.shape(x))
+    return float(block) if block.shape == () and isinstance(x, float) else block
+
+
+def _rows(backward: VJPFunction, args: tuple, indices: tuple, out_shape: tuple) -> list:
+    rows: list[list] = [[] for _ in indices]
+    size = int(np.prod(out_shape, dtype=np.int64))
+    for k in range(size):
+        cotangent = np.zeros(size)
+        cotangent[k] = 1.0
+        grads = backward(*args, cotangent.reshape(out_shape) if out_shape else 1.0)
+        for row, grad in zip(rows, grads):
+            row.append(np.asarray(grad))
+    blocks = []
+    for row, index in zip(rows, indices):
+        block = np.stack(row).reshape(out_shape + np.shape(args[index]))
+        blocks.append(float(block) if block.shape == () and isinstance(args[index], float) else block)
+    return blocks
+
+
+def _basis(x: Any) -> list:
+    """The unit tangents of `x`'s elements, each shaped (and typed) like `x`."""
+    if np.ndim(x) == 0:
+        return [1.0 if isinstance(x, float) else np.ones_like(x)]
+    found = []
+    for k in range(np.size(x)):
+        unit = np.zeros(np.shape(x), dtype=np.result_type(x, np.float64) if not
+                        np.issubdtype(np.asarray(x).dtype, np.floating) else np.asarray(x).dtype)
+        unit.flat[k] = 1.0
+        found.append(unit)
+    return found
+
+
+def _check_array_or_float(what: str, name: str, value: Any) -> None:
+    if isinstance(value, (list, tuple, dict)):
+        raise GradcError(f"{what} with respect to `{name}`, a {type(value).__name__}: {what} takes arrays and "
+                         "floats (differentiate a container with grad or jvp)")
+    if isinstance(value, (bool, int, np.integer)) or (isinstance(value, np.ndarray) and
+                                                      not np.issubdtype(value.dtype, np.floating)):
+        raise GradcError(f"{what} with respect to `{name}`, which is not floating-point ({type(value).__name__})")
