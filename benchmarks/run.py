@@ -320,6 +320,51 @@ def run_workload(w: W.Workload, budget: float, min_rounds: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Higher order and forward mode (benchmarks/higher_order.py)
+# ---------------------------------------------------------------------------------------------
+def run_higher(budget: float, min_rounds: int) -> dict:
+    import higher_order as H
+    peers = (autograd, anp, jax, jnp if jax is not None else None, torch)
+    rows = {}
+    for number, name in enumerate(H.NAMES, 1):
+        calls, reference_fn = H.contenders(name, peers)
+        print(f"\n[h{number}] {name}: {H.TITLES[name]}", flush=True)
+        reference = np.asarray(reference_fn(), dtype=float)
+        ok = {}
+        for who, fn in list(calls.items()):
+            try:
+                result = fn()
+                fn()
+            except Exception as exc:
+                print(f"    {who}: FAILED ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})", flush=True)
+                MISMATCHES.append(f"{name}: {who} failed: {type(exc).__name__}")
+                calls.pop(who)
+                continue
+            if who in ("primal", "gradc.grad"):
+                continue
+            value = np.asarray(result.detach().numpy() if hasattr(result, "detach") else result, dtype=float)
+            ok[who] = value.shape == reference.shape and np.allclose(value, reference, rtol=1e-6,
+                                                                     atol=1e-9 * max(1.0, np.max(np.abs(reference))))
+            if not ok[who]:
+                MISMATCHES.append(f"{name}: {who}'s result differs from gradc's")
+                print(f"!!! MISMATCH in {name}: {who} differs from gradc", file=sys.stderr, flush=True)
+        times = measure(calls, budget, min_rounds)
+        rounds = times.pop("_rounds")
+        base = times.get("gradc.grad", times.get("primal"))
+        base_name = "gradc.grad" if "gradc.grad" in times else "primal"
+        row = {"title": H.TITLES[name], "rounds": rounds, "contenders": {}}
+        print(f"    {'contender':<11} {'median':>11} {'/ gradc':>8} {'/ ' + base_name:>12}  check")
+        for who, t in times.items():
+            row["contenders"][who] = {"median_s": t, "ratio_gradc": t / times["gradc"],
+                                      f"ratio_{base_name}": t / base if base else None, "ok": ok.get(who)}
+            check = "ok" if ok.get(who) else ("" if who in ("primal", "gradc.grad") else "MISMATCH")
+            ratio_base = f"{t / base:12.2f}" if base else " " * 12
+            print(f"    {who:<11} {fmt_time(t):>11} {t / times['gradc']:8.2f} {ratio_base}  {check}")
+        rows[name] = row
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # Compile time and call overhead
 # ---------------------------------------------------------------------------------------------
 COMPILE_PROGRAM = """
@@ -431,6 +476,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=[w.name for w in W.WORKLOADS], help="run one workload")
     parser.add_argument("--quick", action="store_true", help="a fast smoke run")
+    parser.add_argument("--higher", action="store_true",
+                        help="run only the higher-order and forward-mode workloads (benchmarks/higher_order.py)")
     parser.add_argument("--json", metavar="PATH", help="write the table as JSON")
     parser.add_argument("--budget", type=float, default=None, help="seconds of timing per workload (default 2)")
     parser.add_argument("--threads", type=int, default=1,
@@ -450,11 +497,17 @@ def main(argv=None) -> int:
     if missing:
         print(f"  skipped peers  {', '.join(missing)} (not installed: pip install '.[bench]')")
 
+    if opts.higher:
+        report = {"machine": info, "higher_order": run_higher(budget, min_rounds), "mismatches": MISMATCHES}
+        if opts.json:
+            Path(opts.json).write_text(json.dumps(report, indent=2, default=str))
+        return 1 if MISMATCHES else 0
     chosen = [W.BY_NAME[opts.only]] if opts.only else W.WORKLOADS
     rows = {w.name: run_workload(w, budget, min_rounds) for w in chosen}
     report = {"machine": info, "workloads": rows}
     report.update(summary(rows))
     if not opts.only:
+        report["higher_order"] = run_higher(budget, min_rounds)
         sizes = (100, 1000) if opts.quick else (100, 1000, 10000)
         report["compile"] = compile_times(sizes, 1 if opts.quick else 3, opts.compile_limit)
         report["overhead"] = call_overhead(opts.quick)

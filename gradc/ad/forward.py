@@ -92,6 +92,8 @@ class _Forward:
             before, self.out = self.out, []
             if op.kind not in ("if", "for", "while", "yield", "return") and any(r in self.active for r in op.results):
                 self.differentiate(op)
+            for new in before + self.out:
+                new.tangent = True
             region.ops += before + [op] + self.out
             self.out = saved
 

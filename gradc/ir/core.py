@@ -119,6 +119,13 @@ class Op:
     stmt: ast.stmt | None = field(default=None, repr=False)
     #: True for ops of the backward sweep (set by the reverse transform).
     backward: bool = False
+    #: True for ops computing a tangent (set by the forward transform).
+    tangent: bool = False
+
+    @property
+    def derivative(self) -> bool:
+        """Whether the op computes a derivative (an adjoint or a tangent), not the user's values."""
+        return self.backward or self.tangent
 
     def __post_init__(self) -> None:
         assert self.kind in OP_KINDS, self.kind
@@ -256,7 +263,7 @@ def clone_function(function: "Function") -> "Function":
     def op(old: Op) -> Op:
         new = Op(old.kind, [value(v) for v in old.operands], [value(r) for r in old.results], dict(old.attrs),
                  [region(r) for r in old.regions], old.loc, old.stmt)
-        new.backward = old.backward
+        new.backward, new.tangent = old.backward, old.tangent
         return new
 
     params = [value(p) for p in function.params]

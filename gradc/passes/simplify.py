@@ -199,9 +199,9 @@ def simplify(function: Function) -> Function:
             continue
         if op.backward and shapes:
             _drop_broadcasts(op, shapes)
-        # Only the backward's identities: in the forward, `y = x * 1.0` must stay a new array
+        # Only derivatives' identities: in the primal, `y = x * 1.0` must stay a new array
         # (an in-place write into y must not reach x).
-        same = _identity(op, shapes, dtypes) if op.backward else None
+        same = _identity(op, shapes, dtypes) if op.derivative else None
         if same is not None:
             result = op.result
             replaced[result] = same
@@ -212,9 +212,9 @@ def simplify(function: Function) -> Function:
         folded = _fold(op)
         if folded is _NOT and op.backward and shapes:
             folded = _fold_shape(op, shapes)
-        if op.backward and folded is _NOT:
+        if op.derivative and folded is _NOT:
             _query_shape_of_operand(op)
-        if op.backward and folded is _NOT and _is_times_minus_one(op):
+        if op.derivative and folded is _NOT and _is_times_minus_one(op):
             op.attrs["callee"], op.operands = operator.neg, [op.operands[0]]
         if folded is not _NOT:
             op.kind, op.operands, op.attrs = "const", [], {"value": folded, "spelling": None}
