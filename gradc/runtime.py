@@ -219,6 +219,17 @@ def unrepeat_items(g, items):
     return total if len(g) else Adjoints(_zeros_like_item(items))
 
 
+def list_without_last(items):
+    """`items.pop()` without touching `items`: a new list of all but the last item. (Generated code
+    pops in place instead wherever nothing reads the old list afterwards.)"""
+    return items[:-1]
+
+
+def unpop(g, items):
+    """The adjoint of `items` in `list_without_last(items)`: g's items, then a zero for the last."""
+    return Adjoints(list(g) + [_zeros_like_item(items[-1])])
+
+
 def unappend(g):
     """The adjoints of `items` and `item` in `list_append(items, item)`: all but the last, the last."""
     return Adjoints(g[:-1]), g[-1]
@@ -696,7 +707,7 @@ def pieces_adjoint(h, g, arrays, how, axis=0):
 
 
 __all__ += ["assigned_part_adjoint", "einsum_adjoints_adjoint", "prod_adjoint_adjoint", "norm_adjoint_adjoint",
-            "pieces_adjoint", "unconcat", "unrepeat_items", "repeat_items", "unappend"]
+            "pieces_adjoint", "list_without_last", "unpop", "unconcat", "unrepeat_items", "repeat_items", "unappend"]
 
 
 # -- the tangents of the adjoint helpers (their JVP rules are in gradc/rules/runtime_rules.py) -------

@@ -239,3 +239,61 @@ def test_jacobian_forward_and_reverse_agree_and_have_jax_shapes():
         np.testing.assert_allclose(forward, autograd_jacobian(autograd_version(trajectory))(x0, k), rtol=1e-10)
     with pytest.raises(gradc.GradcError, match="mode='sideways'"):
         gradc.jacobian(trajectory, mode="sideways")
+
+
+# -- second order through loops (the first-order code's tapes: `tape.append`, `tape.pop()`) ----------
+
+def rnn(W, h, xs):
+    for x in xs:
+        h = np.tanh(W @ h + x)
+    return np.sum(h * h)
+
+
+def counted(x):
+    y = x * 1.0
+    i = 0
+    while i < 3:
+        y = np.tanh(y * x + 0.1)
+        i += 1
+    return np.sum(y * y)
+
+
+def scalar_loop(x):
+    for i in range(3):
+        x = np.sin(x) * x + 0.5
+    return x
+
+
+@pytest.mark.parametrize("f, index", [(rnn, 0), (rnn, 1), (rnn, 2), (counted, 0)])
+def test_second_order_through_a_loop_forward_and_reverse(f, index):
+    rng = np.random.default_rng(index)
+    args = {rnn: (rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3), rng.normal(size=(4, 3))),
+            counted: (rng.normal(size=4),)}[f]
+    v = rng.normal(size=np.shape(args[index]))
+    first = gradc.grad(f, wrt=index)
+    eps = 1e-5
+    numeric = (first(*_moved(args, index, eps * v)) - first(*_moved(args, index, -eps * v))) / (2 * eps)
+    np.testing.assert_allclose(gradc.hvp(f, wrt=index)(*args, v), numeric, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gradc.vjp(first, wrt=index)(*args, v), numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_grad_of_grad_of_a_loop():
+    second = gradc.grad(gradc.grad(scalar_loop))
+    first = gradc.grad(scalar_loop)
+    eps = 1e-6
+    assert second(0.7) == pytest.approx((first(0.7 + eps) - first(0.7 - eps)) / (2 * eps), rel=1e-6)
+
+
+@pytest.mark.parametrize("index", range(COUNT))
+def test_random_programs_hvp_equals_differences_of_the_gradient(tmp_path, index):
+    from fuzz_memory import import_program
+    from pass_programs import generate
+    program = generate(np.random.default_rng([9, index]))
+    f = import_program(program.source, str(tmp_path), f"hvp_program_{index}").f
+    args = program.args()
+    v = _tangent(args[0], index)
+    first = gradc.grad(f, wrt=0)
+    eps = 1e-5
+    numeric = (first(*_moved(args, 0, eps * v)) - first(*_moved(args, 0, -eps * v))) / (2 * eps)
+    scale = max(1.0, float(np.max(np.abs(numeric))))
+    np.testing.assert_allclose(gradc.hvp(f, wrt=0)(*args, v), numeric, rtol=1e-4, atol=1e-5 * scale)

@@ -173,10 +173,13 @@ def test_every_runtime_helper_with_a_rule_is_differentiated_here():
 #: Helpers with rules that first-order code of these cases does not call, and where each is tested.
 NOT_IN_FIRST_ORDER_CODE = {
     "copy_of": "a recursive call's copy (test_memory.py)",
-    # (called in loops' backward sweeps, whose tapes second order does not differentiate yet: issue 12)
+    # (called in loops' backward sweeps: second order through them in test_forward_mode.py and
+    # test_control_flow.py's test_second_order)
     "add_at": "loops", "added_at": "loops", "unappend": "loops", "unconcat": "loops", "unrepeat_items": "loops",
     "add_adjoints": "loops",
     "list_append": "printed `items.append(v)`", "repeat_items": "printed `items * n`",
+    "list_without_last": "printed `items.pop()`: test_forward_mode.py's loops",
+    "unpop": "the adjoint of a pop, at third order only",
     "erase_item": "where the adjoint is an argument: test_vjp_of_vjp_through_an_index_write",
 }
 

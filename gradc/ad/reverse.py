@@ -575,6 +575,8 @@ class _Backward:
         for name, value in bound.arguments.items():
             values = value if isinstance(value, tuple) else (value,)
             for v in values:
+                if _popped(v):
+                    continue  # (an option read back from a tape, `unbroadcast_to(g, tape.pop())`: a shape)
                 if isinstance(v, Value) and v in self.active and id(v) not in covered and name not in cotangent_and_result:
                     raise NoGradientRuleError(
                         f"argument `{name}` of {_describe_op(op)} is differentiable here, but gradc's rule "
@@ -624,6 +626,14 @@ def _reduction_axes(target: tuple, result: tuple) -> tuple[tuple, tuple] | None:
 @functools.lru_cache(maxsize=1024)
 def _signature_of(rule: Any) -> inspect.Signature:
     return inspect.signature(rule)
+
+
+def _popped(value: Any) -> bool:
+    """Whether `value` is `items.pop()`'s item: the activity of a list's items is the list's, so an
+    option a tape hands back (a shape) looks differentiable; it is not."""
+    op = value.owner if isinstance(value, Value) else None
+    return op is not None and op.kind == "getitem" and _is_constant(op.operands[1]) and \
+        op.operands[1].owner.attrs["value"] == -1
 
 
 def _summed_per_operand(sweep: "_Backward", contributions: list[tuple[Value, Value]]) -> list[tuple[Value, Value]]:

@@ -28,7 +28,8 @@ __all__ = ["Buffers", "UPDATES", "update_target"]
 
 #: Callees whose result is their first operand updated: written in place where bufferization
 #: decides so (`y[i] = v`, `items.append(x)`, `acc[i] += g`, `dy[i] = 0`), else copied first.
-UPDATES = frozenset({runtime.assign_item, runtime.list_append, runtime.add_at, runtime.erase_item})
+UPDATES = frozenset({runtime.assign_item, runtime.list_append, runtime.add_at, runtime.erase_item,
+                     runtime.list_without_last})
 
 
 def update_target(op: Op) -> int | None:
@@ -185,6 +186,9 @@ class Buffers:
         if callee is runtime.list_append:  # (the items so far, and one more)
             self.container.add(result)
             self.hold(result, [op.operands[1]] + list(self._held_by(op.operands[0])))
+        if callee is runtime.list_without_last:  # (the items so far, but one)
+            self.container.add(result)
+            self.hold(result, list(self._held_by(op.operands[0])))
         if kind == "method" and op.attrs["name"] == "append" and len(op.operands) == 2:
             self.hold(op.operands[0], [op.operands[1]])  # a tape push
             return

@@ -326,6 +326,8 @@ class _Emitter:
         if callee is runtime.list_append:
             append = ast.Attribute(target, "append", ast.Load())
             return before + [ast.Expr(ast.Call(append, [self.expr(op.operands[1])], []))]
+        if callee is runtime.list_without_last:
+            return before + [ast.Expr(ast.Call(ast.Attribute(target, "pop", ast.Load()), [], []))]
         if callee is runtime.add_at and not shape_of(op.operands[0], self.shapes):
             call = ast.Call(self.reference(runtime.add_at), [target] + [self.expr(v) for v in op.operands[1:]], [])
             return before + [ast.Expr(call)]  # (a list's accumulator: the helper reaches into it)

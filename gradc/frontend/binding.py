@@ -270,6 +270,19 @@ class Binding:
                                            known=False)
         self.write(obj, grown, target, f"appending to `{target.id}`")
 
+    def pop_item(self, target: ast.Name, node: ast.AST) -> Value:
+        """`items.pop()`: the last item (read first), and the list without it as the list's new content."""
+        obj = self.env[target.id]
+        current = self.read(obj, target, target.id)
+        item = self.emit("getitem", [current, self.const(-1)], node)
+        shorter = self.emit("call", [current], node, hint=target.id, callee=runtime.list_without_last, spelling=None,
+                            kwnames=())
+        slots = self.heap.state.slots.get(obj)
+        if slots is not None and slots.known and slots.items:
+            self.heap.state.slots[obj] = Slots(slots.keys, slots.items[:-1])
+        self.write(obj, shorter, target, f"popping from `{target.id}`")
+        return item
+
     def bind_item(self, target: ast.Subscript, value: Value) -> None:
         """`y[i] = v`: a new content of `y`'s object (written in place by the generated code where
         bufferization finds nothing reading the old one), seen by every name, container and view

@@ -341,6 +341,10 @@ class _Lowerer(Binding, ControlFlow):
         if isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name) \
                 and func.value.id in self.env and len(call.args) == 1 and not call.keywords:
             return self.append(func.value, self.lower_expr(call.args[0]), call)
+        if isinstance(func, (ast.Name, ast.Attribute)) and self.is_static(func) and \
+                self.resolve_static(func) is runtime.add_at and len(call.args) == 3 and not call.keywords and \
+                isinstance(call.args[0], ast.Name) and call.args[0].id in self.env:
+            return self.accumulate_at(call)  # (gradc's own `add_at(dxs, k, g)`, in a gradient read again)
         value = self.lower_expr(call)
         op = value.owner
         if op is not None and op.kind == "call" and op.attrs["callee"] in runtime.CHECKS:
@@ -354,6 +358,16 @@ class _Lowerer(Binding, ControlFlow):
             "an expression statement (a call made for its side effect) is not supported by gradc",
             self.parsed.loc(call), "assign the result to a name, or move the call out of the "
             "differentiated function")
+
+    def accumulate_at(self, call: ast.Call) -> None:
+        """`add_at(acc, index, g)` as the update `acc[index] += g` (an update the IR follows)."""
+        target = call.args[0]
+        obj = self.env[target.id]
+        current = self.read(obj, target, target.id)
+        index, g = self.lower_expr(call.args[1]), self.lower_expr(call.args[2])
+        update = self.call(runtime.add_at, [current, index, g], None)  # (node None: gradc's own update)
+        update.owner.loc, update.hint = self.parsed.loc(call), target.id
+        self.write(obj, update, target, f"adding into `{target.id}`")
 
     def static_truth(self, test: ast.expr) -> bool:
         ok, value = static_value(self.lower_expr(test))
@@ -546,6 +560,9 @@ class _Lowerer(Binding, ControlFlow):
                 value.owner.attrs["not_inlined"] = inlined  # why: shown if a gradient must flow through it
                 return value
             return self.call(callee, args, node, spelling=self.portable(func), kwargs=kwargs)
+        if isinstance(func, ast.Attribute) and func.attr == "pop" and not node.args and not node.keywords and \
+                isinstance(func.value, ast.Name) and func.value.id in self.env and not self.rule_mode:
+            return self.pop_item(func.value, node)  # (`tape.pop()`: gradc's own backward sweeps, read again)
         if isinstance(func, ast.Attribute):
             receiver = self.lower_expr(func.value)
             ok, value = static_value(receiver)

@@ -169,6 +169,7 @@ _RUNTIME: dict[Any, Effect] = {
     runtime.zeros_for: ALLOC, runtime.copy_of: ALLOC, runtime.added_at: ALLOC,
     runtime.assign_item: ALLOC, runtime.erase_item: ALLOC, runtime.list_append: ALLOC,  # (holds items: buffers.py)
     runtime.repeat_items: ALLOC,  # (a new list or tuple of its operand's items: buffers.py)
+    runtime.list_without_last: ALLOC, runtime.unpop: maybe(0),  # (holds items: buffers.py)
    
     runtime.sigmoid: NEW, runtime.tie_step: NEW, runtime.matmul_lhs: NEW, runtime.matmul_rhs: NEW,
     runtime.dot_lhs: NEW, runtime.dot_rhs: NEW, runtime.inner_lhs: NEW, runtime.inner_rhs: NEW,

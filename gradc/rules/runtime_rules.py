@@ -47,6 +47,11 @@ def list_append(g, ans, items, item):
     return unappend(g)
 
 
+@vjp(runtime.list_without_last, linear="each")
+def list_without_last(g, ans, items):
+    return runtime.unpop(g, items)
+
+
 @vjp(runtime.add_at, linear="joint", linear_in=("accumulator", "g_in"))
 def add_at(g, ans, accumulator, index, g_in):
     return g, None, g[index]
@@ -215,6 +220,11 @@ def vstack_adjoint_(h, ans, g, arrays):
 
 
 # -- lists of adjoints ---------------------------------------------------------------------------
+@vjp(runtime.unpop, linear="each", linear_in=("g",))
+def unpop_(h, ans, g, items):
+    return Adjoints(list(h)[:-1]), None
+
+
 @vjp(runtime.unappend, linear="each", linear_in=("g",))
 def unappend_(h, ans, g):
     return Adjoints(list(h[0]) + [h[1]])
