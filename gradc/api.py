@@ -517,6 +517,11 @@ class GradFunction:
         """The raw generated function for arguments of any kind (no argument checks, no conversion)."""
         return self._function_for(())
 
+    def _as_callee(self) -> Callable:
+        """What a function gradc differentiates calls when it calls this gradient: the generated
+        function (read and inlined like a helper of the user's, so it is differentiable)."""
+        return getattr(self.function, "__wrapped__", self.function)
+
     @property
     def source(self) -> str:
         """The generated Python source of the gradient, for arguments of any shape."""

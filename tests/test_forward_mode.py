@@ -297,3 +297,53 @@ def test_random_programs_hvp_equals_differences_of_the_gradient(tmp_path, index)
     numeric = (first(*_moved(args, 0, eps * v)) - first(*_moved(args, 0, -eps * v))) / (2 * eps)
     scale = max(1.0, float(np.max(np.abs(numeric))))
     np.testing.assert_allclose(gradc.hvp(f, wrt=0)(*args, v), numeric, rtol=1e-4, atol=1e-5 * scale)
+
+
+# -- a gradient called inside a differentiated function; containers; recursion -------------------
+
+def inner_loss(w):
+    return np.sum(np.sin(w) * w)
+
+
+inner_gradient = gradc.grad(inner_loss)
+
+
+def gradient_penalty(w):
+    return np.sum(inner_gradient(w) ** 2) + np.sum(w * w)
+
+
+def test_a_gradient_called_inside_a_differentiated_function_is_differentiated():
+    w = np.array([0.3, -0.7, 1.1])
+    eps = 1e-6
+    numeric = np.array([(gradient_penalty(w + eps * e) - gradient_penalty(w - eps * e)) / (2 * eps)
+                        for e in np.eye(3)])
+    np.testing.assert_allclose(gradc.grad(gradient_penalty)(w), numeric, rtol=1e-6)
+    _, tangent = gradc.jvp(gradient_penalty)(w, np.ones(3))
+    assert tangent == pytest.approx(float(np.sum(numeric)), rel=1e-6)
+
+
+def test_hvp_with_respect_to_a_container():
+    rng = np.random.default_rng(2)
+    params = [(rng.normal(size=(3, 3)), rng.normal(size=3))]
+    x = rng.normal(size=(2, 3))
+    v = [(rng.normal(size=(3, 3)), rng.normal(size=3))]
+    hv = gradc.hvp(layered)(params, x, v)
+    first = gradc.grad(layered)
+    eps = 1e-5
+    up = [(params[0][0] + eps * v[0][0], params[0][1] + eps * v[0][1])]
+    down = [(params[0][0] - eps * v[0][0], params[0][1] - eps * v[0][1])]
+    for got, a, b in zip(hv[0], first(up, x)[0], first(down, x)[0]):
+        np.testing.assert_allclose(got, (a - b) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+def halving(a):
+    if a < 1.0:
+        return a * a
+    return halving(a / 2.0) * 1.5 + np.sin(a)
+
+
+def test_recursion_forward_and_its_second_order_limit():
+    _, tangent = gradc.jvp(halving)(3.0, 1.0)
+    assert tangent == pytest.approx(gradc.grad(halving)(3.0), rel=1e-12)
+    with pytest.raises(gradc.NoGradientRuleError, match="halving_vjp"):
+        gradc.grad(gradc.grad(halving))(3.0)  # (the recursion's vjp, called at run time, has no rule yet)

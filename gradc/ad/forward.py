@@ -71,9 +71,10 @@ class _Forward:
         """The zero tangent of `value` (for a branch or an initial value that has none)."""
         if value in self.scalars:
             return self.const(0.0)
-        if value.owner is not None and value.owner.kind in ("tuple", "list", "dict"):
-            return self.call(runtime.zeros_for, value)
-        return self.call(np.zeros_like, value)
+        fact = self.facts.get(value)
+        if fact is not None and fact.shape is not None and fact.seq is None:
+            return self.call(np.zeros_like, value)
+        return self.call(runtime.zeros_for, value)  # (a container, or what is not known: zeros of its structure)
 
     def tangent_or_zero(self, value: Value) -> Value:
         return self.tangent[value] if value in self.tangent else self.zero(value)

@@ -545,6 +545,9 @@ class _Lowerer(Binding, ControlFlow):
         func = node.func
         if self.is_static(func):
             callee = self.resolve_static(func)
+            as_callee = getattr(callee, "_as_callee", None)
+            if callable(as_callee) and not self.rule_mode:
+                callee = as_callee()  # (a gradient gradc compiled: its generated function, inlined like a helper)
             if _reads_the_frame(callee, node):
                 raise self.error(node, f"`{ast.unparse(func)}` reads or writes the function's variables by name, "
                                  "which gradc cannot follow (a computation hidden from it: a wrong gradient)",
