@@ -42,6 +42,10 @@ class HVPFunction:
     def source_for(self, *args: Any) -> str:
         return self.forward.source_for(*args)
 
+    def _repr_html_(self) -> str:
+        """Notebook view of the Hessian-vector program (beside the gradient code it differentiates)."""
+        return self.forward._repr_html_()
+
 
 def hvp(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> HVPFunction:
     """Hessian-vector product of a scalar function: `hvp(f)(*args, v)`."""
