@@ -284,3 +284,15 @@ def test_help_lists_every_option_with_examples():
     for text in ["--primal", "--color", "--check", "--args", "--standalone", "--traceback", "examples:",
                  "--check \\", "--args:"]:
         assert text in result.stdout
+
+
+def test_mode_forward_and_hvp_print_the_tangent_and_hessian_vector_programs(capsys):
+    assert main([f"{MLP}:loss", "--wrt", "W1", "--mode", "forward"]) == 0
+    forward = capsys.readouterr().out
+    assert forward.startswith("def loss_jvp(W1, b1, W2, b2, x, y, W1_dot):") and "h_dot" in forward
+    compile(forward, "<forward>", "exec")
+    assert main([f"{MLP}:loss", "--wrt", "W1", "--mode", "hvp"]) == 0
+    hessian_vector = capsys.readouterr().out
+    assert hessian_vector.startswith("def dloss_jvp(W1, b1, W2, b2, x, y, W1_dot):") and "dW1_dot" in hessian_vector
+    with pytest.raises(SystemExit):
+        main([f"{MLP}:loss", "--mode", "hvp", "--standalone"])
