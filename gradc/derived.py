@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .api import GradFunction, JVPFunction, VJPFunction
-from .errors import GradcError
+from .errors import GradcError, NoGradientRuleError
 
 __all__ = ["hvp", "hessian", "jacobian", "HVPFunction"]
 
@@ -26,13 +26,23 @@ class HVPFunction:
     def __init__(self, fun: Callable, wrt: int | str | Sequence[int | str] = 0) -> None:
         self.gradient = GradFunction(fun, wrt)
         self.forward = JVPFunction(self.gradient, wrt=wrt)
+        self.backward: VJPFunction | None = None  # (reverse over reverse, where forward mode has no rule)
         self.__wrapped__ = fun
         self.__name__ = f"hvp_{getattr(fun, '__name__', 'f')}"
 
     def __call__(self, *args: Any) -> Any:
         if not args:
             raise GradcError("hvp(f) takes f's arguments, then the vector")
-        return self.forward(*args)[1]
+        if self.backward is not None:
+            return self.backward(*args)
+        try:
+            return self.forward(*args)[1]
+        except NoGradientRuleError:
+            # A rule of the user's (`defvjp`) has no JVP: the Hessian is symmetric, so the vjp of
+            # the gradient along v is the same product, by the user's rule, at about the same cost.
+            self.backward = VJPFunction(self.gradient, wrt=self.gradient._wrt if
+                                        self.gradient._as_tuple else self.gradient._wrt[0])
+            return self.backward(*args)
 
     @property
     def source(self) -> str:

@@ -347,3 +347,26 @@ def test_recursion_forward_and_its_second_order_limit():
     assert tangent == pytest.approx(gradc.grad(halving)(3.0), rel=1e-12)
     with pytest.raises(gradc.NoGradientRuleError, match="halving_vjp"):
         gradc.grad(gradc.grad(halving))(3.0)  # (the recursion's vjp, called at run time, has no rule yet)
+
+
+def soft(x):
+    return np.log1p(np.exp(x))
+
+
+@gradc.defvjp(soft)
+def soft_vjp(g, ans, x):
+    return g / (1.0 + np.exp(-x))
+
+
+def through_a_user_rule(x):
+    return np.sum(soft(x) * x)
+
+
+def test_a_user_rule_has_no_jvp_and_hvp_uses_it_in_reverse():
+    x, v = np.array([0.3, -0.5, 1.2]), np.array([1.0, 0.5, -0.2])
+    with pytest.raises(gradc.NoGradientRuleError, match="no forward-mode .JVP. rule for .*soft"):
+        gradc.jvp(through_a_user_rule)(x, v)
+    first = gradc.grad(through_a_user_rule)
+    eps = 1e-5
+    numeric = (first(x + eps * v) - first(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(gradc.hvp(through_a_user_rule)(x, v), numeric, rtol=1e-6)
