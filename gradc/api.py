@@ -133,6 +133,9 @@ def _jvp_of_callee(function: Callable, wrt: tuple[int, ...]) -> Callable:
     return JVPFunction(function, wrt=wrt)
 
 
+_vjp_of_callee.jvp = _jvp_of_callee  # (a recursive call's vjp is differentiated again by the jvp of it)
+
+
 def _closure(fn: Callable) -> dict[str, Any]:
     """The primal's closure variables by name (empty cells left out)."""
     values = {}

@@ -346,11 +346,15 @@ def halving(a):
     return halving(a / 2.0) * 1.5 + np.sin(a)
 
 
-def test_recursion_forward_and_its_second_order_limit():
+def test_recursion_forward_hvp_and_the_second_order_limit():
     _, tangent = gradc.jvp(halving)(3.0, 1.0)
     assert tangent == pytest.approx(gradc.grad(halving)(3.0), rel=1e-12)
+    first = gradc.grad(halving)
+    for a in (3.0, 1.5, 0.7):
+        numeric = (first(a + 1e-6) - first(a - 1e-6)) / 2e-6
+        assert gradc.hvp(halving)(a, 1.0) == pytest.approx(numeric, rel=1e-6)  # (forward over reverse)
     with pytest.raises(gradc.NoGradientRuleError, match="halving_vjp"):
-        gradc.grad(gradc.grad(halving))(3.0)  # (the recursion's vjp, called at run time, has no rule yet)
+        gradc.grad(first)(3.0)  # (reverse over reverse through the recursion's run-time vjp: not built)
 
 
 def soft(x):

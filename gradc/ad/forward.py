@@ -221,24 +221,29 @@ class _Forward:
                 values[name] = self.const(param.default)
         return values
 
-    def run_rule(self, rule_fn: Any, bindings: dict[str, Value], op: Op) -> Value:
-        """The rule's body inlined here, or a call of it where it cannot be."""
+    def run_rule(self, rule_fn: Any, first: Value, op: Op) -> Value:
+        """The rule's body inlined here (bound to `first`, the result and the op's operands), or a
+        call of it where it cannot be."""
+        bindings = self.bindings(op, rule_fn, first)
         ndims = {v: len(self.facts[v].shape) for v in bindings.values()
                  if v in self.facts and self.facts[v].shape is not None}
         region = Region()
         try:
             returned = inline_rule(rule_fn, bindings, region, self.stmt, self.loc, ndims)
         except CannotInline:
-            names = list(inspect.signature(rule_fn).parameters)
-            return self.emit("call", [bindings[n] for n in names if n in bindings], callee=rule_fn, spelling=None,
-                             kwnames=(), rule_call=True)
+            receiver = [op.operands[0]] if op.kind in ("method", "getattr") else []
+            positional = op.operands if op.kind == "getitem" else receiver + (op.positional() if op.kind != "getattr"
+                                                                               else [])
+            keywords = op.keywords()
+            return self.emit("call", [first, op.result] + positional + list(keywords.values()), callee=rule_fn,
+                             spelling=None, kwnames=tuple(keywords), rule_call=True)
         self.out += region.ops
         return returned
 
     def vjp_part(self, op: Op, rule: Rule, places: list, k: int) -> Value:
         """The part of the tangent from operand k of an elementwise primitive: its VJP with `g`
         replaced by that operand's tangent, the item for that operand."""
-        returned = self.run_rule(rule.vjp, self.bindings(op, rule.vjp, self.tangent[op.operands[k]]), op)
+        returned = self.run_rule(rule.vjp, self.tangent[op.operands[k]], op)
         if len(places) == 1:
             return returned
         index = [position for _, position in places].index(k)
@@ -257,7 +262,7 @@ class _Forward:
             t = self.tangent[op.operands[places[0][1]]]
         else:
             t = self.emit("tuple", [self.tangent_or_zero(op.operands[k]) for _, k in places])
-        return self.run_rule(rule.jvp, self.bindings(op, rule.jvp, t), op)
+        return self.run_rule(rule.jvp, t, op)
 
     # -- branches and loops ----------------------------------------------------------------------
     def branch(self, op: Op) -> None:

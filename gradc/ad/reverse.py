@@ -682,7 +682,38 @@ def recursive_rule(function: Any, make_vjp: Callable) -> Rule:
         return tuple(grads.get(i) for i in range(len(args)))
 
     rule.__name__ = rule.__qualname__ = f"{function.__name__}_vjp"
+    _register_second_order(rule, function, make_vjp, vjps)
     return Rule(function, vjp=rule, var_param="args", diff_params=())
+
+
+def _register_second_order(rule: Callable, function: Any, make_vjp: Callable, vjps: dict) -> None:
+    """`rule` (a recursive call's vjp, run at run time) gets a JVP, so that a gradient calling it can
+    be differentiated again in forward mode (`hvp`, forward over reverse): the jvp of the function's
+    compiled vjp, compiled by gradc when first run; `ans` only stands for the recomputed value and
+    has no tangent of its own. (Reverse over reverse through a recursion is not built: its rule has
+    no VJP, and `grad(grad(f))` says so.)"""
+    make_jvp = getattr(make_vjp, "jvp", None)
+    if make_jvp is None:
+        return
+    seconds: dict[tuple, Any] = {}
+
+    def jvp_of_rule(t, ans, g, ans_in, *args):
+        wrt = tuple(i for i, a in enumerate(args) if _differentiable_argument(a))
+        if wrt not in vjps:
+            vjps[wrt] = make_vjp(function, wrt)
+        if wrt not in seconds:
+            seconds[wrt] = make_jvp(vjps[wrt], tuple(wrt) + (len(args),))
+        tg, tangents = t[0], t[2:]
+        _, tangent = seconds[wrt](*args, g, tuple(tangents[i] for i in wrt) + (tg,))
+        if len(args) == 1:
+            return tangent
+        by_arg = dict(zip(wrt, tangent if len(wrt) > 1 else (tangent,)))
+        return tuple(by_arg.get(i, 0.0) for i in range(len(args)))
+
+    jvp_of_rule.__name__ = f"{function.__name__}_vjp_jvp"
+    from ..rules.registry import REGISTRY
+    REGISTRY[rule] = Rule(rule, jvp=jvp_of_rule, diff_params=("g", "ans"), var_param="args", user=True)  # (made
+    # at run time for one function, like a rule of the user's: not one of gradc's own)
 
 
 def _differentiable_argument(value: Any) -> bool:
