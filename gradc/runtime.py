@@ -655,18 +655,24 @@ def _exclusive_products(flat, tangent):
     return prefix * suffix, d_prefix * suffix + prefix * d_suffix
 
 
-def prod_adjoint_adjoint(h, g, a, axis=None, keepdims=False):
-    """The adjoints of `g` and `a` in `prod_adjoint(g, a, axis, keepdims)` (exact where `a` has zeros)."""
+def _others_and_their_tangent(a, t, axis):
+    """The reduced axes of `np.prod(a, axis)`, each element's product of the others along them, and
+    that product's derivative along `t` (shaped like `a`)."""
     a = np.asarray(a)
     axes = tuple(range(a.ndim)) if axis is None else tuple(
         i % a.ndim for i in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
     rest = [i for i in range(a.ndim) if i not in axes]
     order = rest + list(axes)
-    moved, h_moved = np.transpose(a, order), np.transpose(np.broadcast_to(h, a.shape), order)
+    moved, t_moved = np.transpose(a, order), np.transpose(np.broadcast_to(t, a.shape), order)
     flat_shape = moved.shape[:len(rest)] + (-1,)
-    others, d_others = _exclusive_products(moved.reshape(flat_shape), h_moved.reshape(flat_shape))
-    others = np.transpose(others.reshape(moved.shape), np.argsort(order))
-    d_others = np.transpose(d_others.reshape(moved.shape), np.argsort(order))
+    others, d_others = _exclusive_products(moved.reshape(flat_shape), t_moved.reshape(flat_shape))
+    back = np.argsort(order)
+    return axes, np.transpose(others.reshape(moved.shape), back), np.transpose(d_others.reshape(moved.shape), back)
+
+
+def prod_adjoint_adjoint(h, g, a, axis=None, keepdims=False):
+    """The adjoints of `g` and `a` in `prod_adjoint(g, a, axis, keepdims)` (exact where `a` has zeros)."""
+    axes, others, d_others = _others_and_their_tangent(a, h, axis)
     g_full = g if keepdims else np.expand_dims(g, axes)
     dg = np.sum(h * others, axis=axes, keepdims=keepdims)
     return np.reshape(dg, np.shape(g)), g_full * d_others
@@ -714,15 +720,7 @@ __all__ += ["assigned_part_adjoint", "einsum_adjoints_adjoint", "prod_adjoint_ad
 
 def prod_adjoint_tangent(tg, ta, g, a, axis=None, keepdims=False):
     """The tangent of `prod_adjoint(g, a, axis, keepdims)` along `tg` and `ta` (exact where `a` has zeros)."""
-    a = np.asarray(a)
-    axes = tuple(range(a.ndim)) if axis is None else tuple(
-        i % a.ndim for i in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
-    rest = [i for i in range(a.ndim) if i not in axes]
-    order = rest + list(axes)
-    moved, t_moved = np.transpose(a, order), np.transpose(np.broadcast_to(ta, a.shape), order)
-    flat_shape = moved.shape[:len(rest)] + (-1,)
-    others, d_others = _exclusive_products(moved.reshape(flat_shape), t_moved.reshape(flat_shape))
-    d_others = np.transpose(d_others.reshape(moved.shape), np.argsort(order))
+    axes, _, d_others = _others_and_their_tangent(a, ta, axis)
     g_full = g if keepdims else np.expand_dims(g, axes)
     return prod_adjoint(tg, a, axis, keepdims) + g_full * d_others
 

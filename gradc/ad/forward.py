@@ -36,6 +36,7 @@ from ..errors import NoGradientRuleError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, inline_rule
 from ..ir.core import Function, Op, Region, Value, clone_function, describe_value, loop_parts
 from ..rules.registry import Rule, lookup
+from .reverse import _describe_op, rule_bindings
 
 __all__ = ["forward"]
 
@@ -203,23 +204,7 @@ class _Forward:
         positional = op.operands if op.kind == "getitem" else receiver + (op.positional() if op.kind != "getattr"
                                                                            else [])
         signature = inspect.signature(rule_fn)
-        bound = signature.bind(first, op.result, *positional, **op.keywords())
-        values = {}
-        for name, param in signature.parameters.items():
-            if name in bound.arguments:
-                value = bound.arguments[name]
-                if param.kind is param.VAR_POSITIONAL:
-                    value = self.emit("tuple", list(value))
-                elif param.kind is param.VAR_KEYWORD:
-                    value = self.const({})
-                values[name] = value
-            elif param.kind is param.VAR_POSITIONAL:
-                values[name] = self.const(())
-            elif param.kind is param.VAR_KEYWORD:
-                values[name] = self.const({})
-            else:
-                values[name] = self.const(param.default)
-        return values
+        return rule_bindings(signature, signature.bind(first, op.result, *positional, **op.keywords()), self)
 
     def run_rule(self, rule_fn: Any, first: Value, op: Op) -> Value:
         """The rule's body inlined here (bound to `first`, the result and the op's operands), or a
@@ -383,7 +368,6 @@ def _dot_name(value: Value) -> str:
 
 
 def _describe(op: Op) -> str:
-    from .reverse import _describe_op
     return _describe_op(op)
 
 

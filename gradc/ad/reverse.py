@@ -448,21 +448,7 @@ class _Backward:
                 op.loc, "gradc's rule covers the common arguments; see docs/reference.md") from None
         targets = self.differentiable_targets(op, rule, bound)
         first_new = len(self.region.ops)  # (from here on, what the rule's code reads is localized)
-        bindings = {}
-        for name, param in signature.parameters.items():
-            if name in bound.arguments:
-                value = bound.arguments[name]
-                if param.kind is param.VAR_POSITIONAL:
-                    value = self.emit("tuple", list(value))
-                elif param.kind is param.VAR_KEYWORD:
-                    value = self.const({})
-                bindings[name] = value
-            elif param.kind is param.VAR_POSITIONAL:
-                bindings[name] = self.const(())
-            elif param.kind is param.VAR_KEYWORD:
-                bindings[name] = self.const({})
-            else:
-                bindings[name] = self.const(param.default)
+        bindings = rule_bindings(signature, bound, self)
         try:
             ndims = {v: len(self.facts[v].shape) for v in bindings.values()
                      if v in self.facts and self.facts[v].shape is not None}
@@ -634,6 +620,27 @@ def _popped(value: Any) -> bool:
     op = value.owner if isinstance(value, Value) else None
     return op is not None and op.kind == "getitem" and _is_constant(op.operands[1]) and \
         op.operands[1].owner.attrs["value"] == -1
+
+
+def rule_bindings(signature: inspect.Signature, bound: inspect.BoundArguments, sweep: Any) -> dict[str, Value]:
+    """A rule's parameters bound to values, for `inline_rule`: `*args` as one tuple, options left out
+    as their defaults (`sweep` emits the ops: the reverse or the forward transform)."""
+    bindings = {}
+    for name, param in signature.parameters.items():
+        if name in bound.arguments:
+            value = bound.arguments[name]
+            if param.kind is param.VAR_POSITIONAL:
+                value = sweep.emit("tuple", list(value))
+            elif param.kind is param.VAR_KEYWORD:
+                value = sweep.const({})
+            bindings[name] = value
+        elif param.kind is param.VAR_POSITIONAL:
+            bindings[name] = sweep.const(())
+        elif param.kind is param.VAR_KEYWORD:
+            bindings[name] = sweep.const({})
+        else:
+            bindings[name] = sweep.const(param.default)
+    return bindings
 
 
 def _summed_per_operand(sweep: "_Backward", contributions: list[tuple[Value, Value]]) -> list[tuple[Value, Value]]:
