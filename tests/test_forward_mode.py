@@ -16,7 +16,7 @@ import pytest
 
 import gradc
 from gradcheck import autograd, autograd_version
-from test_rules_numpy import CASES
+from rule_cases import CASES
 
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
 

@@ -1,6 +1,6 @@
 """Every NumPy rule in the registry is exercised by a numeric test case.
 
-The cases live in `test_rules_numpy.CASES`, each naming the primitives it
+The cases live in `test_rules_numpy.CASES` and `test_rules_linalg.CASES` (joined in `rule_cases`), each naming the primitives it
 exercises. Registering a rule for a NumPy function, an ndarray method or an
 attribute (or any rule in gradc/rules/numpy.py) without adding a case fails
 `test_every_numpy_rule_has_a_case`; a case that names a primitive its function
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gradc.rules import REGISTRY, Attr, Method
-from test_rules_numpy import CASES
+from rule_cases import CASES
 
 OPERATOR_SPELLINGS = {
     operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.mod: "%",
@@ -27,7 +27,7 @@ def is_numpy_rule(key, rule) -> bool:
     """A rule this test file is responsible for."""
     if rule.vjp is None or rule.user:
         return False
-    if isinstance(key, (Method, Attr)) or rule.vjp.__module__ == "gradc.rules.numpy":
+    if isinstance(key, (Method, Attr)) or rule.vjp.__module__ in ("gradc.rules.numpy", "gradc.rules.linalg"):
         return True
     return (getattr(key, "__module__", None) or "").split(".")[0] == "numpy"
 
