@@ -24,6 +24,7 @@ from .backend import check as buffer_check
 from .backend.load import Compiled, compile_factory, instantiate, register_source
 from .debug import line_maps_of, note_primal_line
 from .errors import GradcError, KindDependentError, NonDifferentiableArgumentError, UnresolvedNameError
+from .frontend.callables import as_function
 from .frontend.lower import is_structure, local_names, lower_function
 from .frontend.source import ParsedFunction, parse_function
 from .ir.core import Function
@@ -458,7 +459,7 @@ class GradFunction:
 
     def __init__(self, fun: Callable, wrt: int | str | Sequence[int | str] = 0, optimize: bool = True,
                  cache: bool | None = None, mode: str = "grad"):
-        fun = _unwrap(fun)
+        fun = as_function(_unwrap(fun))  # (a bound method, a partial: a function of the other parameters)
         self.__wrapped__ = fun
         self._mode, self._optimize, self._cache = mode, bool(optimize), cache
         self._functions: dict[tuple[bool, ...], tuple[int, Callable]] = {}

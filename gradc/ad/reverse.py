@@ -740,6 +740,9 @@ def _registration_hint(op: Op) -> str:
 
 def _registration_hint_plain(op: Op) -> str:
     key = rule_key(op)
+    if isinstance(key, Method) and not hasattr(np.ndarray, key.name):
+        return (f"if `{key.name}` is a method of a class of yours, call it through the class so that gradc "
+                f"reads its source: `ClassName.{key.name}(self, ...)` instead of `self.{key.name}(...)`")
     if isinstance(key, (Method, Attr)):
         return ("gradc knows the ndarray methods and attributes listed in docs/reference.md; "
                 "call the NumPy function instead, or register a rule for it")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import Loc, SourceUnavailableError, UnsupportedSyntaxError
+from .callables import not_a_function
 
 __all__ = ["ParsedFunction", "parse_function", "UNRESOLVED"]
 
@@ -55,11 +56,7 @@ def _describe(fn: Any) -> str:
 
 def _source_lines(fn: Any) -> tuple[list[str], int, str]:
     if not isinstance(fn, types.FunctionType):
-        kind = "a builtin" if isinstance(fn, (types.BuiltinFunctionType, type(len))) else type(fn).__name__
-        raise SourceUnavailableError(
-            f"cannot differentiate {_describe(fn)!s}: it is {kind}, not a Python function with source",
-            hint="gradc reads a function's source; pass a function defined with `def` in a file.",
-        )
+        raise not_a_function(fn)  # (what it is, and what to pass instead)
     try:
         lines, first = inspect.getsourcelines(fn)
         file = inspect.getsourcefile(fn) or fn.__code__.co_filename
