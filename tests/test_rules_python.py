@@ -705,6 +705,24 @@ def test_math_log_with_differentiable_base_is_refused_clearly():
     assert gradc.grad(f_math_log_variable_base)(2.0, 3.0) == pytest.approx(1 / (2.0 * math.log(3.0)))
 
 
+def f_list_of_a_built_list(x):
+    items = []
+    for k in range(3):
+        items.append(np.sin(x * k) * x)
+    copied = list(items)
+    return np.sum(copied[0] + copied[2] * copied[1])
+
+
+def f_tuple_of_an_array(x):
+    rows = tuple(x)
+    return np.sum(rows[0] * np.cos(rows[1]))
+
+
+@pytest.mark.parametrize("f, shape", [(f_list_of_a_built_list, (3,)), (f_tuple_of_an_array, (2, 3))])
+def test_list_and_tuple_of_a_sequence(f, shape):
+    assert_gradients(f, [rng.standard_normal(shape)])
+
+
 def test_every_math_and_builtin_rule_is_exercised_here():
     """A new rule for `math` or a builtin must come with a test in this file."""
     import builtins

@@ -29,7 +29,7 @@ from ..analysis.shapes import shape_of
 from ..passes.bufferize import REUSE_MIN_ELEMENTS, UFUNC_OF
 from ..analysis.buffers import UPDATES, Buffers
 from ..ir.core import Function, Op, Region, Value, table_key
-from . import check
+from . import check, effect_statements
 from .names import Layout, _is_undefined
 
 __all__ = ["Emitted", "emit", "FACTORY_NAME"]
@@ -204,6 +204,8 @@ class _Emitter:
         if kind == "call":
             return self.call_expr(op)
         if kind == "method":
+            if op.attrs.get("fstring"):
+                return effect_statements.fstring(self, op)  # (printed back as the f-string it was)
             receiver = self.expr(op.operands[0])
             func = ast.Attribute(receiver, op.attrs["name"], ast.Load())
             return ast.Call(func, [self.expr(v) for v in op.positional()], self.keywords(op))
@@ -268,18 +270,22 @@ class _Emitter:
                 continue
             if self.checking:
                 stmts = self.checked(op, stmts)
-            key = (op.stmt, op.backward) if op.stmt is not None else None
+            stmt = getattr(op.stmt, "comment_as", op.stmt)  # (a comprehension's loop: its statement's)
+            key = (stmt, op.backward) if stmt is not None else None
             if top and op.backward and not backward_started:
                 body.append(self.comment("backward"))
                 backward_started = True
                 current = ()
-            if key != current and key is not None and not getattr(op.stmt, "flag", False):
-                body.append(self.comment(self.describe(op.stmt)))
+            if key != current and key is not None and not getattr(stmt, "flag", False):
+                body.append(self.comment(self.describe(stmt)))
             current = key
             body.extend(stmts)
-        return body
+        return effect_statements.finish_block(body, _is_comment)  # (`with`, and nothing after a `raise`)
 
     def statement(self, op: Op) -> list[ast.stmt]:
+        kept = effect_statements.statement(self, op)  # (`raise`, `assert`, `with` as written)
+        if kept is not None:
+            return kept
         if op.kind == "return":
             return [ast.Return(self.expr(op.operands[0]))]
         if op.kind == "if":
@@ -497,7 +503,7 @@ class _Emitter:
         helper, lines = getattr(stmt, "origin", (None, self.function.lines))
         first = stmt.lineno
         last = getattr(stmt, "end_lineno", first) or first
-        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)):
             last = first  # a compound statement: its header
         text = " ".join(lines.get(n, "").strip() for n in range(first, last + 1)).strip()
         text = text or ast.unparse(stmt)

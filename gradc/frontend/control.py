@@ -22,6 +22,7 @@ from typing import Any
 
 from ..analysis.shapes import UNKNOWN, widen
 from ..ir.core import Op, Region, Value, static_value
+from ..ir.statements import raises
 from .objects import Obj, Slots, State
 
 __all__ = ["ControlFlow", "stored_names"]
@@ -197,24 +198,27 @@ class ControlFlow:
                        node: ast.AST) -> list[Value]:
         """Close the branches with what changed in them and append the `if`; returns its results."""
         start, env = self.heap.state, self.env
-        carried = self.changes(start, env, ends)
+        # (a branch that raises hands nothing on: what follows sees the other branch's end)
+        going_on = [not raises(r) for r in regions] if not all(raises(r) for r in regions) else [True] * len(ends)
+        ends_on = [end for end, on in zip(ends, going_on) if on]
+        carried = self.changes(start, env, ends_on)
         for c in carried:
             if c.obj is None:
-                c.private = self.private_everywhere(c, ends)
-        for region, (state, end_env) in zip(regions, ends):
-            values = self.at(region, state, end_env, lambda: [self.value_at_end(c, state, end_env, node)
-                                                              for c in carried])
+                c.private = self.private_everywhere(c, ends_on)
+        for region, (state, end_env), on in zip(regions, ends, going_on):
+            values = self.at(region, state, end_env, lambda: [self.value_at_end(c, state, end_env, node) if on
+                                                              else self.undefined(node) for c in carried])
             self.close(region, values, node)
         results = [Value(c.hint()) for c in carried]
         self.region.append(Op("if", [cond], results, {}, regions, self.parsed.loc(node), self.stmt))
-        sources = [[self.end_object(c, s, e) if c.obj is None else None for s, e in ends] for c in carried]
+        sources = [[self.end_object(c, s, e) if c.obj is None else None for s, e in ends_on] for c in carried]
         self.heap.state = start.copy()
-        for state, _ in ends:
+        for state, _ in ends_on:
             for obj, why in state.poisoned.items():
                 self.heap.state.poisoned.setdefault(obj, why)
         for c, result, objs in zip(carried, results, sources):
-            self.install(c, result, objs, [state for state, _ in ends])
-            self.join_facts(result, [r.ops[-1].operands[carried.index(c)] for r in regions])
+            self.install(c, result, objs, [state for state, _ in ends_on])
+            self.join_facts(result, [r.ops[-1].operands[carried.index(c)] for r, on in zip(regions, going_on) if on])
         return results
 
     def expr_IfExp(self, node: ast.IfExp) -> Value:
@@ -255,7 +259,18 @@ class ControlFlow:
 
     # -- loops ------------------------------------------------------------------------------------
     def lower_for(self, stmt: ast.For) -> None:
-        iterable = self.lower_expr(stmt.iter)
+        view = stmt.iter
+        if isinstance(view, ast.Call) and isinstance(view.func, ast.Attribute) and not view.args and \
+                view.func.attr in ("keys", "values", "items"):
+            view.dict_view = view.func.attr != "values"  # (`for k, v in d.items()`: each key a constant)
+        outer, self.consumed_at_once = self.consumed_at_once, True
+        try:
+            iterable = self.iterable(stmt.iter)
+        finally:
+            self.consumed_at_once = outer
+        items = self.unrolled_items(stmt, iterable)
+        if items is not None:
+            return self.lower_unrolled(stmt, items)
         self.lower_loop(stmt, [iterable])
 
     def lower_while(self, stmt: ast.While) -> None:

@@ -32,6 +32,9 @@ from ..ir.effects import effect_of
 from ..rules.registry import lookup, shapes_known
 from .binding import Binding
 from .control import ControlFlow, stored_names
+from . import effect_statements
+from .inner_scopes import LocalDef
+from .lower_scopes import InnerScopes
 from .normalize import normalize
 from .objects import Heap, Obj
 from .source import UNRESOLVED, ParsedFunction, parse_function
@@ -80,11 +83,13 @@ class CannotInline(Exception):
 
 def local_names(node: ast.FunctionDef) -> set[str]:
     """The function's local variables: its arguments and every name it assigns."""
-    names = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
-    return names | stored_names(node.body) | _written_names(node.body)
+    args = node.args
+    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg] if a}
+    defined = {n.name for stmt in node.body for n in ast.walk(stmt) if isinstance(n, LocalDef)}
+    return names | stored_names(node.body) | _written_names(node.body) | defined
 
 
-class _Lowerer(Binding, ControlFlow):
+class _Lowerer(Binding, ControlFlow, InnerScopes):
     """Lowers statements and expressions of one function body into a region, following Python's
     object semantics with a heap (objects.py): `env` maps each name to the object it refers to."""
 
@@ -113,6 +118,8 @@ class _Lowerer(Binding, ControlFlow):
         # `recursive_callees` collects the callees a first lowering met)
         self.recursive_writes: dict[Callable, set[int]] | None = None
         self.recursive_callees: set[Callable] = set()
+        self.functions: dict[str, tuple] = {}  # local functions: (definition, definer, defaults, kw_defaults)
+        self.consumed_at_once = False  # (lowering a call's argument or a loop's iterable)
 
     # -- building ops -------------------------------------------------------------------
     def emit(self, kind: str, operands: list[Value], node: ast.AST | None = None,
@@ -216,6 +223,14 @@ class _Lowerer(Binding, ControlFlow):
             if isinstance(stmt, ast.While):
                 self.lower_while(stmt)
                 return False
+            if isinstance(stmt, (ast.Raise, ast.With)) and not self.rule_mode:
+                effect_statements.lower_statement(self, stmt)  # (kept in the forward sweep)
+                return False
+            if isinstance(stmt, ast.Pass):
+                return False
+            if isinstance(stmt, LocalDef) and not self.rule_mode:
+                self.define_local(stmt)  # (called later: each call inlines its body)
+                return False
             if self.rule_mode and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 return False  # a rule's docstring
             raise self.error(stmt, f"`{type(stmt).__name__}` is not supported here")
@@ -270,7 +285,14 @@ class _Lowerer(Binding, ControlFlow):
             raise UnsupportedSyntaxError(f"call to `{callee.__name__}`: {exc}", self.parsed.loc(node)) from None
         env: dict[str, Obj] = {}
         for name, param in inspect.signature(callee).parameters.items():
-            value = bound.arguments[name] if name in bound.arguments else self.const(param.default, node)
+            value = bound.arguments[name] if name in bound.arguments else \
+                self.emit("tuple", [], node) if param.kind is param.VAR_POSITIONAL else \
+                self.emit("dict", [], node, keys=()) if param.kind is param.VAR_KEYWORD else \
+                self.const(param.default, node)
+            if name in bound.arguments and param.kind is param.VAR_POSITIONAL:
+                value = self.emit("tuple", list(value), node)  # (`*args`: a tuple of the extra arguments)
+            elif name in bound.arguments and param.kind is param.VAR_KEYWORD:
+                value = self.emit("dict", list(value.values()), node, keys=tuple(value))
             env[name] = self.obj(value)
         scratch = Region()
         child = _Lowerer(parsed, scratch, env, names, heap=self.heap, parent=self, facts=self.facts)
@@ -350,6 +372,9 @@ class _Lowerer(Binding, ControlFlow):
         if op is not None and op.kind == "call" and op.attrs["callee"] in runtime.CHECKS:
             op.attrs["effect"] = True
             return
+        if effect_statements.is_effect_call(value):  # (`print(...)`, `log.info(...)`: run in the forward sweep)
+            op.attrs["effect"] = True
+            return
         if isinstance(func, (ast.Name, ast.Attribute)) and self.is_static(func) and \
                 _inlinable(self.resolve_static(func)) and not (op is not None and op.kind == "call" and
                                                                op.attrs.get("callee") is self.resolve_static(func)):
@@ -388,6 +413,8 @@ class _Lowerer(Binding, ControlFlow):
     def expr_Name(self, node: ast.Name) -> Value:
         if node.id in self.env:
             return self.read(self.env[node.id], node, node.id)
+        if node.id in self.functions:
+            self.refuse_function_value(node)
         if node.id in self.local_names:
             raise self.error(node, f"`{node.id}` is used before it is assigned")
         return self.const(self.resolve_static(node), node, spelling=node)
@@ -492,6 +519,9 @@ class _Lowerer(Binding, ControlFlow):
             regions.append(region)
         return self.emit("boolop", [first], node, regions=regions, op=kind)
 
+    def expr_JoinedStr(self, node: ast.JoinedStr) -> Value:
+        return effect_statements.lower_fstring(self, node)  # (a string: no gradient)
+
     def expr_Tuple(self, node: ast.Tuple) -> Value:
         items = [self.lower_expr(e) for e in node.elts]
         if self.rule_mode and all(static_value(v)[0] for v in items):
@@ -540,11 +570,24 @@ class _Lowerer(Binding, ControlFlow):
         return self.call(slice, parts, node, spelling=ast.Name("slice", ast.Load()))
 
     def expr_Call(self, node: ast.Call) -> Value:
-        args = [self.lower_expr(a) for a in node.args]
-        kwargs = {k.arg: self.lower_expr(k.value) for k in node.keywords}
         func = node.func
-        if self.is_static(func):
-            callee = self.resolve_static(func)
+        static = self.is_static(func)
+        callee = self.resolve_static(func) if static else None
+        outer, self.consumed_at_once = self.consumed_at_once, True
+        try:
+            args = [self.argument(a, callee) for a in node.args]
+            kwargs = {k.arg: self.argument(k.value, callee) for k in node.keywords}
+        finally:
+            self.consumed_at_once = outer
+        if isinstance(func, ast.Name) and func.id in self.functions and func.id not in self.env and \
+                not self.rule_mode:
+            return self.call_local(func.id, args, kwargs, node)
+        if static and not self.rule_mode:
+            known = self.fold_extremum(callee, args, node) if not kwargs else None
+            known = known if known is not None else self.sequence_copy(callee, args, kwargs, node)
+            if known is not None:
+                return known
+        if static:
             as_callee = getattr(callee, "_as_callee", None)
             if callable(as_callee) and not self.rule_mode:
                 callee = as_callee()  # (a gradient gradc compiled: its generated function, inlined like a helper)
@@ -571,6 +614,10 @@ class _Lowerer(Binding, ControlFlow):
             ok, value = static_value(receiver)
             if ok and self.rule_mode:
                 return self.call(getattr(value, func.attr), args, node, kwargs=kwargs)
+            if not self.rule_mode:
+                known = self.dict_method(receiver, func.attr, args, kwargs, node)
+                if known is not None:
+                    return known
             return self.emit("method", [receiver] + args + list(kwargs.values()), node,
                              name=func.attr, kwnames=tuple(kwargs))
         raise self.error(node, f"calling `{ast.unparse(func)}`, a value computed inside the function, "
@@ -610,7 +657,7 @@ def _inlinable(callee: Any) -> bool:
 def _parsed_helper(callee: Callable) -> tuple[ParsedFunction, ast.FunctionDef, set[str]]:
     """A helper's parsed and normalized source; each statement remembers which function it is from."""
     parsed = parse_function(callee)
-    tree = normalize(parsed)
+    tree = normalize(parsed, root=False)
     for node in ast.walk(tree):
         if isinstance(node, ast.stmt):
             node.origin = (callee.__name__, parsed.lines)

@@ -32,24 +32,22 @@ import pickle
 
 from ..backend.check import CHECK_NAME, without_checks
 from ..errors import UnsupportedSyntaxError
+from .inner_scopes import LocalDef, ScopeRewriter
+from .effect_statements import normalize_statement as _normalize_effect_statement
 from .source import ParsedFunction
 
 __all__ = ["normalize"]
 
 # Statements refused, with the words the error uses for them.
 _STATEMENT_NAMES = {
-    ast.Try: "`try`", ast.With: "`with`", ast.AsyncWith: "`async with`", ast.Raise: "`raise`",
-    ast.ClassDef: "a class definition", ast.FunctionDef: "a nested function definition",
-    ast.AsyncFunctionDef: "an async function", ast.Global: "`global`", ast.Nonlocal: "`nonlocal`",
+    ast.Try: "`try`", ast.AsyncWith: "`async with`",
+    ast.ClassDef: "a class definition", ast.AsyncFunctionDef: "an async function", ast.Global: "`global`", ast.Nonlocal: "`nonlocal`",
     ast.Delete: "`del`", ast.Import: "`import`", ast.ImportFrom: "`import`",
-    ast.Assert: "`assert`", ast.AsyncFor: "`async for`",
+    ast.AsyncFor: "`async for`",
 }
 _EXPRESSION_NAMES = {
     ast.Yield: "`yield`", ast.YieldFrom: "`yield from`", ast.Await: "`await`",
-    ast.Lambda: "a lambda", ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
-    ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression",
     ast.NamedExpr: "the `:=` operator", ast.Starred: "star-arguments (`*args`)",
-    ast.JoinedStr: "an f-string",
     ast.Set: "a set display",
 }
 if hasattr(ast, "TryStar"):
@@ -63,16 +61,19 @@ def _refuse(parsed: ParsedFunction, node: ast.AST, what: str, hint: str = "") ->
     raise UnsupportedSyntaxError(f"{what} is not supported by gradc", parsed.loc(node), hint)
 
 
-def _check_signature(parsed: ParsedFunction) -> None:
-    args = parsed.node.args
-    if args.vararg is not None:
+def _check_signature(parsed: ParsedFunction, node: ast.FunctionDef | None = None, root: bool = True) -> None:
+    """The function's parameters: `*args` only in a helper or nested function (the function
+    differentiated names each argument, as `wrt` counts them)."""
+    node = node or parsed.node
+    args = node.args
+    if args.vararg is not None and root:
         _refuse(parsed, args.vararg, "`*" + args.vararg.arg + "` in the signature",
                 "name each argument explicitly")
     if args.kwarg is not None:
         _refuse(parsed, args.kwarg, "`**" + args.kwarg.arg + "` in the signature",
                 "name each argument explicitly")
-    if isinstance(parsed.node, ast.AsyncFunctionDef):
-        _refuse(parsed, parsed.node, "an async function")
+    if isinstance(node, ast.AsyncFunctionDef):
+        _refuse(parsed, node, "an async function")
 
 
 def _check_expression(parsed: ParsedFunction, expr: ast.AST) -> None:
@@ -94,48 +95,72 @@ def _check_target(parsed: ParsedFunction, target: ast.AST) -> None:
         for element in target.elts:
             _check_target(parsed, element)
         return
-    what = {ast.Subscript: "assignment to an element of an element (`x[i][j] = ...`); write `x[i, j] = ...`",
-            ast.Attribute: "assignment to an attribute (`obj.a = ...`)",
-            ast.Starred: "starred assignment (`a, *b = ...`)"}.get(type(target), "this assignment target")
-    _refuse(parsed, target, what)
+    what, hint = _TARGET_REFUSALS.get(type(target), ("this assignment target", ""))
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Subscript):
+        outer, inner, last = ast.unparse(target.value.value), ast.unparse(target.value.slice), ast.unparse(target.slice)
+        hint = (f"For an array, write `{outer}[{inner}, {last}] = ...`. For a list of arrays, bind the item to a "
+                f"name first: `row = {outer}[{inner}]`, then `row[{last}] = ...`.")
+    _refuse(parsed, target, what, hint)
+
+
+_TARGET_REFUSALS = {  # (what is refused, what to write instead)
+    ast.Subscript: ("assignment to an element of an element (`x[i][j] = ...`)",
+                    "For an array, write `x[i, j] = ...`. For a list of arrays, bind the item to a name "
+                    "first: `row = x[i]`, then `row[j] = ...`."),
+    ast.Attribute: ("assignment to an attribute (`obj.a = ...`)",
+                    "Bind the new value to a name of its own (`w = ...`) and use that name where `obj.a` "
+                    "was read."),
+    ast.Starred: ("starred assignment (`a, *b = ...`)", "Unpack by index: `a, b = xs[0], xs[1:]`."),
+}
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
 
-def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stmt]:
+def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt, scopes: ScopeRewriter,
+                         top: bool) -> list[ast.stmt]:
     if isinstance(stmt, ast.Pass) or _is_docstring(stmt):
         return []
     what = _STATEMENT_NAMES.get(type(stmt))
     if what:
         _refuse(parsed, stmt, what)
+    if isinstance(stmt, ast.FunctionDef):
+        return scopes.statement(stmt, top)  # (its body is normalized as a function of its own)
     if isinstance(stmt, (ast.Break, ast.Continue)):
         return [stmt]
+    if isinstance(stmt, (ast.Assert, ast.Raise, ast.With)):  # (kept in the forward sweep: effect_statements.py)
+        block = lambda p, stmts: _normalize_block(p, stmts, scopes)  # noqa: E731
+        return [new for s in _normalize_effect_statement(parsed, stmt, block, _check_expression)
+                for new in scopes.statement(s, top)]
     if isinstance(stmt, (ast.If, ast.For, ast.While)):
         if isinstance(stmt, ast.For):
             _check_target(parsed, stmt.target)
             _check_expression(parsed, stmt.iter)
         else:
             _check_expression(parsed, stmt.test)
-        stmt.body, stmt.orelse = _normalize_block(parsed, stmt.body), _normalize_block(parsed, stmt.orelse)
-        return [stmt]
+        stmt.body = _normalize_block(parsed, stmt.body, scopes)
+        stmt.orelse = _normalize_block(parsed, stmt.orelse, scopes)
+        return scopes.statement(stmt, top)
     if isinstance(stmt, ast.Return):
         if stmt.value is None:
             _refuse(parsed, stmt, "a `return` without a value")
         _check_expression(parsed, stmt.value)
-        return [stmt]
+        return scopes.statement(stmt, top)
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
             _check_target(parsed, target)
         _check_expression(parsed, stmt.value)
-        return [stmt]
+        _name_result(stmt)
+        return scopes.statement(stmt, top)
     if isinstance(stmt, ast.AnnAssign):
         if stmt.value is None:
             return []
         _check_target(parsed, stmt.target)
         _check_expression(parsed, stmt.value)
-        return [ast.copy_location(ast.Assign([stmt.target], stmt.value), stmt)]
+        assign = ast.copy_location(ast.Assign([stmt.target], stmt.value), stmt)
+        _name_result(assign)
+        return scopes.statement(assign, top)
     if isinstance(stmt, ast.AugAssign):
         _check_target(parsed, stmt.target)
         _check_expression(parsed, stmt.value)
@@ -143,19 +168,29 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt) -> list[ast.stm
             read = copy.deepcopy(stmt.target)
             read.ctx = ast.Load()
             value = ast.copy_location(ast.BinOp(read, stmt.op, stmt.value), stmt)
-            return [ast.copy_location(ast.Assign([stmt.target], value), stmt)]
+            return scopes.statement(ast.copy_location(ast.Assign([stmt.target], value), stmt), top)
         load = ast.copy_location(ast.Name(stmt.target.id, ast.Load()), stmt.target)
         value = ast.copy_location(ast.BinOp(load, stmt.op, stmt.value), stmt)
         assign = ast.copy_location(ast.Assign([stmt.target], value), stmt)
         assign.augmented = True  # lower checks that rebinding equals the in-place update
-        return [assign]
+        return scopes.statement(assign, top)
     if isinstance(stmt, ast.Expr):
         _check_expression(parsed, stmt.value)  # names `yield`, `await` ... precisely
         if isinstance(stmt.value, ast.Call):
-            return [stmt]  # `lower` accepts `items.append(x)` and gradc's own checks
+            return scopes.statement(stmt, top)  # `lower` accepts `items.append(x)` and gradc's own checks
         _refuse(parsed, stmt, "an expression statement (a value computed and thrown away)")
     _refuse(parsed, stmt, f"`{type(stmt).__name__}`")
     return []
+
+
+def _name_result(assign: ast.Assign) -> None:
+    """`squares = [v * v for v in x]`: the list is built under the name it is given (when the
+    comprehension does not itself read that name)."""
+    target, value = assign.targets[0], assign.value
+    if len(assign.targets) == 1 and isinstance(target, ast.Name) and \
+            isinstance(value, (ast.ListComp, ast.DictComp)) and \
+            not any(isinstance(n, ast.Name) and n.id == target.id for n in ast.walk(value)):
+        value.result_name = target.id
 
 
 class _Flags:
@@ -238,6 +273,10 @@ class _ControlFlow:
             return [stmt], sorted(set(set_a) | set(set_b))
         if isinstance(stmt, (ast.For, ast.While)):
             return self.loop(stmt)
+        if isinstance(stmt, ast.With):
+            body, sets = self.block(stmt.body)
+            stmt.body = body or [ast.copy_location(ast.Pass(), stmt)]
+            return [stmt], sets
         return [stmt], []
 
     def loop(self, stmt: ast.For | ast.While) -> tuple[list[ast.stmt], list[str]]:
@@ -274,18 +313,45 @@ class _ControlFlow:
         return start + new + [end]
 
 
-def normalize(parsed: ParsedFunction) -> ast.FunctionDef:
-    """Return a desugared copy of the function's definition, or raise UnsupportedSyntaxError."""
-    _check_signature(parsed)
+def normalize(parsed: ParsedFunction, root: bool = True) -> ast.FunctionDef:
+    """Return a desugared copy of the function's definition, or raise UnsupportedSyntaxError.
+    `root`: the function differentiated (not a helper it calls), whose parameters `wrt` counts."""
+    _check_signature(parsed, root=root)
     node = pickle.loads(pickle.dumps(parsed.node))  # a copy (faster than copy.deepcopy for ASTs)
     if CHECK_NAME in parsed.fn.__code__.co_varnames:  # a gradient built under GRADC_VERIFY=1, differentiated
         node = without_checks(node)  # again: the same gradient without the buffer checker's calls
-    body = _normalize_block(parsed, node.body)
-    if not any(isinstance(n, ast.Return) for n in ast.walk(node)):
-        _refuse(parsed, node.body[-1], "a function that does not end in `return <expression>`")
-    node.body = _ControlFlow(parsed, _Flags(_all_names(node))).function(body)
+    flags = _Flags(_all_names(node))
+
+    def nested(definition: ast.FunctionDef) -> tuple[ast.FunctionDef, set[str]]:
+        _check_signature(parsed, definition, root=False)
+        return _normalize_function(parsed, definition, scopes, flags, nested=True)
+
+    scopes = ScopeRewriter(node, flags.fresh, nested, lambda n, what, hint="": _refuse(parsed, n, what, hint))
+    node, _ = _normalize_function(parsed, node, scopes, flags, nested=False)
     node.decorator_list = []
     return node
+
+
+def _normalize_function(parsed: ParsedFunction, node: ast.FunctionDef, scopes: ScopeRewriter, flags: "_Flags",
+                        nested: bool) -> tuple[ast.FunctionDef, set[str]]:
+    """`node` with its body normalized, and the names local to it (parameters, what it assigns,
+    the functions it defines)."""
+    body = _normalize_block(parsed, node.body, scopes, top=True)
+    if not any(isinstance(n, ast.Return) for stmt in body for n in ast.walk(stmt)):
+        if not nested:
+            _refuse(parsed, node.body[-1], "a function that does not end in `return <expression>`")
+        body.append(ast.copy_location(ast.Return(ast.copy_location(ast.Constant(None), node)), body[-1] if body
+                                      else node))
+    node.body = _ControlFlow(parsed, flags).function(body)
+    args = node.args
+    local = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg] if a}
+    for stmt in node.body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                local.add(sub.id)
+            elif isinstance(sub, LocalDef):
+                local.add(sub.name)
+    return node, local
 
 
 def _all_names(node: ast.AST) -> set[str]:
@@ -293,8 +359,11 @@ def _all_names(node: ast.AST) -> set[str]:
     return names | {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
 
 
-def _normalize_block(parsed: ParsedFunction, stmts: list[ast.stmt]) -> list[ast.stmt]:
+def _normalize_block(parsed: ParsedFunction, stmts: list[ast.stmt], scopes: ScopeRewriter,
+                     top: bool = False) -> list[ast.stmt]:
     out: list[ast.stmt] = []
     for stmt in stmts:
-        out.extend(_normalize_statement(parsed, stmt))
+        out.extend(_normalize_statement(parsed, stmt, scopes, top))
+        if isinstance(stmt, ast.Raise):
+            break  # (what follows a `raise` never runs)
     return out

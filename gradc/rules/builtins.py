@@ -1,4 +1,5 @@
-"""Derivative rules for Python builtins: `abs`, `float`, `pow`, `min`/`max` of two values, `sum`.
+"""Derivative rules for Python builtins: `abs`, `float`, `pow`, `min`/`max` of two values, `sum`,
+`list` and `tuple` of a sequence.
 
 At a tie, `max(a, b)` and `min(a, b)` give each argument half the gradient, and
 `abs` has derivative 0 at 0. The weights are Python booleans for Python floats, so
@@ -42,6 +43,13 @@ def max_(g, ans, a, b):
 def min_(g, ans, a, b):
     half = 0.5 * g * (a == b)
     return g * (a < b) + half, g * (b < a) + half
+
+
+@vjp(builtins.list, builtins.tuple, linear="each")
+def sequence(g, ans, iterable):
+    # (a list or tuple made of a sequence gradc built in a loop: the same items, the same adjoints;
+    # of an array, its rows)
+    return g if isinstance(iterable, (list, tuple)) else np.reshape(np.asarray(g), np.shape(iterable))
 
 
 zero_gradient(builtins.round, builtins.int, builtins.bool, builtins.len, builtins.isinstance,
