@@ -23,6 +23,7 @@ An unknown callee gets ``Effect("unknown")``: not pure, its result may alias its
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import math
@@ -208,8 +209,17 @@ def _call_table() -> dict[Any, Effect]:
     import time
     import warnings
     for fn in (logging.debug, logging.info, logging.warning, logging.error, logging.critical,
-               logging.exception, logging.log, warnings.warn):
+               logging.exception, logging.log, warnings.warn, warnings.warn_explicit):
         table[fn] = IO
+    for fn in (warnings.simplefilter, warnings.filterwarnings, warnings.resetwarnings):
+        table[fn] = HIDDEN  # (the filters: global state, as np.seterr's)
+    from . import statements  # (`raise`, `with` kept in the forward sweep: calls of these)
+    table[statements.raise_exception] = IO
+    for fn in statements.CONTEXTS:
+        table[fn] = Effect("new", hidden=True, io=True)
+    for obj in vars(builtins).values():  # (making an exception or a warning category's instance)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            table[obj] = ALLOC
     for name in dir(time):
         if callable(getattr(time, name)):
             table[table_key(getattr(time, name))] = HIDDEN
@@ -293,7 +303,20 @@ def _call_effect_of(op: Op) -> Effect:
         return NEW  # (NumPy's other functions compute new arrays from their arguments)
     if module.startswith("gradc.rules") or module == "gradc.extend":
         return Effect("maybe", tuple(range(len(op.operands))))  # rules are pure, may return an input
+    if _logs(callee):
+        return IO
     return UNKNOWN
+
+
+_LOG_METHODS = {"debug", "info", "warning", "warn", "error", "critical", "exception", "log"}
+
+
+def _logs(callee: Any) -> bool:
+    """`log.info` of a `logging.Logger` (or adapter) the function reaches by name: output only."""
+    import logging
+    owner = getattr(callee, "__self__", None)
+    return isinstance(owner, (logging.Logger, logging.LoggerAdapter)) and \
+        getattr(callee, "__name__", None) in _LOG_METHODS
 
 
 def _positional_out(callee: Any, count: int) -> int | None:
@@ -359,6 +382,8 @@ def effect_of(op: Op) -> Effect:
             effect = Effect("view", (positional_out,), writes=(positional_out,))  # (`y.sum(0, None, out)`)
         elif "copy" in op.kwnames and op.attrs["name"] in ("astype", "reshape"):
             effect = maybe(0)  # (`x.astype(x.dtype, copy=False)` is x)
+        if op.attrs.get("fstring"):
+            effect = NEW  # (an f-string: `"x was {:.3f}".format(x)`, see ir/statements.py)
     elif kind == "getattr":
         effect = _ATTRS.get(op.attrs["name"], UNKNOWN)
     elif kind == "getitem":
