@@ -37,6 +37,7 @@ from .inner_scopes import LocalDef
 from .lower_scopes import InnerScopes
 from .normalize import normalize
 from .objects import Heap, Obj
+from . import records
 from .source import UNRESOLVED, ParsedFunction, parse_function
 from .writes import parameters_written
 
@@ -244,6 +245,8 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
             if value.owner is not None:  # (a leaf of a container argument: an array the program follows)
                 self.heap.new(value, "array", label=name, mutable=_mutable_kind(structure))
             return value
+        if structure[0] == "record":  # (a dataclass, named tuple or namespace: frontend/records.py)
+            return records.unpack_record(self, value, structure, name, leaves)
         kind, keys, subs = structure if structure[0] == "dict" else (structure[0], range(len(structure[1])),
                                                                         structure[1])
         items = []
@@ -367,6 +370,9 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
                 self.resolve_static(func) is runtime.add_at and len(call.args) == 3 and not call.keywords and \
                 isinstance(call.args[0], ast.Name) and call.args[0].id in self.env:
             return self.accumulate_at(call)  # (gradc's own `add_at(dxs, k, g)`, in a gradient read again)
+        if isinstance(func, ast.Name) and func.id in self.functions and func.id not in self.env:
+            self.lower_expr(call)  # (a local function called for what it does: inlined, its result unused)
+            return
         value = self.lower_expr(call)
         op = value.owner
         if op is not None and op.kind == "call" and op.attrs["callee"] in runtime.CHECKS:
@@ -447,6 +453,9 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
         ok, value = static_value(obj)
         if ok and self.rule_mode:
             return self.const(getattr(value, node.attr), node)
+        field = None if self.rule_mode else records.read_field(self, obj, node)  # (`p.w`, p a dataclass)
+        if field is not None:
+            return field
         return self.emit("getattr", [obj], node, name=node.attr)
 
     def expr_BinOp(self, node: ast.BinOp) -> Value:
@@ -553,7 +562,7 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
             if container.display in ("tuple", "list") and isinstance(index_value, int) and \
                     -len(slots.items) <= index_value < len(slots.items):
                 item = slots.items[index_value]
-            elif container.display == "dict" and index_value in (slots.keys or ()):
+            elif container.display == "dict" and index_value in (slots.keys or ()) and container.record is None:
                 item = slots.items[list(slots.keys).index(index_value)]
             if item is not None:
                 return self.read(item, node)
@@ -614,6 +623,9 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
             ok, value = static_value(receiver)
             if ok and self.rule_mode:
                 return self.call(getattr(value, func.attr), args, node, kwargs=kwargs)
+            inlined = None if self.rule_mode else records.call_method(self, receiver, node, args, kwargs)
+            if inlined is not None:  # (`p.apply(x)`, p a dataclass: its method inlined)
+                return inlined
             if not self.rule_mode:
                 known = self.dict_method(receiver, func.attr, args, kwargs, node)
                 if known is not None:
@@ -666,7 +678,7 @@ def _parsed_helper(callee: Callable) -> tuple[ParsedFunction, ast.FunctionDef, s
 
 def is_structure(kind: Any) -> bool:
     """Whether an argument's kind describes a container: `("list", (...))`, `("dict", keys, (...))`."""
-    return type(kind) is tuple and bool(kind) and kind[0] in ("list", "tuple", "dict")
+    return type(kind) is tuple and bool(kind) and kind[0] in ("list", "tuple", "dict", "record")
 
 
 def _written_names(stmts: list[ast.AST]) -> set[str]:

@@ -21,7 +21,7 @@ from ..errors import UnsupportedSyntaxError
 from ..ir.core import Region, Value, static_value
 from .inner_scopes import GENERATOR_CONSUMERS_HINT, Comprehension, LocalDef
 from .objects import Slots
-from .source import ParsedFunction
+from .source import UNRESOLVED, ParsedFunction
 
 __all__ = ["InnerScopes", "GENERATOR_CONSUMERS"]
 
@@ -77,6 +77,7 @@ class InnerScopes:
     def argument(self, node: ast.expr, callee: Any) -> Value:
         """A call's argument; a generator expression only for a callee that consumes it at once."""
         if isinstance(node, Comprehension) and node.kind == "generator":
+            self.check_builtins(node)
             try:
                 consumes = callee in GENERATOR_CONSUMERS
             except TypeError:
@@ -103,15 +104,43 @@ class InnerScopes:
         if callee not in (builtins.max, builtins.min) or len(args) != 1:
             return None
         items = self.known_items(self.obj(args[0]))
+        if items is None:
+            return self.extremum_loop(callee, args[0], node)
         if not items:
-            raise self.error(node, f"`{callee.__name__}` of a sequence whose items gradc does not know when it "
-                             f"compiles (gradc differentiates `{callee.__name__}(a, b)`)",
-                             f"use `np.{callee.__name__}(np.stack(items))`, or `{callee.__name__}(a, b)`")
+            raise self.error(node, f"`{callee.__name__}` of an empty sequence")
         values = [self.peek(o) for o in items]
         result = values[0]
         for value in values[1:]:
             result = self.call(callee, [result, value], node, spelling=node.func)
         return result
+
+    def extremum_loop(self, callee: Any, sequence: Value, node: ast.Call) -> Value:
+        """`max(items)` of a list built in a loop: `best = items[0]; for item in items[1:]:
+        best = max(best, item)`, the `max(a, b)` gradc differentiates, in a loop it reverses."""
+        held, best, item = (self.unused_name(base) for base in ("items", callee.__name__ + "_so_far", "item"))
+        self.bind_name(held, sequence)
+        load = lambda name: ast.Name(name, ast.Load())  # noqa: E731
+        first = ast.Assign([ast.Name(best, ast.Store())], ast.Subscript(load(held), ast.Constant(0), ast.Load()))
+        rest = ast.Subscript(load(held), ast.Slice(ast.Constant(1), None, None), ast.Load())
+        step = ast.Assign([ast.Name(best, ast.Store())], ast.Call(ast.Name(callee.__name__, ast.Load()),
+                                                                  [load(best), load(item)], []))
+        loop = ast.For(ast.Name(item, ast.Store()), rest, [step], [])
+        loop.stop = []
+        statements = [first, loop]
+        _locate_like(statements, node, getattr(self.stmt, "comment_as", self.stmt))
+        self.lower_block(statements)
+        value = self.read(self.env[best], node, best)
+        for name in (held, best, item):
+            self.env.pop(name, None)
+        return value
+
+    def unused_name(self, base: str) -> str:
+        taken = set(self.env) | set(self.local_names) | set(self.functions)
+        name, k = base, 1
+        while name in taken or self.parsed.resolve(name) is not UNRESOLVED:
+            k += 1
+            name = f"{base}_{k}"
+        return name
 
     def sequence_copy(self, callee: Any, args: list[Value], kwargs: dict, node: ast.Call) -> Value | None:
         """`tuple(items)`, `list(items)` of a sequence whose items are known: a new display of them;
@@ -181,10 +210,12 @@ class InnerScopes:
             if getattr(stmt, "unroll", False) or getattr(stmt.iter, "dict_view", False):
                 return [self.peek(o) for o in slots.items]
             return None
-        ok, value = static_value(iterable)
+        ok, value = _constant(iterable)
         if ok and getattr(stmt, "unroll", False) and isinstance(value, (tuple, list, range, str)):
             return [self.const(v, stmt.iter) for v in value]
         if getattr(stmt, "unroll", False):
+            if self.facts is None:
+                self.root.kind_dependent = True  # (a dict argument's keys are known for each call)
             raise self.error(stmt.iter, "a dict comprehension over items gradc does not know when it compiles "
                              "(a dict's keys must be known then)", "build the dict from a tuple of constant keys")
         return None
@@ -195,8 +226,21 @@ class InnerScopes:
             raise self.error(stmt, "`break` or `return` in a loop over a dict's keys",
                              "collect what you need in the loop, and decide after it")
         for item in items:
-            self.bind(stmt.target, item)
+            ok, constant = static_value(item)
+            if ok:
+                self.bind_constant(stmt.target, constant, stmt.iter)
+            else:
+                self.bind(stmt.target, item)
             self.lower_block(stmt.body)
+
+    def bind_constant(self, target: ast.expr, constant: Any, node: ast.AST) -> None:
+        """`i, k = (0, "a")` with each name bound to its constant (so `d[k]` has a constant key)."""
+        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(constant, tuple) and \
+                len(constant) == len(target.elts):
+            for element, part in zip(target.elts, constant):
+                self.bind_constant(element, part, node)
+            return
+        self.bind(target, self.const(constant, node))
 
     # -- local functions -------------------------------------------------------------------------
     def define_local(self, stmt: LocalDef) -> None:
@@ -204,6 +248,8 @@ class InnerScopes:
         args = stmt.definition.args
         defaults = [self.lower_expr(d) for d in args.defaults]
         kw_defaults = [self.lower_expr(d) if d is not None else None for d in args.kw_defaults]
+        for value in defaults + [d for d in kw_defaults if d is not None]:
+            self.obj(value)  # (their objects exist from here, not from the first call)
         self.functions[stmt.name] = (stmt, self, defaults, kw_defaults)
 
     def call_local(self, name: str, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
@@ -243,6 +289,34 @@ class InnerScopes:
         raise self.error(node, f"`{node.id}`, a function defined inside the function, used as a value "
                          "(gradc inlines such a function where it is called)",
                          "call it here, or define it at module level to pass it around")
+
+
+def _constant(value: Value) -> tuple[bool, Any]:
+    """Whether `value` is known when gradc compiles, and what: a constant, a display of constants,
+    or `enumerate`, `zip`, `range`, `reversed` of them (`enumerate(("a", "b"))`)."""
+    ok, found = static_value(value)
+    owner = value.owner
+    if ok or owner is None:
+        return ok, found
+    if owner.kind in ("tuple", "list"):
+        parts = [_constant(v) for v in owner.operands]
+        return all(p[0] for p in parts), tuple(p[1] for p in parts)
+    if owner.kind == "call" and not owner.kwnames and owner.attrs["callee"] in (enumerate, zip, range, reversed):
+        parts = [_constant(v) for v in owner.operands]
+        if all(p[0] for p in parts):
+            return True, list(owner.attrs["callee"](*(p[1] for p in parts)))
+    return False, None
+
+
+def _locate_like(stmts: list[ast.stmt], node: ast.AST, comment_as: ast.stmt | None) -> None:
+    """Positions for statements gradc writes while lowering `node` (their comment: `comment_as`'s)."""
+    for stmt in stmts:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, (ast.stmt, ast.expr)):
+                ast.copy_location(sub, node)
+            if isinstance(sub, ast.stmt):
+                sub.end_lineno = node.lineno
+                sub.comment_as = comment_as
 
 
 def _signature(fdef: ast.FunctionDef, defaults: list[Value], kw_defaults: list) -> inspect.Signature:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import linecache
+import sys
 import textwrap
 import types
 from dataclasses import dataclass
@@ -77,10 +79,7 @@ def parse_function(fn: Callable) -> ParsedFunction:
     indent = len(lines[0]) - len(lines[0].lstrip()) if dedented != text else 0
     line_map = {first + i: line for i, line in enumerate(lines)}
     if fn.__name__ == "<lambda>":
-        loc = Loc(file, first, indent, lines[0])
-        raise UnsupportedSyntaxError(
-            "a lambda cannot be differentiated", loc, hint="define the function with `def` instead"
-        )
+        return _parse_lambda(fn, file, first)
     try:
         tree = ast.parse(dedented)
     except SyntaxError as exc:
@@ -97,3 +96,67 @@ def parse_function(fn: Callable) -> ParsedFunction:
             if sub.end_col_offset is not None:
                 sub.end_col_offset += indent
     return ParsedFunction(fn, node, file, line_map)
+
+
+def _parse_lambda(fn: types.FunctionType, file: str, first: int) -> ParsedFunction:
+    """A lambda's definition, found in its file: the lambda on its first line whose parameters,
+    and (from Python 3.11) whose code's source positions, are the function's. It is read as
+    `def NAME(params): return body`, NAME the name it is assigned to, or `lambda_`."""
+    lines = linecache.getlines(file, fn.__globals__)
+    line_map = {i + 1: line for i, line in enumerate(lines)}
+    code = fn.__code__
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError as exc:
+        raise SourceUnavailableError(f"cannot parse the file of a lambda ({file}): {exc}") from None
+    params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    candidates = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda) and node.lineno == first
+                  and [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params]
+    if len(candidates) > 1:
+        candidates = _by_positions(candidates, code)
+    loc = Loc(file, first, 0, line_map.get(first, ""))
+    if not candidates:
+        raise SourceUnavailableError(f"cannot find the lambda in {file} at line {first}")
+    if len(candidates) > 1:
+        raise UnsupportedSyntaxError(
+            f"line {first} holds {len(candidates)} lambdas with the same parameters, which cannot be told "
+            f"apart on Python {sys.version_info.major}.{sys.version_info.minor}", loc,
+            hint="put each lambda on a line of its own, or define the function with `def`")
+    node = candidates[0]
+    name = _assigned_name(tree, node) or "lambda_"
+    body = [ast.copy_location(ast.Return(node.body), node.body)]
+    fdef = ast.FunctionDef(name=name, args=node.args, body=body, decorator_list=[], returns=None, type_comment=None)
+    if hasattr(ast, "TypeVar"):
+        fdef.type_params = []
+    ast.copy_location(fdef, node)
+    fdef.end_lineno, fdef.end_col_offset = node.end_lineno, node.end_col_offset
+    return ParsedFunction(fn, fdef, file, line_map)
+
+
+def _by_positions(candidates: list[ast.Lambda], code: types.CodeType) -> list[ast.Lambda]:
+    """The lambdas whose source span holds every position of `code`'s instructions (the innermost)."""
+    positions_of = getattr(code, "co_positions", None)
+    if positions_of is None:  # (Python 3.10: no positions)
+        return candidates
+    spots = {(line, col) for line, end_line, col, end_col in positions_of()  # (not RESUME's empty span)
+             if None not in (line, end_line, col, end_col) and (end_line, end_col) > (line, col)}
+
+    def holds(node: ast.Lambda) -> bool:
+        return all((node.lineno, node.col_offset) <= spot <= (node.end_lineno, node.end_col_offset)
+                   for spot in spots)
+
+    found = [node for node in candidates if holds(node)]
+    inner = [n for n in found if not any(o is not n and o in found and _inside(o, n) for o in found)]
+    return inner or found
+
+
+def _inside(inner: ast.AST, outer: ast.AST) -> bool:
+    return any(sub is inner for sub in ast.walk(outer))
+
+
+def _assigned_name(tree: ast.AST, node: ast.Lambda) -> str | None:
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Assign) and sub.value is node and len(sub.targets) == 1 and \
+                isinstance(sub.targets[0], ast.Name):
+            return sub.targets[0].id
+    return None
