@@ -15,6 +15,7 @@ import string
 from typing import Any, Callable, Iterator
 
 from ..ir.core import Op
+from . import check
 from ..ir.statements import enter_context, exit_context, raise_exception, raises
 
 __all__ = ["statement", "fstring", "finish_block"]
@@ -60,10 +61,11 @@ def _always_raises(stmt: ast.stmt) -> bool:
 
 def _assertion(stmt: ast.stmt) -> ast.stmt:
     """`if not c: raise AssertionError(m)` as `assert c, m` (anything else as it is)."""
-    if not isinstance(stmt, ast.If) or stmt.orelse or len(stmt.body) != 1 or not isinstance(stmt.body[0], ast.Raise):
+    body = [s for s in getattr(stmt, "body", ()) if not _checker(s)]  # (GRADC_VERIFY's reads go too)
+    if not isinstance(stmt, ast.If) or stmt.orelse or len(body) != 1 or not isinstance(body[0], ast.Raise):
         return stmt
-    exc = stmt.body[0].exc
-    if stmt.body[0].cause is not None or not isinstance(exc, ast.Call) or exc.keywords or len(exc.args) > 1 or \
+    exc = body[0].exc
+    if body[0].cause is not None or not isinstance(exc, ast.Call) or exc.keywords or len(exc.args) > 1 or \
             not (isinstance(exc.func, ast.Name) and exc.func.id == "AssertionError"):
         return stmt
     test = stmt.test
@@ -120,11 +122,13 @@ def finish_block(body: list[ast.stmt], is_comment: Callable[[ast.stmt], bool]) -
             continue
         cm = stmt.value.args[0]
         end = _matching_exit(body, index, cm)
+        item = _made_just_before(out, cm, body[index + 1:], is_comment)
         inner = body[index + 1:end]
+        if item is not cm:  # (GRADC_VERIFY's checks of the name folded away go with it)
+            inner = [s for s in inner if not (_checker(s) and _reads(s, cm.id))]
         while inner and is_comment(inner[-1]):
             inner.pop()  # (the `with` line's own comment, before its end)
         inner = finish_block(inner, is_comment)
-        item = _made_just_before(out, cm, body[index + 1:], is_comment)
         if all(is_comment(stmt) for stmt in inner):  # (nothing of the body is computed: no `with`)
             while out and is_comment(out[-1]) and item is not cm:
                 out.pop()  # (the `with` line's comment, heading nothing now)
@@ -159,7 +163,7 @@ def _made_just_before(out: list[ast.stmt], cm: ast.expr, rest: list[ast.stmt],
     if not isinstance(cm, ast.Name):
         return cm
     at = len(out) - 1
-    while at >= 0 and is_comment(out[at]):
+    while at >= 0 and (is_comment(out[at]) or _checker(out[at])):
         at -= 1
     if at < 0:
         return cm
@@ -167,8 +171,17 @@ def _made_just_before(out: list[ast.stmt], cm: ast.expr, rest: list[ast.stmt],
     if not (isinstance(made, ast.Assign) and len(made.targets) == 1 and isinstance(made.targets[0], ast.Name)
             and made.targets[0].id == cm.id):
         return cm
-    readers = [n for stmt in out[:at] + rest for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == cm.id]
+    readers = [stmt for stmt in out[:at] + out[at + 1:] + rest if not _checker(stmt) and _reads(stmt, cm.id)]
     if len(readers) != 1:  # (the `with`'s end reads it; nothing else may)
         return cm
-    out.pop(at)
+    out[at:] = [stmt for stmt in out[at + 1:] if not (_checker(stmt) and _reads(stmt, cm.id))]
     return made.value
+
+
+def _reads(stmt: ast.stmt, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt))
+
+
+def _checker(stmt: ast.stmt) -> bool:
+    """A statement of the buffer checker's (GRADC_VERIFY=1, backend/check.py)."""
+    return isinstance(stmt, (ast.Expr, ast.Assign)) and _reads(stmt, check.CHECK_NAME)
