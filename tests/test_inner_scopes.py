@@ -171,16 +171,55 @@ def generator_kept(x):
     return sum(g)
 
 
+def generator_as_loop_iterable(y):
+    z = y * 1.0
+    for t in (z[i] for i in range(3)):  # (Python makes each item after the previous iteration's write)
+        z[1] = t * 2.0
+    return np.sum(z)
+
+
+def map_as_loop_iterable(y):
+    s = 0.0
+    for t in map(np.sin, y):
+        s = s + t
+    return s
+
+
 @pytest.mark.parametrize("f, words", [
     (generator_passed_to_np_stack, "NumPy refuses a generator"),
     (generator_kept, "a generator expression here"),
-])
+    (generator_as_loop_iterable, "as a `for` loop's iterable"),
+    (map_as_loop_iterable, "as a `for` loop's iterable"),
+], ids=lambda p: getattr(p, "__name__", ""))
 def test_generators_numpy_or_python_would_not_take_are_refused(f, words):
     with pytest.raises(gradc.UnsupportedSyntaxError, match=words) as info:
         gradc.grad(f)(X)
     assert info.value.loc.file == __file__
-    assert info.value.loc.line == f.__code__.co_firstlineno + 1
+    line = next(i for i, text in enumerate(open(__file__).read().splitlines(), 1)
+                if i > f.__code__.co_firstlineno and ("for" in text and "(" in text))
+    assert info.value.loc.line == line
     assert "list comprehension" in str(info.value)
+
+
+def reduce_of_a_generator(x):
+    return reduce(lambda a, b: a * b + b, (np.sin(v) for v in x))
+
+
+def nested_def_writing_a_closed_array(x):
+    y = np.zeros(4)
+
+    def fill(i, v):
+        y[i] = v * v
+        return i
+    for i in range(4):
+        fill(i, x[i] * (i + 1.0))
+    t = y  # (the writes are seen through every name)
+    return np.sum(np.sin(t) * x)
+
+
+@pytest.mark.parametrize("f", [reduce_of_a_generator, nested_def_writing_a_closed_array], ids=lambda f: f.__name__)
+def test_consumed_generators_and_closed_writes(f):
+    check(f, [X])
 
 
 def test_numpy_itself_refuses_a_generator_in_stack():

@@ -224,6 +224,8 @@ class ScopeRewriter:
         body = self.expression(body, hoisted)
         setup: list[ast.stmt] = []
         iterable = self.expression(iterable, hoisted)
+        if isinstance(iterable, Comprehension) and iterable.kind == "generator":
+            iterable.kind = "list"  # (`reduce` takes the items at once)
         if len(node.args) == 3:
             setup.append(ast.Assign([ast.Name(acc, ast.Store())], self.expression(node.args[2], hoisted)))
             items = iterable

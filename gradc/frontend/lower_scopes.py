@@ -38,9 +38,10 @@ class InnerScopes:
     # -- comprehensions --------------------------------------------------------------------------
     def expr_Comprehension(self, node: Comprehension) -> Value:
         if node.kind == "generator":
+            self.check_builtins(node)
             raise self.error(node, "a generator expression here (gradc takes one where it is consumed at once: "
-                             "as the argument of `sum`, `tuple`, `list`, `sorted`, `min`, `max`, `any`, `all`, "
-                             "or as a `for` loop's iterable)", GENERATOR_CONSUMERS_HINT)
+                             "as the argument of `sum`, `tuple`, `list`, `sorted`, `min`, `max`, `any`, `all`)",
+                             GENERATOR_CONSUMERS_HINT)
         return self.comprehension(node)
 
     def comprehension(self, node: Comprehension) -> Value:
@@ -94,9 +95,14 @@ class InnerScopes:
         return self.lower_expr(node)
 
     def iterable(self, node: ast.expr) -> Value:
-        """A `for` loop's iterable (a generator there is the list it yields)."""
+        """A `for` loop's iterable. A generator there is refused: Python runs it between the loop's
+        iterations, so the body's writes would reach the items it makes next (gradc would make
+        them all first)."""
         if isinstance(node, Comprehension) and node.kind == "generator":
-            return self.comprehension(node)
+            self.check_builtins(node)
+            raise self.error(node, "a generator expression (or `map`) as a `for` loop's iterable (Python "
+                             "makes each item between the loop's iterations)",
+                             "iterate over a list comprehension `[...]` (or `list(map(...))`) instead")
         return self.lower_expr(node)
 
     def fold_extremum(self, callee: Any, args: list[Value], node: ast.Call) -> Value | None:
