@@ -268,6 +268,61 @@ def test_raise_appears_in_the_generated_source_and_nothing_after_it():
             assert lines[k + 1].startswith(("else", "#")) or not lines[k + 1].startswith(("y =", "s =")), source
 
 
+def returns_or_raises(x):
+    if x > 0:
+        return x * x
+    else:
+        raise ValueError("not positive")
+
+
+def raises_on_both_paths_of_a_branch(x):
+    if x > 0:
+        if x > 10:
+            raise ValueError("big")
+        else:
+            raise ValueError("mid")
+        y = 3.0  # (never runs)
+    else:
+        y = x * x
+    return y * x
+
+
+def asserts_in_a_loop(x):
+    s = 0.0
+    for i in range(4):
+        if i == 3:
+            assert np.all(s < 100.0), f"s={s}"
+        s = s + x * i
+    return np.sum(s)
+
+
+@pytest.mark.parametrize("optimize", OPTIMIZE)
+def test_raise_after_an_early_return_nested_and_assert_in_a_loop(optimize):
+    assert gradc.grad(returns_or_raises, optimize=optimize)(2.0) == 4.0
+    with pytest.raises(ValueError, match="not positive"):
+        gradc.grad(returns_or_raises, optimize=optimize)(-1.0)
+    assert gradc.grad(raises_on_both_paths_of_a_branch, optimize=optimize)(-2.0) == 12.0
+    for x, words in [(5.0, "mid"), (20.0, "big")]:
+        with pytest.raises(ValueError, match=words):
+            gradc.grad(raises_on_both_paths_of_a_branch, optimize=optimize)(x)
+    assert "y = 3.0" not in gradc.grad(raises_on_both_paths_of_a_branch, optimize=optimize).source
+    check_gradient(asserts_in_a_loop, (X,), optimize)
+    with pytest.raises(AssertionError, match=r"s=\[ *150\."):
+        gradc.grad(asserts_in_a_loop, optimize=optimize)(X * 100)
+    assert gradc.jvp(returns_or_raises)(2.0, 1.0) == (4.0, 4.0)
+
+
+def always_fails(x):
+    assert False, "always"
+    return x * 2.0
+
+
+def test_an_assert_that_always_fails():
+    with pytest.raises(AssertionError, match="always"):
+        gradc.grad(always_fails)(1.0)
+    assert "raise AssertionError('always')" in gradc.grad(always_fails).source
+
+
 def raises_from(x):
     if np.any(x < 0):
         raise ValueError("negative entries") from ArithmeticError("x")

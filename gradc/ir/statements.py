@@ -44,9 +44,9 @@ CONTEXTS = (enter_context, exit_context)
 
 
 def raises(region: Region) -> bool:
-    """Whether every path through `region` ends in a `raise` (it hands nothing on)."""
-    ops = [op for op in region.ops if op.kind != "yield" and not op.attrs.get("undefined")]
-    return bool(ops) and _raises(ops[-1])
+    """Whether every path through `region` ends in a `raise` (it hands nothing on: what follows
+    the op that raises, the values its yield needs included, never runs)."""
+    return any(_raises(op) for op in region.ops)
 
 
 def _raises(op: Op) -> bool:
