@@ -758,3 +758,27 @@ def einsum_adjoints_tangent(tg, t_subscripts, t_operands, g, subscripts, operand
     return total
 
 __all__ += ["prod_adjoint_tangent", "norm_adjoint_tangent", "einsum_adjoints_tangent"]
+
+
+# -- helpers of the numpy.linalg rules added for issue 13 ------------------------------------------
+# (their rules: `zero_gradient` in gradc/rules/linalg.py, beside the rules that call them)
+
+def real_spectrum_size(w):
+    """The number of eigenvalues in `w`, a result of `np.linalg.eig` or `eigvals`, once it is checked
+    that they are real (NumPy returns real arrays then): gradc differentiates eig only there."""
+    if np.iscomplexobj(w):
+        raise NoGradientRuleError(
+            "gradc differentiates np.linalg.eig and np.linalg.eigvals only where every eigenvalue is real, "
+            "and this matrix has complex ones",
+            hint="for a symmetric matrix use np.linalg.eigh or eigvalsh (they read one triangle of it)")
+    return np.shape(w)[-1]
+
+
+def refuse_linalg_option(what):
+    """Raise gradc's error for an option of a numpy.linalg function whose gradient gradc does not
+    compute (`what` names it); called where the rule would otherwise be used."""
+    raise NoGradientRuleError(f"gradc has no gradient rule for {what}",
+                              hint="see the numpy.linalg section of docs/rules.md for what is covered")
+
+
+__all__ += ["real_spectrum_size", "refuse_linalg_option"]

@@ -192,6 +192,8 @@ class _Forward:
     def spread(self, total: Value, result: Value, operands: list[Value]) -> Value:
         """The tangent of an elementwise op from the tangents of `operands` (`x_dot` of `x + c`),
         broadcast to the result's shape unless one of them is known to have it already."""
+        if any(_adjoint_container(operand, self.facts) for operand in operands):
+            return total  # (gradc's adjoint containers, added item by item: a gradient differentiated again)
         shape = self.facts[result].shape if result in self.facts else None
         if result in self.scalars or (shape is not None and any(
                 operand in self.facts and self.facts[operand].shape == shape for operand in operands)):
@@ -416,6 +418,16 @@ def forward(primal: Function, wrt: list[int], kinds: tuple = (), make_jvp: Any =
     function.facts = facts
     function.kinds = dict(zip(primal.params, kinds))
     return function
+
+
+def _adjoint_container(value: Value, facts: dict) -> bool:
+    """Whether `value` is the adjoint of a tuple (`Adjoints`: from `scatter_add(g, t, i)`, `t` a
+    tuple such as np.linalg.eigh's result), whose `+` adds item by item."""
+    if value in facts and facts[value].seq_kind == "Adjoints":
+        return True
+    op = value.owner
+    return op is not None and op.kind == "call" and op.attrs.get("callee") is runtime.scatter_add and \
+        len(op.operands) > 1 and op.operands[1] in facts and facts[op.operands[1]].seq is not None
 
 
 def _unpack_tangent(sweep: _Forward, structure: Any, tangent: Value, leaves: list[Value]) -> None:

@@ -177,6 +177,8 @@ class _Backward:
     def sum_to_shape(self, g: Value, target: Value, result: Value) -> Value:
         """`g` (shaped like `result`) summed back to `target`'s shape: nothing to do where the
         shapes are known equal, the exact axes where they are known, `unbroadcast` otherwise."""
+        if target in self.facts and self.facts[target].seq_kind == "Adjoints":
+            return g  # (gradc's adjoint containers, added item by item: a gradient differentiated again)
         target_shape = self.facts[target].shape if target in self.facts else None
         result_shape = self.facts[result].shape if result in self.facts else None
         if target_shape is not None and result_shape is not None:

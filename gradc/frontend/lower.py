@@ -770,6 +770,21 @@ def _parsed_rule(rule: Callable) -> tuple[ParsedFunction, set[str]] | None:
     return parsed, local_names(parsed.node)
 
 
+def _option_constant(value: Value, lowerer: "_Lowerer") -> Value:
+    """An option the rule may decide on when compiled: a tuple of constants (`axis=(1, 2)`) or a
+    module's constant (`ord=np.inf`), which the user's code reads when it runs, as the rule's own
+    constant (a rule's `if` on it is then settled); anything else as it is."""
+    op = value.owner
+    if op is None:
+        return value
+    if op.kind == "const" and isinstance(op.attrs.get("spelling"), ast.Attribute) and \
+            isinstance(op.attrs["value"], (int, float, str, bool)):
+        return lowerer.const(op.attrs["value"])
+    if op.kind == "tuple" and all(static_value(v)[0] and v.owner.attrs.get("spelling") is None for v in op.operands):
+        return lowerer.const(tuple(static_value(v)[1] for v in op.operands))
+    return value
+
+
 def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
                 stmt: ast.stmt | None, loc: Loc | None, ndims: dict[Value, int] | None = None) -> Value:
     """Lower `rule`'s body into `region` with its parameters bound; return the value it returns.
@@ -787,6 +802,7 @@ def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
     parsed, local_names = found
     scratch = Region()
     lowerer = _Lowerer(parsed, scratch, {}, local_names, rule_mode=True)
+    bindings = {name: _option_constant(value, lowerer) for name, value in bindings.items()}
     lowerer.env = {name: lowerer.heap.new(value, "array") for name, value in bindings.items()}
     lowerer.ndims = ndims or {}
     lowerer.stmt = stmt
