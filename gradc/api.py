@@ -25,6 +25,7 @@ from .backend.load import Compiled, compile_factory, instantiate, register_sourc
 from .debug import line_maps_of, note_primal_line
 from .errors import GradcError, KindDependentError, NonDifferentiableArgumentError, UnresolvedNameError
 from .frontend.callables import as_function
+from .frontend import records
 from .frontend.lower import is_structure, local_names, lower_function
 from .frontend.source import ParsedFunction, parse_function
 from .ir.core import Function
@@ -67,6 +68,7 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
     parsed = parsed or parse_function(fn)                     # source → AST
     if primal is None or primal.kind_dependent:  # (its arguments' kinds decide what some names see)
         primal = lower_function(parsed, structures, kinds or None)
+        records.refuse_whole_uses(primal)                     # (a dataclass in wrt: field by field)
     primal = verify(primal)                                   # AST → normalized AST → IR
     if mode == "jvp":                                         # IR → tangent IR (forward mode)
         adjoint = forward(share_primal(primal, optimize), list(wrt), kinds, _jvp_of_callee)
@@ -88,8 +90,9 @@ def _refusing_shared_arguments(function: Callable, written: tuple, primal: Calla
         for position, value in enumerate(args):
             if isinstance(value, np.ndarray):
                 found.append(((position, ()), value))
-            elif type(value) in (list, tuple, dict):
-                items = list(value.values()) if type(value) is dict else list(value)
+            elif type(value) in (list, tuple, dict) or records.is_record(value):
+                items = list(value.values()) if type(value) is dict else \
+                    [v for _, v in records.children(value)] if records.is_record(value) else list(value)
                 found.extend(((position, k), item) for k, item in enumerate(_flat(items)) if
                              isinstance(item, np.ndarray))
         return found
@@ -119,6 +122,8 @@ def _flat(items: list) -> list:
             flat.extend(_flat(list(item)))
         elif type(item) is dict:
             flat.extend(_flat(list(item.values())))
+        elif records.is_record(item):
+            flat.extend(_flat([v for _, v in records.children(item)]))
         else:
             flat.append(item)
     return flat
@@ -232,6 +237,10 @@ def _normalize_wrt(fn: Callable, wrt: int | str | Sequence[int | str]) -> tuple[
 
 
 def _check_differentiable(name: str, value: Any) -> None:
+    if records.is_record(value):  # (its other fields are constants)
+        for field, item in records.children(value):
+            _check_differentiable(f"{name}.{field}", item)
+        return
     if type(value) is dict:
         for key, item in value.items():
             _check_differentiable(f"{name}[{key!r}]", item)
@@ -270,6 +279,8 @@ def _kind(value: Any) -> Any:
         return kind
     if kind in _CONTAINER_TYPES:
         return _structure(value)
+    if records.is_record(value):  # (a dataclass, named tuple, namespace: see frontend/records.py)
+        return records.record_kind(value, _kind)
     return None
 
 
@@ -292,6 +303,8 @@ def _argument_ids(args: tuple) -> set[int]:
             stack.extend(value.values())
         elif type(value) in (list, tuple):
             stack.extend(value)
+        elif records.is_record(value):
+            stack.extend(v for _, v in records.fields_of(value))
     return ids
 
 
@@ -309,6 +322,9 @@ def _distinct(gradients: Any, seen: set[int] | None = None) -> Any:
         return {key: _distinct(value, seen) for key, value in gradients.items()}
     if type(gradients) in (list, tuple):
         return type(gradients)(_distinct(value, seen) for value in gradients)
+    if records.is_record(gradients):
+        return records.as_record({k: v for k, v in records.fields_of(gradients)}, gradients,
+                                 lambda g, _: _distinct(g, seen) if g is not None else None, every_field=True)
     return gradients
 
 
@@ -352,6 +368,8 @@ def _match(gradient: Any, like: Any) -> Any:
         return {key: _match(gradient[key], value) for key, value in like.items()}
     if type(like) in (list, tuple):
         return type(like)(_match(g, value) for g, value in zip(gradient, like))
+    if records.is_record(like):  # (the generated code gives a dict of the differentiated fields)
+        return records.as_record(gradient, like, _match)
     if isinstance(like, float):
         return float(gradient)
     if isinstance(like, np.ndarray):
@@ -704,6 +722,13 @@ class JVPFunction(GradFunction):
 
 def _check_tangent(name: str, value: Any, tangent: Any) -> None:
     """A tangent has its argument's structure and shape and a floating dtype."""
+    if records.is_record(value):
+        if type(tangent) is not type(value):
+            raise GradcError(f"the tangent of `{name}` must be a {type(value).__name__} like it, "
+                             f"not {type(tangent).__name__}")
+        for field, item in records.children(value):
+            _check_tangent(f"{name}.{field}", item, getattr(tangent, field))
+        return
     if type(value) in (list, tuple, dict):
         if type(tangent) is not type(value) or len(tangent) != len(value) or \
                 (type(value) is dict and set(tangent) != set(value)):

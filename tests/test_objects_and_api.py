@@ -270,3 +270,380 @@ def varargs(*xs):
 def test_partial_of_a_function_with_star_args_is_refused_saying_why():
     with pytest.raises(gradc.GradcError, match=r"\*xs"):
         gradc.grad(functools.partial(varargs, X))
+
+
+# ----------------------------------------------------------------------------------------------
+# 7. the refusal of `x[i][j] = v` is a sentence saying what to write instead
+# ----------------------------------------------------------------------------------------------
+
+def writes_element_of_element(x):
+    x[0][1] = 2.0 * x[1][0]
+    return np.sum(x * x)
+
+
+def writes_through_the_row(x):
+    row = x[0]
+    row[1] = 2.0 * x[1, 0]
+    return np.sum(x * x)
+
+
+def writes_through_a_list_item(xs):
+    row = xs[0]
+    row[1] = 2.0 * xs[1][0]
+    return np.sum(xs[0] * xs[1])
+
+
+def test_element_of_element_assignment_refusal_says_what_to_write():
+    with pytest.raises(gradc.UnsupportedSyntaxError) as info:
+        gradc.grad(writes_element_of_element)
+    error = info.value
+    assert error.loc.line == writes_element_of_element.__code__.co_firstlineno + 1
+    assert "assignment to an element of an element (`x[i][j] = ...`) is not supported by gradc" in error.message
+    assert error.hint == ("For an array, write `x[0, 1] = ...`. For a list of arrays, bind the item to a name "
+                          "first: `row = x[0]`, then `row[1] = ...`.")
+
+
+def test_what_the_refusal_suggests_differentiates():
+    x = RNG.normal(size=(2, 3))
+    ours = gradc.grad(writes_through_the_row)(x.copy())
+    np.testing.assert_allclose(ours, numeric_gradient(lambda a: writes_through_the_row(a.copy()), (x,), 0),
+                               rtol=1e-6, atol=1e-8)
+    xs = [RNG.normal(size=3), RNG.normal(size=3)]
+    dxs = gradc.grad(writes_through_a_list_item)([a.copy() for a in xs])
+    expected_0 = xs[1].copy()
+    expected_0[1] = 0.0  # overwritten
+    expected_1 = xs[0].copy()
+    expected_1[1] = 2.0 * xs[1][0]
+    expected_1[0] += 2.0 * xs[1][1]
+    np.testing.assert_allclose(dxs[0], expected_0)
+    np.testing.assert_allclose(dxs[1], expected_1)
+    for k in range(2):
+        np.testing.assert_allclose(dxs[k], numeric_gradient(
+            lambda a, b: writes_through_a_list_item([a.copy(), b.copy()]), tuple(xs), k), rtol=1e-6, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. parameters in dataclasses, named tuples and namespaces: containers, like dicts
+# ----------------------------------------------------------------------------------------------
+
+import copy  # noqa: E402
+import dataclasses  # noqa: E402
+import types  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+from gradc.frontend.records import fields_of, is_record  # noqa: E402
+
+
+def record_leaves(tree, path=()):
+    """[(path, leaf)] of the float leaves of a tree of lists, tuples, dicts and records."""
+    if is_record(tree):
+        return [item for name, value in fields_of(tree) if _floating(value)
+                for item in record_leaves(value, path + (name,))]
+    if type(tree) is dict:
+        return [item for key, value in tree.items() for item in record_leaves(value, path + (key,))]
+    if type(tree) in (list, tuple):
+        return [item for i, value in enumerate(tree) for item in record_leaves(value, path + (i,))]
+    return [(path, tree)] if _floating(tree) else []
+
+
+def _floating(value):
+    if is_record(value) or type(value) in (list, tuple, dict):
+        return bool(record_leaves(value))
+    return isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype.kind == "f")
+
+
+def record_get(tree, path):
+    for key in path:
+        tree = getattr(tree, key) if is_record(tree) else tree[key]
+    return tree
+
+
+def record_replace(tree, path, leaf):
+    if not path:
+        return leaf
+    head, rest = path[0], path[1:]
+    if is_record(tree):
+        new = copy.copy(tree)
+        value = record_replace(getattr(tree, head), rest, leaf)
+        if isinstance(tree, tuple):
+            return tree._replace(**{head: value})
+        object.__setattr__(new, head, value)
+        return new
+    if type(tree) is dict:
+        return {**tree, head: record_replace(tree[head], rest, leaf)}
+    items = list(tree)
+    items[head] = record_replace(tree[head], rest, leaf)
+    return type(tree)(items)
+
+
+def assert_record_gradient(f, args, index=0, rtol=1e-6, atol=1e-8):
+    """gradc's gradient of `f` for `args[index]` has the argument's classes, its constant fields are
+    None, and every float leaf equals central differences."""
+    grad = gradc.grad(f, wrt=index)(*copy.deepcopy(list(args)))
+    _assert_same_classes(grad, args[index], "gradient")
+    for path, leaf in record_leaves(args[index]):
+        flat = np.array(leaf, dtype=float).ravel()
+        expected = np.empty_like(flat)
+        for k in range(flat.size):
+            values = []
+            for step in (1e-6, -1e-6):
+                moved = flat.copy()
+                moved[k] += step
+                new_leaf = moved.reshape(np.shape(leaf)) if isinstance(leaf, np.ndarray) else float(moved[0])
+                call = copy.deepcopy(list(args))
+                call[index] = record_replace(call[index], path, new_leaf)
+                values.append(float(f(*call)))
+            expected[k] = (values[0] - values[1]) / 2e-6
+        np.testing.assert_allclose(record_get(grad, path), expected.reshape(np.shape(leaf)), rtol=rtol, atol=atol,
+                                   err_msg=f"leaf {path}")
+    return grad
+
+
+def _assert_same_classes(grad, like, where):
+    if is_record(like):
+        assert type(grad) is type(like), f"{where}: {type(grad).__name__}, expected {type(like).__name__}"
+        for name, value in fields_of(like):
+            if _floating(value):
+                _assert_same_classes(getattr(grad, name), value, f"{where}.{name}")
+            else:
+                assert getattr(grad, name) is None, f"{where}.{name}: a constant field's gradient is None"
+    elif type(like) is dict:
+        assert type(grad) is dict and list(grad) == list(like), where
+        for key in like:
+            _assert_same_classes(grad[key], like[key], f"{where}[{key!r}]")
+    elif type(like) in (list, tuple):
+        assert type(grad) is type(like) and len(grad) == len(like), where
+        for k, (g, x) in enumerate(zip(grad, like)):
+            _assert_same_classes(g, x, f"{where}[{k}]")
+    elif isinstance(like, np.ndarray):
+        assert isinstance(grad, np.ndarray) and grad.shape == like.shape and grad.dtype == like.dtype, where
+    else:
+        assert type(grad) is float, f"{where}: {type(grad).__name__}, expected float"
+
+
+@dataclasses.dataclass
+class Dense:
+    w: np.ndarray
+    b: np.ndarray
+    scale: float = 1.0
+    repeat: int = 1
+    name: str = "dense"
+
+    unit = 0.5  # a class attribute: a constant
+
+    @property
+    def wide(self):
+        return self.w * self.scale
+
+    def apply(self, h):
+        return np.tanh(h @ self.wide + self.b)
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    w: np.ndarray
+    offset: float
+
+
+class Pair(NamedTuple):
+    w: np.ndarray
+    b: np.ndarray
+    label: str = "pair"
+
+
+@dataclasses.dataclass
+class Stack:
+    layers: list
+    biases: dict
+    depth: int
+
+
+H = RNG.normal(size=(4, 3))
+
+
+def dense_loss(p, h):
+    out = h
+    for _ in range(p.repeat):
+        out = np.tanh(out @ p.w + p.b) * p.scale
+    return np.sum(out ** 2) + p.unit * np.sum(p.b)
+
+
+def method_loss(p, h):
+    return np.sum(p.apply(h) ** 2) + np.sum(p.wide)
+
+
+def frozen_loss(p, h):
+    return np.sum(np.sin(h @ p.w) + p.offset ** 2)
+
+
+def pair_loss(p, h):
+    w, b, label = p
+    return np.sum((h @ p.w + b) ** 2) + np.sum(p[1] * w[0]) + len(p) * np.sum(w)
+
+
+def namespace_loss(ns, h):
+    out = h @ ns.layers[0] + ns.bias
+    return np.sum(np.tanh(out) @ ns.layers[1]) * ns.gain + len(ns.tag)
+
+
+def stack_loss(s, h):
+    out = h
+    for k in range(s.depth):
+        out = np.tanh(out @ s.layers[k] + s.biases["b" + str(k)])
+    return np.sum(out ** 2)
+
+
+def layers_loss(layers, h):
+    out = h
+    for layer in layers:
+        out = layer.apply(out)
+    return np.sum(out ** 2)
+
+
+def dict_of_records_loss(blocks, h):
+    first = np.tanh(h @ blocks["enc"].w + blocks["enc"].b)
+    return np.sum((first @ blocks["dec"].w + blocks["dec"].b) ** 2)
+
+
+def dense(rng=RNG, n_in=3, n_out=3, **fields):
+    return Dense(rng.normal(size=(n_in, n_out)) * 0.5, rng.normal(size=n_out) * 0.1, **fields)
+
+
+def test_dataclass_parameter_gradient_is_a_dataclass():
+    p = dense(scale=1.5, repeat=2)
+    grad = assert_record_gradient(dense_loss, (p, H))
+    assert isinstance(grad.scale, float) and grad.repeat is None and grad.name is None
+    assert grad.w is not p.w and p.repeat == 2  # the argument is untouched
+
+
+def test_dataclass_generated_source_reads_the_fields():
+    text = gradc.grad(dense_loss).source_for(dense(), H)
+    assert "w = p.w" in text and "b = p.b" in text
+    assert "p.name" not in text  # a constant field the function never reads is not read
+
+
+def test_dataclass_properties_methods_and_class_attributes():
+    assert_record_gradient(method_loss, (dense(scale=0.7), H))
+
+
+def test_frozen_dataclass():
+    grad = assert_record_gradient(frozen_loss, (Frozen(RNG.normal(size=(3, 2)), 0.3), H))
+    assert isinstance(grad, Frozen)
+
+
+def test_named_tuple_indexed_unpacked_and_read_by_field():
+    p = Pair(RNG.normal(size=(3, 3)), RNG.normal(size=3))
+    grad = assert_record_gradient(pair_loss, (p, H))
+    assert isinstance(grad, Pair) and grad.label is None
+
+
+def test_simple_namespace_with_a_list_of_arrays():
+    ns = types.SimpleNamespace(layers=[RNG.normal(size=(3, 4)), RNG.normal(size=(4, 2))], bias=RNG.normal(size=4),
+                               gain=0.8, tag="abc")
+    grad = assert_record_gradient(namespace_loss, (ns, H))
+    assert isinstance(grad, types.SimpleNamespace) and isinstance(grad.layers, list) and grad.tag is None
+
+
+def test_dataclass_holding_a_list_and_a_dict_of_arrays():
+    s = Stack([RNG.normal(size=(3, 3)) * 0.5 for _ in range(2)], {"b0": RNG.normal(size=3), "b1": RNG.normal(size=3)},
+              2)
+    grad = assert_record_gradient(stack_loss, (s, H))
+    assert grad.depth is None and list(grad.biases) == ["b0", "b1"]
+
+
+def test_list_of_dataclasses_walked_by_a_loop_calling_their_method():
+    layers = [dense(scale=1.0), dense(scale=0.5), dense(n_out=2, scale=2.0)]
+    grad = assert_record_gradient(layers_loss, (layers, H))
+    assert all(isinstance(g, Dense) for g in grad)
+
+
+def test_dict_of_dataclasses():
+    blocks = {"enc": dense(n_out=4), "dec": dense(n_in=4, n_out=2)}
+    assert_record_gradient(dict_of_records_loss, (blocks, H))
+
+
+def test_dataclass_and_an_array_together_and_as_a_constant():
+    p = dense()
+    dp, dh = gradc.grad(dense_loss, wrt=(0, 1))(p, H)
+    assert isinstance(dp, Dense)
+    np.testing.assert_allclose(dh, numeric_gradient(dense_loss, (p, H), 1), rtol=1e-6, atol=1e-8)
+    only_h = gradc.grad(dense_loss, wrt=1)(p, H)  # the dataclass is a constant
+    np.testing.assert_allclose(only_h, dh)
+    value, grad = gradc.value_and_grad(dense_loss)(p, H)
+    assert value == pytest.approx(dense_loss(p, H)) and isinstance(grad, Dense)
+
+
+def test_jvp_takes_a_dataclass_tangent():
+    p = dense()
+    tangent = Dense(RNG.normal(size=(3, 3)), RNG.normal(size=3), scale=0.0, repeat=1, name="t")
+    value, out = gradc.jvp(dense_loss)(p, H, tangent)
+    grad = gradc.grad(dense_loss)(p, H)
+    expected = np.sum(grad.w * tangent.w) + np.sum(grad.b * tangent.b)
+    assert value == pytest.approx(dense_loss(p, H)) and out == pytest.approx(expected)
+    with pytest.raises(gradc.GradcError, match="must be a Dense"):
+        gradc.jvp(dense_loss)(p, H, {"w": tangent.w, "b": tangent.b})
+
+
+def test_integer_arrays_in_a_dataclass_are_constants():
+    p = types.SimpleNamespace(w=RNG.normal(size=3), index=np.array([2, 0]))
+
+    grad = gradc.grad(gather_loss)(p)
+    np.testing.assert_allclose(grad.w, [1.0, 0.0, 1.0])
+    assert grad.index is None
+
+
+def gather_loss(p):
+    return np.sum(p.w[p.index])
+
+
+def passes_whole(p, h):
+    return np.sum(h) * opaque_norm(p)
+
+
+def checks_class(p, h):
+    if isinstance(p, Dense):
+        return np.sum(h @ p.w)
+    return 0.0
+
+
+def returns_record(p, h):
+    return p
+
+
+def reads_missing(p, h):
+    return np.sum(p.v)
+
+
+def indexes_dataclass(p, h):
+    return np.sum(p["w"])
+
+
+def assigns_field(p, h):
+    p.w = h
+    return np.sum(p.w)
+
+
+opaque_norm = np.linalg.norm  # (gradc does not inline NumPy: a use of the whole record)
+
+
+@pytest.mark.parametrize("fun, message", [
+    (passes_whole, "`p` (a dataclass `Dense` in wrt, which gradc differentiates field by field) is used as a whole"),
+    (checks_class, "used as a whole"),
+    (returns_record, "is returned here"),
+    (reads_missing, "`Dense` has no field `v` (its fields are w, b, scale, repeat, name)"),
+    (indexes_dataclass, "used as a whole"),
+])
+def test_what_a_dataclass_cannot_do_is_refused_at_its_line(fun, message):
+    with pytest.raises(gradc.GradcError) as info:
+        gradc.grad(fun)(dense(), H)
+    error = info.value
+    assert message in error.message
+    assert error.loc is not None and error.loc.line > fun.__code__.co_firstlineno
+
+
+def test_assigning_a_field_is_refused_saying_what_to_write():
+    with pytest.raises(gradc.UnsupportedSyntaxError) as info:
+        gradc.grad(assigns_field)
+    assert "assignment to an attribute" in info.value.message
+    assert "name of its own" in info.value.hint
+    assert info.value.loc.line == assigns_field.__code__.co_firstlineno + 1

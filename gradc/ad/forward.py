@@ -34,6 +34,7 @@ from ..analysis.scalars import scalar_values
 from ..analysis.shapes import abstract_kind, infer_shapes
 from ..errors import NoGradientRuleError, UnsupportedSyntaxError
 from ..frontend.lower import CannotInline, inline_rule
+from ..frontend.records import gradient_structure
 from ..ir.core import Function, Op, Region, Value, clone_function, describe_value, loop_parts
 from ..rules.registry import Rule, lookup
 from .reverse import _describe_op, rule_bindings
@@ -434,6 +435,10 @@ def _unpack_tangent(sweep: _Forward, structure: Any, tangent: Value, leaves: lis
     from ..frontend.lower import is_structure
     if not is_structure(structure):
         sweep.set_tangent(leaves.pop(0), tangent)
+        return
+    if structure[0] == "record":  # (the tangent is a record too: its differentiated fields, by name)
+        for field, sub in zip(*gradient_structure(structure)[1:]):
+            _unpack_tangent(sweep, sub, sweep.emit("getattr", [tangent], name=field), leaves)
         return
     kind, keys, subs = structure if structure[0] == "dict" else (structure[0], None, structure[1])
     for position, sub in enumerate(subs):

@@ -24,6 +24,7 @@ from ..analysis.activity import active_values, loop_items, rule_key
 from ..analysis.scalars import scalar_values
 from ..analysis.shapes import abstract_kind, infer_shapes
 from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
+from ..frontend.records import gradient_structure
 from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure
 from ..ir.core import Function, Op, Region, Value, clone_function, describe_value, loop_parts, table_key
 from ..rules.registry import Attr, Method, Rule, lookup
@@ -233,8 +234,8 @@ class _Backward:
         if op.kind in ("for", "while"):
             return self.reverse_loop(op)
         g = self.scope.get(op.results[0]) if op.results else None
-        if g is None:
-            return  # nothing flows back through this op
+        if g is None or (op.kind == "getattr" and not any(v in self.active for v in op.operands)):
+            return  # nothing flows back through this op (`p.w`, p a dataclass in wrt: w is a leaf)
         if op.kind in ("tuple", "list", "dict"):
             keys = op.attrs["keys"] if op.kind == "dict" else range(len(op.operands))
             for key, item in zip(keys, op.operands):
@@ -814,6 +815,8 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
         """A container argument's gradient: its leaves' gradients in its structure."""
         if not is_structure(structure):
             return gradient_of(leaves.pop(0))
+        if structure[0] == "record":  # (a dict of its differentiated fields' gradients: see records.py)
+            structure = gradient_structure(structure)
         kind, keys, subs = structure if structure[0] == "dict" else (structure[0], None, structure[1])
         items = [rebuild(sub, leaves, name) for sub in subs]
         result = sweep.emit("dict", items, keys=keys) if kind == "dict" else sweep.emit(kind, items)

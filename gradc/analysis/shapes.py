@@ -90,6 +90,9 @@ def abstract_kind(kind: Any) -> Abstract:
         return Abstract(seq=tuple(abstract_kind(k) for k in kind[1]), seq_kind=kind[0])
     if type(kind) is tuple and kind and kind[0] == "dict":
         return Abstract(seq=tuple(abstract_kind(k) for k in kind[2]), seq_kind="dict", keys=kind[1])
+    if type(kind) is tuple and len(kind) == 4 and kind[0] == "record":  # (a dataclass: its fields, by name)
+        return Abstract(seq=tuple(abstract_kind(k[1] if type(k) is tuple and k[:1] == ("const",) else k)
+                                  for k in kind[3]), seq_kind="record", keys=kind[2])
     return UNKNOWN
 
 
@@ -186,6 +189,10 @@ class Inference:
             return
         if kind in ("for", "while"):
             return self.loop(op)
+        if kind == "getattr" and op.attrs.get("field") and self.get(op.operands[0]).seq_kind == "record":
+            record = self.get(op.operands[0])  # (a field of a dataclass argument: frontend/records.py)
+            self.facts[op.results[0]] = record.seq[record.keys.index(op.attrs["name"])]
+            return
         if kind in ("call", "method", "getattr", "getitem"):
             self.facts[op.results[0]] = self.evaluate(op)
 

@@ -57,6 +57,8 @@ class Binding:
             made = state.made_from.get(obj)
             if made is None or len(made) != len(items) or any(a is not b for a, b in zip(made, items)):
                 attrs = {"keys": slots.keys} if obj.display == "dict" else {}
+                if obj.record is not None:
+                    attrs["record"] = obj.record  # (a dataclass's fields: see records.py)
                 self.heap.set(obj, self.emit(obj.display, list(items), None, **attrs))
                 state.made_from[obj] = items
         return state.content[obj]
@@ -305,6 +307,9 @@ class Binding:
         replaced (its items are then read statically, as from any display)."""
         ok, key = static_value(index)
         items = list(slots.items)
+        if obj.record is not None:
+            raise self.error(target, f"assigning to an item of `{obj.label}`, a {obj.record.__name__}, which has "
+                             "fields, not items", "bind the new value to a name of its own and use that name")
         if obj.display == "dict":
             if not ok:
                 raise self.error(target, "assigning to a dict item whose key is not a constant")

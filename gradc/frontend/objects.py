@@ -65,6 +65,7 @@ class Obj:
     display: str = ""  # (a container's kind: "list", "tuple" or "dict")
     mutable: bool | None = None  # (an array, a list: True; a number: False; not known: None)
     label: str = ""  # (a name it was bound to, for messages)
+    record: Any = None  # (a container standing for a dataclass, named tuple or namespace: its class)
     id: int = field(default_factory=lambda: next(_ids))
 
     def __repr__(self) -> str:
@@ -209,7 +210,7 @@ def classify(lowerer: Any, value: Value) -> Obj:
         return heap.new(value, "immutable", mutable=False)
     if op.kind in ("tuple", "list", "dict"):
         items = tuple(lowerer.obj(v) for v in op.operands)
-        obj = heap.new(value, "container", display=op.kind, mutable=op.kind != "tuple")
+        obj = heap.new(value, "container", display=op.kind, mutable=op.kind != "tuple", record=op.attrs.get("record"))
         heap.state.slots[obj] = Slots(op.attrs.get("keys"), items)
         heap.state.made_from[obj] = tuple(op.operands)
         return obj
