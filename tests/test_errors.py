@@ -40,9 +40,8 @@ def test_unsupported_syntax_is_refused_at_grad_time(name, construct, words):
     assert caret_line.index("^") == shown.index(construct.strip()[0]) or "^" in caret_line
 
 
-def test_lambda_is_refused():
-    with pytest.raises(gradc.UnsupportedSyntaxError, match="lambda"):
-        gradc.grad(refused.square)
+def test_a_lambda_is_differentiated():  # (it was refused; tests/test_inner_scopes.py has the rest)
+    assert gradc.grad(refused.square)(3.0) == pytest.approx(6.0)
 
 
 def test_calling_a_function_passed_in_is_refused():
@@ -52,7 +51,7 @@ def test_calling_a_function_passed_in_is_refused():
 
 
 def no_rule(x):
-    return np.sum(np.sinc(x))
+    return np.sum(np.i0(x))
 
 
 def helper(x):
@@ -67,7 +66,7 @@ def test_missing_rule_names_callee_and_how_to_register():
     with pytest.raises(gradc.NoGradientRuleError) as info:
         gradc.grad(no_rule)(np.ones(3))
     text = str(info.value)
-    assert "numpy.sinc" in text and "@gradc.defvjp(np.sinc)" in text
+    assert "numpy.i0" in text and "@gradc.defvjp(np.i0)" in text
     assert info.value.loc.line == no_rule.__code__.co_firstlineno + 1
 
 
