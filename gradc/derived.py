@@ -36,13 +36,21 @@ class HVPFunction:
         if self.backward is not None:
             return self.backward(*args)
         try:
-            return self.forward(*args)[1]
+            return self._real_where_real(self.forward(*args)[1], args)
         except NoGradientRuleError:
             # A rule of the user's (`defvjp`) has no JVP: the Hessian is symmetric, so the vjp of
             # the gradient along v is the same product, by the user's rule, at about the same cost.
             self.backward = VJPFunction(self.gradient, wrt=self.gradient._wrt if
                                         self.gradient._as_tuple else self.gradient._wrt[0])
             return self.backward(*args)
+
+    def _real_where_real(self, product: Any, args: tuple) -> Any:
+        """The product's part for a real argument is real: where the gradient's code goes through
+        complex values, it keeps the real part, as `grad` does when it returns the gradient."""
+        parts = product if self.gradient._as_tuple else (product,)
+        parts = tuple(np.real(p) if np.iscomplexobj(p) and not np.iscomplexobj(args[i]) else p
+                      for p, i in zip(parts, self.gradient._wrt))
+        return parts if self.gradient._as_tuple else parts[0]
 
     @property
     def source(self) -> str:

@@ -22,6 +22,8 @@ __all__ = [
 
 def unbroadcast(g, x):
     """Sum `g` over the axes NumPy broadcasting added, so it has the shape of `x`."""
+    if isinstance(x, (Adjoints, AdjointDict)):
+        return g  # (the tangent of a sum of adjoints of a list: they add item by item)
     return unbroadcast_to(g, np.shape(x))
 
 
@@ -403,11 +405,10 @@ def _parse_einsum(subscripts, count):
 
 def einsum_adjoint(position, g, subscripts, *operands):
     """The adjoint of operand `position` of `np.einsum(subscripts, *operands)`."""
-    inputs, output = _parse_einsum(subscripts, len(operands))
+    inputs, output = _parse_einsum(explicit_einsum(subscripts, operands), len(operands))
     target = inputs[position]
-    if len(set(target)) != len(target):
-        raise NoGradientRuleError(f"gradc cannot differentiate einsum {subscripts!r}: an index repeats within "
-                         f"operand {position} (a diagonal); use np.diagonal first")
+    if len(set(target)) != len(target):  # (a diagonal: 'ii->i')
+        return einsum_diagonal_adjoint(position, g, inputs, output, operands)
     others = [(s, op) for i, (s, op) in enumerate(zip(inputs, operands)) if i != position]
     available = set(output).union(*(set(s) for s, _ in others))
     kept = "".join(c for c in target if c in available)
@@ -624,7 +625,7 @@ def einsum_adjoints_adjoint(h, g, subscripts, operands):
         spec, arrays, positions = subscripts, list(operands), list(range(1, len(arguments)))
     else:
         spec, arrays, positions = _sublist_form(arguments)
-    inputs, output = _parse_einsum(spec, len(arrays))
+    inputs, output = _parse_einsum(explicit_einsum(spec, arrays), len(arrays))
     explicit = ",".join(inputs) + "->" + output
     dg, d_arguments = 0.0, [0.0] * len(arguments)
     for i, position in enumerate(positions):
@@ -782,3 +783,261 @@ def refuse_linalg_option(what):
 
 
 __all__ += ["real_spectrum_size", "refuse_linalg_option"]
+
+
+# -- helpers of the NumPy rules added for issue 13 ------------------------------------------------
+# (complex values, sorting, differences, padding, Kronecker products, diagonals, einsum's `...`
+# and repeated indices; each has its rules in gradc/rules/runtime_rules.py)
+
+def match_complex(g, x):
+    """`g` as the adjoint of `x`: its real part where `x` is real (autograd's convention: the
+    adjoint of a complex value is d/d(re) - i d/d(im), and a real value keeps the real part)."""
+    if np.iscomplexobj(x) or not np.iscomplexobj(g):
+        return g
+    return np.real(g)
+
+
+def sinc_slope(x):
+    """The derivative of `np.sinc` at `x`: (cos(pi x) - sinc(x)) / x, and 0 at 0."""
+    return (np.cos(np.pi * x) - np.sinc(x)) / np.where(x == 0, 1.0, x)
+
+
+def sinc_curvature(x):
+    """The derivative of `sinc_slope`: -pi**2 sinc(x) - 2 sinc_slope(x) / x, and -pi**2 / 3 at 0."""
+    return np.where(x == 0, -np.pi ** 2 / 3.0,
+                    -np.pi ** 2 * np.sinc(x) - 2.0 * sinc_slope(x) / np.where(x == 0, 1.0, x))
+
+
+def _mean_over_ties(v, values, axis):
+    """`v` with each run of equal `values` along `axis` (values sorted there) replaced by its mean."""
+    v, values = np.moveaxis(v, axis, -1), np.moveaxis(values, axis, -1)
+    starts = np.ones(values.shape, dtype=bool)
+    starts[..., 1:] = values[..., 1:] != values[..., :-1]
+    if np.all(starts):
+        return np.moveaxis(v, -1, axis)
+    n = values.shape[-1]
+    rows = np.arange(int(np.prod(values.shape[:-1]))).reshape(values.shape[:-1] + (1,))
+    runs = (np.cumsum(starts, axis=-1) - 1 + rows * n).ravel()
+    sums = np.zeros(runs[-1] + 1, dtype=v.dtype)
+    np.add.at(sums, runs, v.ravel())
+    counts = np.maximum(np.bincount(runs), 1)  # (ids a row does not reach: none)
+    return np.moveaxis((sums / counts)[runs].reshape(v.shape), -1, axis)
+
+
+def unpermute(g, a, ans, axis=-1):
+    """The adjoint of `a` where `ans` holds `a`'s values rearranged along `axis` (`np.sort`,
+    `np.partition`; axis None: flattened): each element of `a` gets `g` where `ans` holds its value,
+    and elements of equal value share the mean of theirs (ties, as `max` splits them).
+    With `a` and `ans` swapped it is the tangent: `unpermute(t, ans, a, axis)`."""
+    shape = np.shape(a)
+    g = np.broadcast_to(g, np.shape(ans))
+    if axis is None:
+        g, a, ans, axis = np.ravel(g), np.ravel(a), np.ravel(ans), -1
+    from_ans = np.argsort(ans, axis=axis, kind="stable")
+    to_a = np.argsort(a, axis=axis, kind="stable")
+    shared = _mean_over_ties(np.take_along_axis(g, from_ans, axis), np.take_along_axis(ans, from_ans, axis), axis)
+    out = np.empty(np.shape(a), dtype=adjoint_dtype(g, a))
+    np.put_along_axis(out, to_a, shared, axis)
+    return np.reshape(out, shape)
+
+
+def _spacings(spacing, count):
+    """np.gradient's `*varargs` as one spacing (a number or coordinates) per axis."""
+    if len(spacing) == 0:
+        return [1.0] * count
+    if len(spacing) == 1 and np.ndim(spacing[0]) == 0:
+        return [spacing[0]] * count
+    return list(spacing)
+
+
+def _gradient_axes(f, axis):
+    n = np.ndim(f)
+    if axis is None:
+        return list(range(n))
+    return [a % n for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis)]
+
+
+def gradient_adjoint(g, f, spacing=(), axis=None, edge_order=1):
+    """The adjoint of `f` in `np.gradient(f, *spacing, axis=axis, edge_order=edge_order)`: for each
+    axis, its difference matrix D (np.gradient of the identity) transposed, applied to g's part."""
+    axes = _gradient_axes(f, axis)
+    parts = list(g) if len(axes) > 1 else [g]
+    total = np.zeros(np.shape(f), dtype=adjoint_dtype(parts[0], f))
+    for k, h, step in zip(axes, parts, _spacings(spacing, len(axes))):
+        n = np.shape(f)[k]
+        matrix = np.gradient(np.eye(n), step, axis=0, edge_order=edge_order)
+        total = total + np.moveaxis(np.tensordot(np.broadcast_to(h, np.shape(f)), matrix, axes=([k], [0])), -1, k)
+    return total
+
+
+def gradient_of(h, spacing=(), axis=None, edge_order=1):
+    """`np.gradient(h, *spacing, axis=axis, edge_order=edge_order)`, several axes' parts as Adjoints
+    (the adjoint of `g` in `gradient_adjoint`)."""
+    out = np.gradient(h, *spacing, axis=axis, edge_order=edge_order)
+    return Adjoints(out) if isinstance(out, (list, tuple)) else out
+
+
+def undiff(g, a, n=1, axis=-1, prepend=None, append=None):
+    """The adjoint of `a` in `np.diff(a, n, axis, prepend=..., append=...)`: the first difference
+    transposed n times (a zero beyond each end, negated), cut to `a`'s part."""
+    for _ in range(n):
+        g = -np.diff(g, axis=axis, prepend=0, append=0)
+    before = 0 if prepend is None else 1 if np.ndim(prepend) == 0 else np.shape(prepend)[axis]
+    return np.take(g, np.arange(before, before + np.shape(a)[axis]), axis=axis)
+
+
+def diff_tangent(t, n=1, axis=-1, prepend=None, append=None):
+    """The tangent of `np.diff(a, n, axis, prepend=..., append=...)` along `t` (prepend and
+    append are constants: zeros in their place)."""
+    keywords = {}
+    if prepend is not None:
+        keywords["prepend"] = np.zeros(np.shape(prepend))
+    if append is not None:
+        keywords["append"] = np.zeros(np.shape(append))
+    return np.diff(t, n, axis, **keywords)
+
+
+_INDEX_PADS = ("constant", "empty", "edge", "reflect", "symmetric", "wrap")
+
+
+def _refuse_pad(mode, reflect_type):
+    if callable(mode) or mode not in _INDEX_PADS or reflect_type != "even":
+        raise NoGradientRuleError(f"gradc differentiates np.pad with mode {mode!r} only where each padded value "
+                                  "copies one element (reflect_type='even')",
+                                  hint="modes: " + ", ".join(_INDEX_PADS))
+
+
+def pad_adjoint(g, array, pad_width, mode="constant", reflect_type="even"):
+    """The adjoint of `array` in `np.pad(array, pad_width, mode)`: the inner part of g, and for the
+    modes that copy elements (edge, reflect, symmetric, wrap) each copy's gradient added back."""
+    _refuse_pad(mode, reflect_type)
+    shape = np.shape(array)
+    if mode in ("constant", "empty"):
+        widths = np.broadcast_to(np.asarray(pad_width), (len(shape), 2))
+        return g[tuple(slice(int(w), int(w) + n) for w, n in zip(widths[:, 0], shape))]
+    source = np.pad(np.arange(int(np.prod(shape))).reshape(shape), pad_width, mode=mode)
+    out = np.zeros(int(np.prod(shape)), dtype=adjoint_dtype(g, array))
+    np.add.at(out, source.ravel(), np.ravel(g))
+    return out.reshape(shape)
+
+
+def pad_linear(t, pad_width, mode="constant", reflect_type="even"):
+    """`np.pad` as the linear map it is in the padded array: the tangent of `np.pad(a, pad_width,
+    mode)` (a constant padding is 0), and the adjoint of `pad_adjoint`."""
+    _refuse_pad(mode, "even")
+    if mode in ("constant", "empty"):
+        return np.pad(t, pad_width)
+    if mode in ("reflect", "symmetric"):
+        return np.pad(t, pad_width, mode=mode, reflect_type=reflect_type)
+    return np.pad(t, pad_width, mode=mode)
+
+
+def _kron_blocks(g, a, b):
+    """`g` (shaped like np.kron(a, b)) with each axis split in two: a's index, then b's."""
+    n = max(np.ndim(a), np.ndim(b))
+    shape_a = (1,) * (n - np.ndim(a)) + np.shape(a)
+    shape_b = (1,) * (n - np.ndim(b)) + np.shape(b)
+    return np.reshape(g, [d for pair in zip(shape_a, shape_b) for d in pair]), shape_a, shape_b, n
+
+
+def kron_lhs(g, a, b):
+    """The adjoint of `a` in `np.kron(a, b)`: each block of g contracted with b."""
+    blocks, _, shape_b, n = _kron_blocks(g, a, b)
+    da = np.tensordot(blocks, np.reshape(b, shape_b), axes=(list(range(1, 2 * n, 2)), list(range(n))))
+    return np.reshape(da, np.shape(a))
+
+
+def kron_rhs(g, a, b):
+    """The adjoint of `b` in `np.kron(a, b)`: the blocks of g weighted by a's elements, summed."""
+    blocks, shape_a, _, n = _kron_blocks(g, a, b)
+    db = np.tensordot(blocks, np.reshape(a, shape_a), axes=(list(range(0, 2 * n, 2)), list(range(n))))
+    return np.reshape(db, np.shape(b))
+
+
+def diagonal_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """The adjoint of `np.diagonal(a, offset, axis1, axis2)`: zeros shaped like `a`, `g` on the diagonals."""
+    shape = np.shape(a)
+    first, second = axis1 % len(shape), axis2 % len(shape)
+    rest = [shape[i] for i in range(len(shape)) if i not in (first, second)]
+    out = np.zeros(rest + [shape[first], shape[second]], dtype=adjoint_dtype(g, a))
+    length = np.shape(g)[-1]
+    out[..., np.arange(length) + max(-offset, 0), np.arange(length) + max(offset, 0)] = g
+    return np.moveaxis(out, (-2, -1), (first, second))
+
+
+def column_stack_adjoint(g, arrays):
+    """The adjoints of the items of `np.column_stack(arrays)`: g's columns cut back into them."""
+    sizes = [np.shape(a)[1] if np.ndim(a) == 2 else 1 for a in arrays]
+    pieces = np.split(g, np.cumsum(sizes)[:-1], axis=1)
+    return Adjoints([np.reshape(p, np.shape(a)) for p, a in zip(pieces, arrays)])
+
+
+def column_stack_of(h, arrays):
+    """`np.column_stack` of adjoints `h` of items shaped like `arrays` (a zero may come as a number)."""
+    return np.column_stack([np.broadcast_to(p, np.shape(a)) for p, a in zip(h, arrays)])
+
+
+def select_adjoints(g, condlist, choicelist):
+    """The adjoints of the choices of `np.select(condlist, choicelist, default)`: g where each is
+    the one chosen (its condition the first that holds), summed to its shape."""
+    chosen = np.select(condlist, list(range(len(choicelist))), -1)
+    return Adjoints([unbroadcast(np.where(chosen == i, g, 0.0), c) for i, c in enumerate(choicelist)])
+
+
+def explicit_einsum(subscripts, operands):
+    """einsum's subscripts written out for these operands: each axis of `...` a letter of its own
+    (an operand's axis of length 1 that broadcasts against a longer one gets another letter, so
+    it is summed in its adjoint), and the output after `->` (in implicit mode: `...`, then the
+    letters used once, sorted, as NumPy has it)."""
+    subscripts = subscripts.replace(" ", "")
+    inputs, output = subscripts.split("->") if "->" in subscripts else (subscripts, None)
+    inputs = inputs.split(",")
+    if output is None:
+        letters = "".join(inputs).replace(".", "")
+        output = ("..." if "." in subscripts else "") + "".join(sorted(c for c in set(letters)
+                                                                      if letters.count(c) == 1))
+    if "." not in subscripts:
+        return ",".join(inputs) + "->" + output
+    unused = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in subscripts)
+    spans = [(s.index("..."), np.ndim(op) - len(s) + 3) if "..." in s else (0, 0) for s, op in zip(inputs, operands)]
+    width = max(count for _, count in spans)
+    lengths = np.broadcast_shapes(*(np.shape(op)[start:start + count] for op, (start, count) in zip(operands, spans)))
+    shared = [next(unused) for _ in range(width)]
+
+    def written_out(s, op, start, count):
+        axes = np.shape(op)[start:start + count]
+        return s.replace("...", "".join(shared[width - count + i] if axes[i] == lengths[width - count + i]
+                                        else next(unused) for i in range(count)))
+    inputs = [written_out(s, op, *span) for s, op, span in zip(inputs, operands, spans)]
+    return ",".join(inputs) + "->" + output.replace("...", "".join(shared))
+
+
+def einsum_diagonal_adjoint(position, g, inputs, output, operands):
+    """The adjoint of an einsum operand whose subscripts repeat an index ('ii->i', 'iij->j'): the
+    adjoint of its diagonal (the index once), placed back on the diagonal (times an identity per
+    repetition)."""
+    target = inputs[position]
+    once = "".join(dict.fromkeys(target))
+    shape = np.shape(operands[position])
+    sizes = {c: shape[target.index(c)] for c in once}
+    stand_in = np.broadcast_to(np.zeros((), dtype=np.result_type(operands[position])), [sizes[c] for c in once])
+    spec = ",".join(inputs[:position] + [once] + inputs[position + 1:]) + "->" + output
+    on_diagonal = einsum_adjoint(position, g, spec, *operands[:position], stand_in, *operands[position + 1:])
+    unused = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec)
+    seen, written, identities = set(), "", []
+    for c in target:
+        if c in seen:
+            fresh = next(unused)
+            written += fresh
+            identities.append(c + fresh)
+        else:
+            seen.add(c)
+            written += c
+    eyes = [np.eye(sizes[pair[0]], dtype=np.result_type(on_diagonal)) for pair in identities]
+    return np.einsum(",".join([once] + identities) + "->" + written, on_diagonal, *eyes)
+
+
+__all__ += ["explicit_einsum", "einsum_diagonal_adjoint"]
+__all__ += ["match_complex", "sinc_slope", "sinc_curvature", "unpermute", "gradient_adjoint", "gradient_of", "undiff",
+            "diff_tangent", "pad_adjoint", "pad_linear", "kron_lhs", "kron_rhs", "diagonal_adjoint",
+            "column_stack_adjoint", "column_stack_of", "select_adjoints"]

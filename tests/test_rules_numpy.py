@@ -963,6 +963,324 @@ case(f_zero_d, [np.array(0.3, dtype=f32), np.array(-0.7, dtype=f32)], np.sin, wr
      atol=1e-3, use_autograd=False)
 
 
+# -- elementwise functions added for issue 13 ---------------------------------------------------------
+
+def f_radians(x, w):
+    return np.sum(np.sin(np.radians(x * 40.0)) * w)
+def f_deg2rad(x, w):
+    return np.sum(np.sin(np.deg2rad(x * 40.0)) * w)
+def f_degrees(x, w):
+    return np.sum(np.sin(np.degrees(x) / 40.0) * w)
+def f_rad2deg(x, w):
+    return np.sum(np.sin(np.rad2deg(x) / 40.0) * w)
+def f_sinc(x, w):
+    return np.sum(np.sinc(x) * w)
+def f_nan_to_num(x, w):
+    return np.sum(np.sin(np.nan_to_num(x)) * w)
+def f_nan_to_num_options(x, w):
+    return np.sum(np.sin(np.nan_to_num(x, nan=1.0, posinf=2.0, neginf=-2.0)) * w)
+def f_logaddexp2(x, y, w):
+    return np.sum(np.sin(np.logaddexp2(x, y)) * w)
+
+
+case(f_radians, [r(3, 4), w(3, 4)], np.radians)
+case(f_deg2rad, [r(3, 4), w(3, 4)], np.deg2rad)
+case(f_degrees, [r(3, 4), w(3, 4)], np.degrees)
+case(f_rad2deg, [r(3, 4), w(3, 4)], np.rad2deg)
+case(f_sinc, [2.0 * r(3, 4), w(3, 4)], np.sinc)
+case(f_nan_to_num, [r(3, 4), w(3, 4)], np.nan_to_num)
+case(f_nan_to_num_options, [r(3, 4), w(3, 4)], np.nan_to_num)
+case(f_logaddexp2, [r(*A34), r(*A34), w(*A34)], np.logaddexp2, wrt=(0, 1))
+case(f_logaddexp2, [r(*A31), r(*A14), w(*A34)], np.logaddexp2, wrt=(0, 1))
+case(f_logaddexp2, [0.7, r(*A34), w(*A34)], np.logaddexp2, wrt=(0, 1))
+
+# -- complex values (real arguments through complex intermediates; autograd's convention) ----------------
+
+def f_np_real(x, y, w):
+    return np.sum(np.sin(np.real((x + 1j * y) * (x - 0.5j))) * w)
+def f_np_real_of_real(x, w):
+    return np.sum(np.sin(np.real(x)) * w)
+def f_imag(x, y, w):
+    return np.sum(np.sin(np.imag((x + 1j * y) * (y + 2j * x))) * w)
+def f_imag_attr(x, y, w):
+    return np.sum(np.sin(((x + 1j * y) * (y + 2j * x)).imag) * w)
+def f_imag_of_real(x, w):
+    return np.sum(np.sin(x) * w) + np.sum(np.imag(x) * x)
+def f_conj(x, y, w):
+    z = x + 1j * y
+    return np.sum(np.real(np.conj(z) * np.exp(z)) * w)
+def f_conj_methods(x, y, w):
+    z = x * np.exp(1j * y)
+    return np.sum(np.imag(z.conj() * (z + 1.0)) * w) + np.sum(np.real(z.conjugate() * 1j * z * z))
+def f_angle(x, y, w):
+    return np.sum(np.sin(np.angle(x + 1j * y)) * w)
+def f_angle_deg(x, y, w):
+    return np.sum(np.sin(np.angle(x * (y + 1j), deg=True) / 60.0) * w)
+def f_angle_real(x, w):
+    return np.sum(np.angle(x) * x * w)
+def f_real_if_close(x, w):
+    return np.sum(np.sin(np.real_if_close(x)) * w)
+def f_real_if_close_complex(x, y, w):
+    return np.sum(np.sin(np.real_if_close(x + 0j * y)) * w)
+def f_real_if_close_kept(x, y, w):
+    return np.sum(np.sin(np.imag(np.real_if_close(x + 1j * y))) * w)
+
+
+case(f_np_real, [r(3, 4), r(3, 4), w(3, 4)], np.real, wrt=(0, 1))
+case(f_np_real_of_real, [r(3, 4), w(3, 4)], np.real)
+case(f_imag, [r(3, 4), r(3, 4), w(3, 4)], np.imag, wrt=(0, 1))
+case(f_imag_attr, [r(3, 4), r(3, 4), w(3, 4)], Attr("imag"), wrt=(0, 1))
+case(f_imag_of_real, [r(3, 4), w(3, 4)], np.imag)
+case(f_conj, [r(3, 4), r(3, 4), w(3, 4)], np.conj, wrt=(0, 1))
+case(f_conj_methods, [r(3, 4), r(3, 4), w(3, 4)], Method("conj"), Method("conjugate"), wrt=(0, 1))
+case(f_angle, [r(3, 4), r(3, 4), w(3, 4)], np.angle, wrt=(0, 1))
+case(f_angle_deg, [r(3, 4), r(3, 4), w(3, 4)], np.angle, wrt=(0, 1))
+case(f_angle_real, [r(3, 4), w(3, 4)], np.angle)
+case(f_real_if_close, [r(3, 4), w(3, 4)], np.real_if_close)
+case(f_real_if_close_complex, [r(3, 4), r(3, 4), w(3, 4)], np.real_if_close, wrt=(0, 1))
+case(f_real_if_close_kept, [r(3, 4), r(3, 4), w(3, 4)], np.real_if_close, wrt=(0, 1))
+
+# -- shapes, splits and joins added for issue 13 --------------------------------------------------------
+
+def f_triu(x, w):
+    return np.sum(np.sin(np.triu(x)) * w)
+def f_triu_k(x, w):
+    return np.sum(np.sin(np.triu(x, 1)) * w) + np.sum(np.cos(np.triu(x, k=-1)) * w)
+def f_tril(x, w):
+    return np.sum(np.sin(np.tril(x)) * w)
+def f_tril_k(x, w):
+    return np.sum(np.sin(np.tril(x, -1)) * w) + np.sum(np.cos(np.tril(x, k=2)) * w)
+def f_split(x, w):
+    a, b, c = np.split(x, 3)
+    return np.sum(np.sin(a) * w) + np.sum(b * c * c)
+def f_split_unused_piece(x, w):
+    parts = np.split(x, [1, 3], axis=1)
+    return np.sum(np.sin(parts[0]) * w) + np.sum(parts[2] ** 3)
+def f_array_split(x, w):
+    a, b = np.array_split(x, 2)
+    return np.sum(np.sin(a) * w) + np.sum(np.cos(b))
+def f_array_split_axis(x, w):
+    a, b, c = np.array_split(x, 3, axis=-1)
+    return np.sum(np.sin(a) * w) + np.sum(np.sin(b * 2.0)) + np.sum(c * c)
+def f_hsplit(x, w):
+    a, b = np.hsplit(x, 2)
+    return np.sum(np.sin(a) * w) + np.sum(np.sin(b * 2.0) * w)
+def f_hsplit_1d(x, w):
+    a, b = np.hsplit(x, [2])
+    return np.sum(np.sin(a) * w) + np.sum(np.cos(b))
+def f_vsplit(x, w):
+    a, b = np.vsplit(x, [1])
+    return np.sum(np.sin(a) * w) + np.sum(np.cos(b))
+def f_dsplit(x, w):
+    a, b = np.dsplit(x, 2)
+    return np.sum(np.sin(a) * w) + np.sum(b ** 3)
+def f_append(x, y, w):
+    return np.sum(np.sin(np.append(x, y)) * w)
+def f_append_axis(x, y, w):
+    return np.sum(np.sin(np.append(x, y * x[:, :1], axis=1)) * w)
+def f_roll(x, w):
+    return np.sum(np.sin(np.roll(x, 2)) * w)
+def f_roll_axis(x, w):
+    return np.sum(np.sin(np.roll(x, -1, axis=1)) * w)
+def f_roll_tuple(x, w):
+    return np.sum(np.sin(np.roll(x, (1, 2), axis=(0, 1))) * w)
+def f_rot90(x, w):
+    return np.sum(np.sin(np.rot90(x)) * w)
+def f_rot90_k(x, w):
+    return np.sum(np.sin(np.rot90(x, 3, axes=(1, 2))) * w) + np.sum(np.cos(np.rot90(x, k=2)) * w[0, 0, 0])
+def f_rollaxis(x, w):
+    return np.sum(np.sin(np.rollaxis(x, 2)) * w)
+def f_rollaxis_start(x, w):
+    return np.sum(np.sin(np.rollaxis(x, 0, 3)) * w)
+def f_rollaxis_negative(x, w):
+    return np.sum(np.sin(np.rollaxis(x, -1, 1)) * w)
+def f_flipud(x, w):
+    return np.sum(np.sin(np.flipud(x)) * w)
+def f_fliplr(x, w):
+    return np.sum(np.sin(np.fliplr(x)) * w)
+def f_column_stack(a, b, w):
+    return np.sum(np.sin(np.column_stack([a, b * 2.0])) * w)
+def f_column_stack_unused(a, b, w):
+    return np.sum(np.sin(np.column_stack((a, b))[:, :2]) * w)
+def f_row_stack(a, b, w):
+    return np.sum(np.sin(np.row_stack([a, b])) * w)
+def f_atleast_3d(x, w):
+    return np.sum(np.sin(np.atleast_3d(x)) * w)
+def f_pad(x, w):
+    return np.sum(np.sin(np.pad(x, 1)) * w)
+def f_pad_constant_values(x, w):
+    return np.sum(np.sin(np.pad(x, ((1, 0), (2, 1)), constant_values=1.5)) * w)
+def f_pad_mode(x, w, mode):
+    return np.sum(np.sin(np.pad(x, ((2, 1), (1, 3)), mode=mode)) * w)
+def f_select(x, y, w):
+    return np.sum(np.sin(np.select([x > 0.0, x < -0.5], [x * y, np.sin(y)], 0.3)) * w)
+def f_select_broadcast(x, y, w):
+    return np.sum(np.sin(np.select([x > 0.0, y < 0.0], [y, x])) * w)
+def f_full(x, w):
+    return np.sum(np.sin(np.full((3, 4), x)) * w)
+def f_full_like(x, y, w):
+    return np.sum(np.sin(np.full_like(y, x) * y) * w)
+def f_linspace(a, b, w):
+    return np.sum(np.sin(np.linspace(a, b, 5)) * w)
+def f_linspace_open(a, b, w):
+    return np.sum(np.sin(np.linspace(a, b, num=4, endpoint=False)) * w)
+def f_linspace_arrays(a, b, w):
+    return np.sum(np.sin(np.linspace(a, b, 3, axis=1)) * w)
+def f_allclose(x, w):
+    return np.sum(np.sin(x) * w) * (1.0 + np.allclose(x, 0.0)) + np.allclose(x, x) * np.sum(x * x)
+
+
+case(f_triu, [r(4, 4), w(4, 4)], np.triu)
+case(f_triu, [r(2, 3, 4), w(2, 3, 4)], np.triu)
+case(f_triu_k, [r(3, 4), w(3, 4)], np.triu)
+case(f_tril, [r(4, 3), w(4, 3)], np.tril)
+case(f_tril_k, [r(2, 3, 4), w(2, 3, 4)], np.tril)
+case(f_split, [r(6), w(2)], np.split)
+case(f_split_unused_piece, [r(3, 4), w(3, 1)], np.split)
+case(f_array_split, [r(5, 2), w(3, 2)], np.array_split)
+case(f_array_split_axis, [r(2, 7), w(2, 3)], np.array_split)
+case(f_hsplit, [r(3, 4), w(3, 2)], np.hsplit)
+case(f_hsplit_1d, [r(5), w(2)], np.hsplit)
+case(f_vsplit, [r(3, 4), w(1, 4)], np.vsplit)
+case(f_dsplit, [r(2, 3, 4), w(2, 3, 2)], np.dsplit)
+case(f_append, [r(2, 3), r(4), w(10)], np.append, wrt=(0, 1))
+case(f_append_axis, [r(3, 2), r(3, 2), w(3, 4)], np.append, wrt=(0, 1))
+case(f_roll, [r(3, 4), w(3, 4)], np.roll)
+case(f_roll_axis, [r(3, 4), w(3, 4)], np.roll)
+case(f_roll_tuple, [r(3, 4), w(3, 4)], np.roll)
+case(f_rot90, [r(3, 4), w(4, 3)], np.rot90)
+case(f_rot90_k, [r(2, 3, 4), w(2, 4, 3)], np.rot90)
+case(f_rollaxis, [r(*X3), w(4, 2, 3)], np.rollaxis)
+case(f_rollaxis_start, [r(*X3), w(3, 4, 2)], np.rollaxis)
+case(f_rollaxis_negative, [r(*X3), w(2, 4, 3)], np.rollaxis)
+case(f_flipud, [r(3, 4), w(3, 4)], np.flipud)
+case(f_flipud, [r(5), w(5)], np.flipud)
+case(f_fliplr, [r(3, 4), w(3, 4)], np.fliplr)
+case(f_column_stack, [r(3), r(3, 2), w(3, 3)], np.column_stack, wrt=(0, 1))
+case(f_column_stack_unused, [r(3, 2), r(3), w(3, 2)], np.column_stack, wrt=(0, 1))
+case(f_atleast_3d, [r(3), w(1, 3, 1)], np.atleast_3d)
+case(f_atleast_3d, [r(3, 4), w(3, 4, 1)], np.atleast_3d)
+case(f_atleast_3d, [np.array(0.3), w(1, 1, 1)], np.atleast_3d)
+case(f_pad, [r(3, 4), w(5, 6)], np.pad)
+case(f_pad_constant_values, [r(3, 4), w(4, 7)], np.pad)
+for mode in ["edge", "reflect", "symmetric", "wrap"]:
+    case(f_pad_mode, [r(3, 4), w(6, 8), mode], np.pad)
+case(f_select, [r(3, 4), r(3, 4), w(3, 4)], np.select, wrt=(0, 1))
+case(f_select_broadcast, [r(3, 1), r(4), w(3, 4)], np.select, wrt=(0, 1))
+# (autograd is no oracle here: it sums a broadcast fill value's gradient to one number, and gives
+# full_like's fill value none)
+case(f_full, [0.7, w(3, 4)], np.full)
+case(f_full, [r(4), w(3, 4)], np.full, use_autograd=False)
+case(f_full_like, [0.4, r(3, 4), w(3, 4)], np.full_like, wrt=(0, 1), use_autograd=False)
+case(f_linspace, [0.3, 1.7, w(5)], np.linspace, wrt=(0, 1))
+case(f_linspace_open, [r(2), 1.2, w(4, 2)], np.linspace, wrt=(0, 1))
+case(f_linspace_arrays, [r(2, 1), r(4), w(2, 3, 4)], np.linspace, wrt=(0, 1))
+case(f_allclose, [r(3, 4), w(3, 4)], np.allclose)
+if hasattr(np, "row_stack"):  # (deprecated in NumPy 2.0, an alias of vstack)
+    case(f_row_stack, [r(3), r(2, 3), w(3, 3)], np.row_stack, wrt=(0, 1))
+
+# -- differences, sorting, products and diagonals added for issue 13 ---------------------------------------
+
+def f_diff(x, w):
+    return np.sum(np.sin(np.diff(x)) * w)
+def f_diff_n_axis(x, w):
+    return np.sum(np.sin(np.diff(x, 2, axis=0)) * w)
+def f_diff_prepend_append(x, w):
+    return np.sum(np.sin(np.diff(x, axis=1, prepend=0.5, append=np.ones((3, 2)))) * w)
+def f_gradient(x, w):
+    return np.sum(np.sin(np.gradient(x)) * w)
+def f_gradient_spacing(x, w):
+    return np.sum(np.sin(np.gradient(x, 0.5, edge_order=2)) * w)
+def f_gradient_coordinates(x, w):
+    return np.sum(np.sin(np.gradient(x, np.array([0.0, 0.4, 1.0, 1.3, 2.1, 3.0]))) * w)
+def f_gradient_2d(x, w):
+    gy, gx = np.gradient(x)
+    return np.sum(np.sin(gy) * w) + np.sum(np.cos(gx) * w)
+def f_gradient_axis(x, w):
+    return np.sum(np.sin(np.gradient(x, 2.0, axis=1, edge_order=2)) * w)
+def f_sort(x, w):
+    return np.sum(np.sin(np.sort(x)) * w)
+def f_sort_axis(x, w):
+    return np.sum(np.sin(np.sort(x, axis=0)) * w)
+def f_sort_none(x, w):
+    return np.sum(np.sin(np.sort(x, axis=None)) * w)
+def f_partition(x, w):
+    return np.sum(np.sin(np.partition(x, 2)) * w)
+def f_partition_axis(x, w):
+    return np.sum(np.sin(np.partition(x, (0, 2), axis=0)) * w)
+def f_kron(a, b, w):
+    return np.sum(np.sin(np.kron(a, b)) * w)
+def f_cross(a, b, w):
+    return np.sum(np.sin(np.cross(a, b)) * w)
+def f_cross_axes(a, b, w):
+    return np.sum(np.sin(np.cross(a, b, axisa=0, axisb=1, axisc=0)) * w)
+def f_cross_axis(a, b, w):
+    return np.sum(np.sin(np.cross(a, b, axis=0)) * w)
+def f_diagonal(a, w):
+    return np.sum(np.sin(np.diagonal(a)) * w)
+def f_diagonal_offset(a, w):
+    return np.sum(np.sin(np.diagonal(a, 1)) * w) + np.sum(np.cos(np.diagonal(a, offset=-1)))
+def f_diagonal_axes(a, w):
+    return np.sum(np.sin(np.diagonal(a, -1, 2, 0)) * w)
+def f_diagonal_method(a, w):
+    return np.sum(np.sin(a.diagonal(axis1=1, axis2=2)) * w)
+def f_einsum_ellipsis(a, b, w):
+    return np.sum(np.sin(np.einsum('...ij,...jk->...ik', a, b)) * w)
+def f_einsum_ellipsis_implicit(a, b, w):
+    return np.sum(np.sin(np.einsum('...i,...i', a, b)) * w)
+def f_einsum_ellipsis_middle(a, w):
+    return np.sum(np.sin(np.einsum('i...j->j...', a)) * w)
+def f_einsum_diagonal(a, w):
+    return np.sum(np.sin(np.einsum('ii->i', a)) * w)
+def f_einsum_trace(a):
+    return np.sin(np.einsum('ii', a)) * np.einsum('ij,ij', a, a)
+def f_einsum_repeated_three(a, w):
+    return np.sum(np.sin(np.einsum('iij->j', a)) * w) + np.sin(np.einsum('iii', a))
+def f_einsum_repeated_with_other(a, b, w):
+    return np.sum(np.sin(np.einsum('ii,ij->j', a, b)) * w)
+def f_einsum_sublist_ellipsis(a, b, w):
+    return np.sum(np.sin(np.einsum(a, [Ellipsis, 0], b, [0, 1], [Ellipsis, 1])) * w)
+def f_trace_negative_axes(a, w):
+    return np.sum(np.sin(np.trace(a, 1, -1, 0)) * w)
+
+
+case(f_diff, [r(5), w(4)], np.diff)
+case(f_diff, [r(3, 4), w(3, 3)], np.diff)
+case(f_diff_n_axis, [r(5, 3), w(3, 3)], np.diff)
+case(f_diff_prepend_append, [r(3, 4), w(3, 6)], np.diff, use_autograd=False)  # (autograd's JVP drops prepend)
+case(f_gradient, [r(6), w(6)], np.gradient)
+case(f_gradient_spacing, [r(6), w(6)], np.gradient)
+case(f_gradient_coordinates, [r(6), w(6)], np.gradient)
+case(f_gradient_2d, [r(4, 5), w(4, 5)], np.gradient)
+case(f_gradient_axis, [r(2, 5, 3), w(2, 5, 3)], np.gradient)
+case(f_sort, [r(6), w(6)], np.sort)
+case(f_sort, [r(3, 4), w(3, 4)], np.sort)
+case(f_sort_axis, [r(3, 4), w(3, 4)], np.sort)
+case(f_sort_none, [r(3, 4), w(12)], np.sort)
+case(f_partition, [r(6), w(6)], np.partition)
+case(f_partition_axis, [r(4, 3), w(4, 3)], np.partition)
+case(f_kron, [r(2, 3), r(3, 2), w(6, 6)], np.kron, wrt=(0, 1))
+case(f_kron, [r(3), r(2, 2), w(2, 6)], np.kron, wrt=(0, 1))
+case(f_kron, [r(2, 1, 2), r(3, 2), w(2, 3, 4)], np.kron, wrt=(0, 1))
+case(f_cross, [r(3), r(3), w(3)], np.cross, wrt=(0, 1))
+case(f_cross, [r(4, 3), r(3), w(4, 3)], np.cross, wrt=(0, 1))
+case(f_cross_axes, [r(3, 4), r(4, 3), w(3, 4)], np.cross, wrt=(0, 1))
+case(f_cross_axis, [r(3, 2), r(3, 1), w(3, 2)], np.cross, wrt=(0, 1))
+case(f_diagonal, [r(3, 4), w(3)], np.diagonal)
+case(f_diagonal_offset, [r(4, 3), w(2)], np.diagonal)
+case(f_diagonal_axes, [r(3, 4, 5), w(4, 3)], np.diagonal)
+case(f_diagonal_method, [r(2, 3, 4), w(2, 3)], Method("diagonal"))
+case(f_einsum_ellipsis, [r(2, 3, 4), r(2, 4, 5), w(2, 3, 5)], np.einsum, wrt=(0, 1))
+case(f_einsum_ellipsis, [r(2, 3, 4), r(4, 5), w(2, 3, 5)], np.einsum, wrt=(0, 1))
+case(f_einsum_ellipsis_implicit, [r(2, 1, 4), r(3, 4), w(2, 3)], np.einsum, wrt=(0, 1))
+case(f_einsum_ellipsis_middle, [r(2, 3, 4), w(4, 3)], np.einsum)
+case(f_einsum_diagonal, [r(3, 3), w(3)], np.einsum)
+case(f_einsum_trace, [r(3, 3)], np.einsum)
+case(f_einsum_repeated_three, [r(3, 3, 3), w(3)], np.einsum)
+case(f_einsum_repeated_with_other, [r(3, 3), r(3, 2), w(2)], np.einsum, wrt=(0, 1))
+case(f_einsum_sublist_ellipsis, [r(2, 3), r(3, 4), w(2, 4)], np.einsum, wrt=(0, 1))
+case(f_trace_negative_axes, [r(3, 4, 5), w(4)], np.trace)
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_rule(c):
     assert_gradients(c.fn, c.args, wrt=c.wrt, **c.options)
@@ -1150,3 +1468,82 @@ def test_second_derivative_through_logaddexp(z):
     s = 1 / (1 + math.exp(-z))
     assert gradc.grad(softplus)(z) == pytest.approx(s, rel=1e-15)
     assert gradc.grad(gradc.grad(softplus))(z) == pytest.approx(s * (1 - s), rel=1e-12)
+
+
+# -- issue 13's non-differentiable points: the documented values ------------------------------------
+
+def t_sort(x):
+    return np.sum(np.sort(x) * np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+def t_sort_rows(x):
+    return np.sum(np.sort(x, axis=0) * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+def t_partition(x):
+    return np.sum(np.partition(x, 1) * np.array([1.0, 2.0, 3.0, 4.0]))
+def t_sort_last(x):
+    return np.sort(x)[-1]
+def t_nan_to_num(x):
+    return np.sum(np.nan_to_num(x, nan=1.0, posinf=2.0, neginf=-2.0) * np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+def t_angle(x, y):
+    return np.sum(np.angle(x + 1j * y) * np.array([1.0, 2.0, 3.0]))
+def t_sinc(x):
+    return np.sinc(x)
+
+
+def test_sort_gives_tied_elements_the_mean_of_their_gradients():
+    """Tied values share the gradient of the positions they sort into equally, so the last
+    element of a sort has the gradient of `max` (which splits ties in 1/k)."""
+    x = np.array([2.0, 1.0, 2.0, 0.5, 2.0])  # sorted: 0.5, 1, 2, 2, 2 (weights 1, 2, 3, 4, 5)
+    np.testing.assert_array_equal(gradc.grad(t_sort)(x), [4.0, 2.0, 4.0, 1.0, 4.0])
+    np.testing.assert_array_equal(gradc.grad(t_sort_last)(x), gradc.grad(t_max)(x))
+    value, tangent = gradc.jvp(t_sort)(x, np.array([1.0, 0.0, 0.0, 0.0, 0.0]))
+    assert tangent == pytest.approx(4.0, rel=1e-15)  # (the JVP agrees: a tied element's tangent spread over the tied positions)
+    rows = np.array([[1.0, 3.0], [1.0, 2.0], [0.0, 2.0]])
+    np.testing.assert_array_equal(gradc.grad(t_sort_rows)(rows), [[4.0, 6.0], [4.0, 3.0], [1.0, 3.0]])
+
+
+def test_partition_gives_tied_elements_the_mean_of_their_gradients():
+    x = np.array([3.0, 1.0, 1.0, 2.0])  # partitioned around k=1: 1, 1 | then 2 and 3 in some order
+    ans = np.partition(x, 1)
+    weights = np.array([1.0, 2.0, 3.0, 4.0])
+    expected = np.array([weights[ans == 3.0][0], 1.5, 1.5, weights[ans == 2.0][0]])
+    np.testing.assert_array_equal(gradc.grad(t_partition)(x), expected)
+
+
+def test_nan_to_num_passes_no_gradient_to_replaced_values():
+    x = np.array([0.5, np.nan, np.inf, -np.inf, -1.5])
+    np.testing.assert_array_equal(gradc.grad(t_nan_to_num)(x), [1.0, 0.0, 0.0, 0.0, 5.0])
+
+
+def test_angle_has_gradient_zero_at_zero():
+    x, y = np.array([0.0, 1.0, 0.0]), np.array([0.0, 1.0, 2.0])
+    dx, dy = gradc.grad(t_angle, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(dx, [0.0, -1.0, -1.5], atol=1e-15)  # d/dx atan2(y, x) = -y / |z|^2
+    np.testing.assert_allclose(dy, [0.0, 1.0, 0.0], atol=1e-15)  # d/dy atan2(y, x) = x / |z|^2
+
+
+def test_sinc_derivatives_at_zero_are_exact():
+    """sinc'(0) = 0, sinc''(0) = -pi**2 / 3, sinc'''(0) = 0 (the helpers' own rules are exact at 0)."""
+    first = gradc.grad(t_sinc)
+    second = gradc.grad(first)
+    third = gradc.grad(second)
+    assert first(0.0) == 0.0
+    assert second(0.0) == pytest.approx(-np.pi ** 2 / 3, rel=1e-15)
+    assert third(0.0) == 0.0
+    for x in (0.3, -1.7):
+        eps = 1e-5
+        assert second(x) == pytest.approx((first(x + eps) - first(x - eps)) / (2 * eps), rel=1e-7)
+        assert third(x) == pytest.approx((second(x + eps) - second(x - eps)) / (2 * eps), rel=1e-6)
+
+
+def t_pad_mean(x):
+    return np.sum(np.pad(x, 1, mode="mean"))
+
+
+def t_pad_odd(x):
+    return np.sum(np.pad(x, 1, mode="reflect", reflect_type="odd"))
+
+
+def test_pad_refuses_modes_that_compute_their_values():
+    with pytest.raises(gradc.NoGradientRuleError, match="mode 'mean'"):
+        gradc.grad(t_pad_mean)(r(3))
+    with pytest.raises(gradc.NoGradientRuleError, match="reflect_type='even'"):
+        gradc.grad(t_pad_odd)(r(3))

@@ -181,6 +181,12 @@ _RUNTIME: dict[Any, Effect] = {
     # (writes its accumulator and returns it)
     runtime.add_at: Effect("view", (0,), writes=(0,)),
     runtime.check_scalar: IO,  # (called for the error it raises)
+    # (the helpers of the NumPy rules added for issue 13: g itself or a view of it, or new arrays)
+    runtime.match_complex: maybe(0), runtime.pad_adjoint: maybe(0), runtime.column_stack_adjoint: maybe(0),
+    **{fn: NEW for fn in (runtime.sinc_slope, runtime.sinc_curvature, runtime.unpermute, runtime.gradient_adjoint,
+                          runtime.gradient_of, runtime.undiff, runtime.diff_tangent, runtime.pad_linear,
+                          runtime.kron_lhs, runtime.kron_rhs, runtime.diagonal_adjoint, runtime.column_stack_of,
+                          runtime.select_adjoints)},
 }
 
 

@@ -7,7 +7,18 @@ Conventions at non-differentiable points (documented in docs/reference.md):
   are equal; `clip` gives 1/2 to `a` and 1/2 to a bound that `a` equals
   (a bound of None is absent and gets nothing);
 - `abs` has derivative 0 at 0 (`sign(0) == 0`);
-- the 2-norm has gradient 0 at the zero vector.
+- the 2-norm has gradient 0 at the zero vector;
+- `sort` and `partition` give elements of equal value the mean of the gradients of the
+  positions they occupy (so `np.sort(x)[-1]` has the gradient of `np.max(x)`);
+- `nan_to_num` passes no gradient to the nan and ±inf it replaces;
+- `angle` has gradient 0 at 0; `sinc`'s first three derivatives are exact at 0.
+
+Complex values follow autograd's convention: the adjoint of z = x + iy is dL/dx - i dL/dy
+(a holomorphic function's rule multiplies by its derivative, unconjugated), and a real value's
+adjoint is real (`np.real`, `np.imag` and `np.angle` take the real part of theirs).
+`np.select`'s `default` and `np.pad`'s `constant_values` are constants; `np.pad` differentiates
+the modes that copy elements (constant, empty, edge, reflect and symmetric with the default
+reflect_type, wrap); `np.cross` takes 3-vectors (NumPy 2 deprecates 2-vectors).
 
 Ravel and reshape undo `order="F"` (and `"A"`, by the array's layout); `take`
 with an axis scatters through `a[:, ..., i]`, so scalar and N-D indices work.
@@ -20,11 +31,11 @@ import operator
 import numpy as np
 
 from ..runtime import (
-    astype_adjoint, astype_tangent, diag_adjoint, dot_lhs, dot_rhs, einsum_adjoints, hstack_adjoint, index_order,
-    inner_lhs, inner_rhs, inverse_axes, prod_adjoint, reshape_like, scatter_add,
-    sigmoid, split_like, tensordot_lhs, tensordot_rhs, tie_step, trace_adjoint,
-    unbroadcast,
-    unrepeat, unstack, untile, vstack_adjoint,
+    astype_adjoint, astype_tangent, column_stack_adjoint, diag_adjoint, diagonal_adjoint, diff_tangent, dot_lhs,
+    dot_rhs, einsum_adjoints, gradient_adjoint, hstack_adjoint, index_order, inner_lhs, inner_rhs, inverse_axes,
+    kron_lhs, kron_rhs, match_complex, pad_adjoint, pad_linear, prod_adjoint, reshape_like, scatter_add,
+    select_adjoints, sigmoid, sinc_slope, split_like, tensordot_lhs, tensordot_rhs, tie_step, trace_adjoint,
+    unbroadcast, undiff, unpermute, unrepeat, unstack, untile, vstack_adjoint,
 )
 from .registry import Attr, Method, jvp, shapes_known, vjp, zero_gradient
 
@@ -151,6 +162,71 @@ def arctanh(g, ans, x):
     return g / (1.0 - x * x)
 
 
+@vjp(np.radians, np.deg2rad)
+def radians(g, ans, x):
+    return g * (np.pi / 180.0)
+
+
+@vjp(np.degrees, np.rad2deg)
+def degrees(g, ans, x):
+    return g * (180.0 / np.pi)
+
+
+@vjp(np.sinc, elementwise=True)
+def sinc(g, ans, x):
+    return g * sinc_slope(x)
+
+
+@vjp(np.nan_to_num, elementwise=True)
+def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    # nan and ±inf are replaced by constants: no gradient flows to them
+    return g * np.isfinite(x)
+
+
+# -- complex numbers (autograd's convention: the adjoint of z = x + iy is dL/dx - i dL/dy) ---------
+# A real result's adjoint is real: where a gradient is differentiated again, the adjoint a real value
+# receives may be complex, and its real part is the one that counts (np.real(g) is g itself otherwise).
+
+
+@vjp(np.real, Attr("real"), linear="each")
+def real(g, ans, val):
+    return np.real(g)
+
+
+@vjp(np.imag, Attr("imag"), linear="each")
+def imag(g, ans, val):
+    return match_complex(-1j * np.real(g), val)
+
+
+@vjp(np.conj, Method("conj"), Method("conjugate"), linear="each")
+def conj(g, ans, x):
+    return np.conj(g)
+
+
+@vjp(np.angle)
+def angle(g, ans, z, deg=False):
+    # d angle(x + iy) = (x dy - y dx) / |z|^2; at z == 0, where it has no derivative, the gradient is 0
+    scale = 180.0 / np.pi if deg else 1.0
+    slope = scale / np.where(z == 0, 1.0, np.real(z * np.conj(z)))
+    return match_complex(np.real(g) * slope * (-np.imag(z) - 1j * np.real(z)), z)
+
+
+@jvp(np.angle)
+def angle_jvp(t, ans, z, deg=False):
+    scale = 180.0 / np.pi if deg else 1.0
+    return np.imag(t * np.conj(z)) * scale / np.where(z == 0, 1.0, np.real(z * np.conj(z)))
+
+
+@vjp(np.real_if_close)
+def real_if_close(g, ans, a, tol=100):
+    return match_complex(g, ans)
+
+
+@jvp(np.real_if_close)
+def real_if_close_jvp(t, ans, a, tol=100):
+    return match_complex(t, ans)
+
+
 # -- elementwise functions of two or three arguments (broadcasting) ----------------------------
 
 
@@ -189,6 +265,11 @@ def minimum(g, ans, x1, x2):
 def logaddexp(g, ans, x1, x2):
     # exp(x1 - ans) without reading ans: the forward need not compute logaddexp for the gradient
     return g * sigmoid(x1 - x2), g * sigmoid(x2 - x1)
+
+
+@vjp(np.logaddexp2, broadcasts=True)
+def logaddexp2(g, ans, x1, x2):
+    return g * sigmoid((x1 - x2) * np.log(2.0)), g * sigmoid((x2 - x1) * np.log(2.0))
 
 
 @vjp(np.where, broadcasts=True)
@@ -295,6 +376,46 @@ def cumsum(g, ans, a, axis=None):
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
 
 
+@vjp(np.diff)
+def diff(g, ans, a, n=1, axis=-1, prepend=None, append=None):
+    return undiff(g, a, n, axis, prepend, append)
+
+
+@jvp(np.diff)
+def diff_jvp(t, ans, a, n=1, axis=-1, prepend=None, append=None):
+    if prepend is None and append is None:
+        return np.diff(t, n, axis)
+    return diff_tangent(t, n, axis, prepend, append)  # (prepend and append are constants)
+
+
+@vjp(np.gradient, linear="each")
+def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
+    return gradient_adjoint(g, f, varargs, axis, edge_order)
+
+
+# -- sorting: a permutation of the values; tied values share their gradient equally ----------------
+
+
+@vjp(np.sort)
+def sort(g, ans, a, axis=-1, kind=None, order=None):
+    return unpermute(g, a, ans, axis)
+
+
+@vjp(np.partition)
+def partition(g, ans, a, kth=None, axis=-1, kind="introselect", order=None):
+    return unpermute(g, a, ans, axis)
+
+
+@jvp(np.sort)
+def sort_jvp(t, ans, a, axis=-1, kind=None, order=None):
+    return unpermute(t, ans, a, axis)
+
+
+@jvp(np.partition)
+def partition_jvp(t, ans, a, kth=None, axis=-1, kind="introselect", order=None):
+    return unpermute(t, ans, a, axis)
+
+
 # -- linear algebra ---------------------------------------------------------------------------
 
 
@@ -337,10 +458,30 @@ def diag(g, ans, v, k=0):
     return diag_adjoint(g, v, k)
 
 
+@vjp(np.diagonal, Method("diagonal"), linear="each")
+def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
+    return diagonal_adjoint(g, a, offset, axis1, axis2)
+
+
+@vjp(np.kron, linear="each")
+def kron(g, ans, a, b):
+    return kron_lhs(g, a, b), kron_rhs(g, a, b)
+
+
+@vjp(np.cross, linear="each")
+def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    # (3-vectors: <g, a x b> = <b x g, a> = <g x a, b>; `axis` sets all three axes)
+    axes = (axisa, axisb, axisc) if axis is None else (axis, axis, axis)
+    g_last = np.moveaxis(g, axes[2], -1)
+    a_last, b_last = np.moveaxis(a, axes[0], -1), np.moveaxis(b, axes[1], -1)
+    return (np.moveaxis(unbroadcast(np.cross(b_last, g_last), a_last), -1, axes[0]),
+            np.moveaxis(unbroadcast(np.cross(g_last, a_last), b_last), -1, axes[1]))
+
+
 # -- shapes and copies ------------------------------------------------------------------------
 
 
-@vjp(np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, Method("squeeze"), linear="each")
+@vjp(np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, np.atleast_3d, Method("squeeze"), linear="each")
 def reshape(g, ans, a, *options, **keywords):
     return reshape_like(g, a)
 
@@ -409,6 +550,57 @@ def flip(g, ans, m, axis=None):
     return np.flip(g, axis)
 
 
+@vjp(np.flipud, linear="each")
+def flipud(g, ans, m):
+    return np.flipud(g)
+
+
+@vjp(np.fliplr, linear="each")
+def fliplr(g, ans, m):
+    return np.fliplr(g)
+
+
+@vjp(np.rot90, linear="each")
+def rot90(g, ans, m, k=1, axes=(0, 1)):
+    return np.rot90(g, -k, axes)
+
+
+@vjp(np.roll, linear="each")
+def roll(g, ans, a, shift=None, axis=None):
+    return np.roll(g, np.negative(shift), axis)
+
+
+@vjp(np.rollaxis, linear="each")
+def rollaxis(g, ans, a, axis=None, start=0):
+    # np.rollaxis(a, axis, start) is np.moveaxis(a, axis, to), where `to` is start (made
+    # non-negative), less one when the axis came from before it
+    n = np.ndim(a)
+    to = start
+    if start < 0:
+        to = start + n
+    return np.moveaxis(g, to - (axis % n < to), axis % n)
+
+
+@vjp(np.triu, linear="each")
+def triu(g, ans, m, k=0):
+    return np.triu(g, k)
+
+
+@vjp(np.tril, linear="each")
+def tril(g, ans, m, k=0):
+    return np.tril(g, k)
+
+
+@vjp(np.pad)
+def pad(g, ans, array, pad_width=None, mode="constant", constant_values=0, reflect_type="even"):
+    return pad_adjoint(g, array, pad_width, mode, reflect_type)
+
+
+@jvp(np.pad)
+def pad_jvp(t, ans, array, pad_width=None, mode="constant", constant_values=0, reflect_type="even"):
+    return pad_linear(t, pad_width, mode, reflect_type)  # (constant values are constants: 0 in the tangent)
+
+
 @vjp(np.tile, linear="each")
 def tile(g, ans, A, reps=None):
     return untile(g, A, reps)
@@ -429,12 +621,43 @@ def stack(g, ans, arrays, axis=0):
     return unstack(g, arrays, axis)
 
 
+@vjp(np.column_stack, linear="joint")
+def column_stack(g, ans, tup):
+    return column_stack_adjoint(g, tup)
+
+
+@vjp(np.append, linear="joint")
+def append(g, ans, arr, values, axis=None):
+    return split_like(g, (arr, values), axis)
+
+
+@vjp(np.split, np.array_split, linear="each")
+def split(g, ans, ary, indices_or_sections=None, axis=0):
+    # (g: one adjoint per piece, zeros for pieces the function does not use)
+    return np.concatenate(g, axis)
+
+
+@vjp(np.hsplit, linear="each")
+def hsplit(g, ans, ary, indices_or_sections=None):
+    return np.hstack(g)
+
+
+@vjp(np.vsplit, linear="each")
+def vsplit(g, ans, ary, indices_or_sections=None):
+    return np.concatenate(g, 0)
+
+
+@vjp(np.dsplit, linear="each")
+def dsplit(g, ans, ary, indices_or_sections=None):
+    return np.concatenate(g, 2)
+
+
 @vjp(np.hstack, linear="joint")
 def hstack(g, ans, tup):
     return hstack_adjoint(g, tup)
 
 
-@vjp(np.vstack, linear="joint")
+@vjp(np.vstack, *([np.row_stack] if hasattr(np, "row_stack") else []), linear="joint")
 def vstack(g, ans, tup):
     return vstack_adjoint(g, tup)
 
@@ -445,7 +668,7 @@ def array(g, ans, object, dtype=None):
     return g
 
 
-@vjp(Method("copy"), np.copy, Attr("real"), linear="each")
+@vjp(Method("copy"), np.copy, linear="each")
 def copy(g, ans, a):
     return g
 
@@ -458,6 +681,35 @@ def astype(g, ans, a, dtype=None):
 @jvp(Method("astype"))
 def astype_jvp(t, ans, a, dtype=None):
     return astype_tangent(t, ans)
+
+
+@vjp(np.select, linear="joint", linear_in=("choicelist",))
+def select(g, ans, condlist, choicelist, default=0):
+    # (`default` is a constant: an option)
+    return None, select_adjoints(g, condlist, choicelist)
+
+
+@jvp(np.select)
+def select_jvp(t, ans, condlist, choicelist, default=0):
+    return np.select(condlist, t[1], 0.0)
+
+
+@vjp(np.full, linear="each", linear_in=("fill_value",))
+def full(g, ans, shape, fill_value, dtype=None, order="C"):
+    return None, unbroadcast(g, fill_value)
+
+
+@vjp(np.full_like, linear="each", linear_in=("fill_value",))
+def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None):
+    return None, unbroadcast(g, fill_value)
+
+
+@vjp(np.linspace, linear="joint")
+def linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    # the samples are start + (stop - start) * f, with f = linspace(0, 1): linear in start and stop
+    f = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+    g_last = np.moveaxis(g, axis, -1)
+    return unbroadcast(np.sum(g_last * (1.0 - f), axis=-1), start), unbroadcast(np.sum(g_last * f, axis=-1), stop)
 
 
 @vjp(np.take, linear="each")
@@ -475,7 +727,7 @@ zero_gradient(
     np.argsort, np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
     np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isnan, np.isinf, np.isfinite,
     np.zeros_like, np.ones_like, np.empty_like, np.shape, np.ndim, np.size, np.nonzero,
-    np.count_nonzero, np.all, np.any, np.heaviside, np.signbit,
+    np.count_nonzero, np.all, np.any, np.heaviside, np.signbit, np.allclose, np.isclose, np.array_equal,
     Method("argmax"), Method("argmin"), Method("argsort"), Method("all"), Method("any"),
     Method("nonzero"), Attr("shape"), Attr("ndim"), Attr("size"), Attr("dtype"),
     index_order,  # a helper the reshape rules call: it returns a string

@@ -243,3 +243,87 @@ def unrepeat_items_(h, ans, g, items):
 # (a step function, a check, zeros, and values of dtypes and axes: no gradient)
 zero_gradient(runtime.tie_step, runtime.check_scalar, runtime.zeros_for, runtime.adjoint_dtype, runtime.floating,
               runtime.inverse_axes, runtime.index_order)
+
+
+# -- the helpers of the NumPy rules added for issue 13 (each linear in its first argument, but
+# sinc's derivatives) ------------------------------------------------------------------------------
+@vjp(runtime.match_complex, linear="each", linear_in=("g",))
+def match_complex_(h, ans, g, x):
+    return runtime.match_complex(h, g), None  # (taking the real part: its adjoint keeps h as it is)
+
+
+@vjp(runtime.sinc_slope, elementwise=True)
+def sinc_slope_(g, ans, x):
+    return g * runtime.sinc_curvature(x)
+
+
+@vjp(runtime.sinc_curvature, elementwise=True)
+def sinc_curvature_(g, ans, x):
+    # (sinc's third derivative: 0 at 0, where sinc is even)
+    safe = np.where(x == 0, 1.0, x)
+    return g * np.where(x == 0, 0.0, -np.pi ** 2 * runtime.sinc_slope(x) - 2.0 * (ans - runtime.sinc_slope(x) / safe) / safe)
+
+
+@vjp(runtime.unpermute, linear="each", linear_in=("g",))
+def unpermute_(h, out, g, a, ans, axis=-1):
+    return runtime.unpermute(h, ans, a, axis), None, None
+
+
+@vjp(runtime.gradient_adjoint, linear="each", linear_in=("g",))
+def gradient_adjoint_(h, ans, g, f, spacing=(), axis=None, edge_order=1):
+    return runtime.gradient_of(h, spacing, axis, edge_order), None
+
+
+@vjp(runtime.gradient_of, linear="each", linear_in=("h",))
+def gradient_of_(k, ans, h, spacing=(), axis=None, edge_order=1):
+    return runtime.gradient_adjoint(k, h, spacing, axis, edge_order)
+
+
+@vjp(runtime.undiff, linear="each", linear_in=("g",))
+def undiff_(h, ans, g, a, n=1, axis=-1, prepend=None, append=None):
+    return runtime.diff_tangent(h, n, axis, prepend, append), None
+
+
+@vjp(runtime.diff_tangent, linear="each", linear_in=("t",))
+def diff_tangent_(h, ans, t, n=1, axis=-1, prepend=None, append=None):
+    return runtime.undiff(h, t, n, axis, prepend, append)
+
+
+@vjp(runtime.pad_adjoint, linear="each", linear_in=("g",))
+def pad_adjoint_(h, ans, g, array, pad_width=None, mode="constant", reflect_type="even"):
+    return runtime.pad_linear(h, pad_width, mode, reflect_type), None
+
+
+@vjp(runtime.pad_linear, linear="each", linear_in=("t",))
+def pad_linear_(h, ans, t, pad_width=None, mode="constant", reflect_type="even"):
+    return runtime.pad_adjoint(h, t, pad_width, mode, reflect_type)
+
+
+@vjp(runtime.kron_lhs, linear="each", linear_in=("g", "b"))
+def kron_lhs_(h, ans, g, a, b):
+    return np.kron(h, b), None, runtime.kron_rhs(g, h, b)
+
+
+@vjp(runtime.kron_rhs, linear="each", linear_in=("g", "a"))
+def kron_rhs_(h, ans, g, a, b):
+    return np.kron(a, h), runtime.kron_lhs(g, a, h), None
+
+
+@vjp(runtime.diagonal_adjoint, linear="each", linear_in=("g",))
+def diagonal_adjoint_(h, ans, g, a, offset=0, axis1=0, axis2=1):
+    return np.diagonal(h, offset, axis1, axis2), None
+
+
+@vjp(runtime.column_stack_adjoint, linear="each", linear_in=("g",))
+def column_stack_adjoint_(h, ans, g, arrays):
+    return runtime.column_stack_of(h, arrays), None
+
+
+@vjp(runtime.column_stack_of, linear="each", linear_in=("h",))
+def column_stack_of_(k, ans, h, arrays):
+    return runtime.column_stack_adjoint(k, arrays), None
+
+
+@vjp(runtime.select_adjoints, linear="each", linear_in=("g",))
+def select_adjoints_(h, ans, g, condlist, choicelist):
+    return np.broadcast_to(np.select(condlist, h, 0.0), np.shape(g)), None, None
