@@ -6,8 +6,9 @@ joins both lists for the registry, second-order and forward-mode tests.
 import numpy as np
 import pytest
 
+import gradc
 from gradc.rules import Attr
-from gradcheck import assert_gradients
+from gradcheck import assert_gradients, numeric_gradient
 from test_rules_numpy import Case, pos, r, rng, unit, w, well_conditioned  # noqa: F401
 
 CASES: list[Case] = []
@@ -288,6 +289,50 @@ case(f_norm_matrix_inf, [r(3, 4)], np.linalg.norm)
 case(f_norm_matrix_minus1, [r(4, 3)], np.linalg.norm)
 case(f_norm_nuc_axes, [spread_svd(2, 4, 3), w(2)], np.linalg.norm)
 case(f_norm_spectral_axes_keepdims, [np.moveaxis(spread_svd(3, 4, 2), 0, 1), w(1, 3, 1)], np.linalg.norm)
+
+
+# -- what the rules refuse, and exactly repeated eigenvalues -------------------------------------------
+
+def r_eig_values(a):
+    return np.sum(np.sin(np.linalg.eigvals(a)).real)
+def r_eig(a):
+    vals, vecs = np.linalg.eig(a)
+    return np.sum(vals.real)
+def r_svd_hermitian(a):
+    return np.sum(np.linalg.svd(a, compute_uv=False, hermitian=True))
+def r_pinv_hermitian(a):
+    return np.sum(np.linalg.pinv(a, hermitian=True))
+def r_eigh_values(a):
+    vals, vecs = np.linalg.eigh(a)
+    return np.sum(np.sin(vals))
+def r_eigh_projector(a):
+    vals, vecs = np.linalg.eigh(a)
+    top = vecs[:, 1:]
+    return np.sum(top @ top.T * np.arange(9.0).reshape(3, 3))
+
+
+@pytest.mark.parametrize("f", [r_eig_values, r_eig])
+def test_eig_of_a_complex_spectrum_is_refused(f):
+    rotation = np.array([[0.0, -1.0, 0.2], [1.0, 0.0, 0.1], [0.3, 0.0, 2.0]])  # (eigenvalues near +-i)
+    with pytest.raises(gradc.NoGradientRuleError, match="complex"):
+        gradc.grad(f)(rotation)
+
+
+@pytest.mark.parametrize("f", [r_svd_hermitian, r_pinv_hermitian])
+def test_hermitian_options_are_refused(f):
+    with pytest.raises(gradc.NoGradientRuleError, match="hermitian=True"):
+        gradc.grad(f)(spd(3, 3))
+
+
+def test_exactly_repeated_eigenvalues_give_finite_gradients():
+    """At a = diag(1, 2, 2) the eigenvector term of the repeated pair is taken as 0 (documented in
+    gradc/rules/linalg.py): the gradient of a function of the eigenvalues, or of the projector onto
+    the repeated eigenspace, is the true one, with no inf or nan."""
+    a = np.diag([1.0, 2.0, 2.0])
+    np.testing.assert_allclose(gradc.grad(r_eigh_values)(a), np.diag(np.cos([1.0, 2.0, 2.0])), atol=1e-12)
+    projector = gradc.grad(r_eigh_projector)(a)
+    assert np.all(np.isfinite(projector))
+    np.testing.assert_allclose(projector, numeric_gradient(r_eigh_projector, [a], 0), atol=1e-6)
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
