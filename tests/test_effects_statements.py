@@ -455,6 +455,23 @@ def test_errstate_in_a_loop_with_break(capsys, optimize):
     assert printed(capsys, lambda: g(X / 4, 4)) == expected
     check_gradient(errstate_in_a_loop, (X / 4, 4), optimize, capsys=capsys)
     assert "with np.printoptions(precision=2):" in g.source
+    assert "with np.errstate(over='ignore'), warnings.catch_warnings():" in g.source
+
+
+def silences_a_warning(x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.warn("hidden")
+    warnings.warn("shown")
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("optimize", OPTIMIZE)
+def test_catch_warnings_and_simplefilter(optimize):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        np.testing.assert_allclose(gradc.grad(silences_a_warning, optimize=optimize)(X), 2 * X)
+    assert [str(w.message) for w in caught] == ["shown"]
 
 
 def test_errstate_under_forward_mode():

@@ -133,7 +133,11 @@ def finish_block(body: list[ast.stmt], is_comment: Callable[[ast.stmt], bool]) -
             while out and is_comment(out[-1]) and item is not cm:
                 out.pop()  # (the `with` line's comment, heading nothing now)
         else:
-            out.append(ast.With([ast.withitem(item, None)], inner, lineno=0))
+            kept = [s for s in inner if not is_comment(s)]
+            if len(kept) == 1 and isinstance(kept[0], ast.With):  # (`with a, b:`, or `with a:` around `with b:`)
+                out.append(ast.With([ast.withitem(item, None)] + kept[0].items, kept[0].body, lineno=0))
+            else:
+                out.append(ast.With([ast.withitem(item, None)], inner, lineno=0))
         index = end + 1
     return out
 
