@@ -117,6 +117,19 @@ def prints_to_stderr(x):
     return np.sum(x * x)
 
 
+def writes_to_stdout(x):
+    sys.stdout.write(f"first {x[0]}\n")
+    sys.stdout.flush()
+    return np.sum(x * x)
+
+
+def test_sys_stdout_write(capsys):
+    writes_to_stdout(X)
+    expected = capsys.readouterr().out
+    np.testing.assert_allclose(gradc.grad(writes_to_stdout)(X), 2 * X)
+    assert capsys.readouterr().out == expected == "first 0.5\n"
+
+
 def test_print_with_file_keyword(capsys):
     prints_to_stderr(X)
     expected = capsys.readouterr().err

@@ -183,6 +183,7 @@ _RUNTIME: dict[Any, Effect] = {
     runtime.check_scalar: IO,  # (called for the error it raises)
     # (the helpers of the NumPy rules added for issue 13: g itself or a view of it, or new arrays)
     runtime.match_complex: maybe(0), runtime.pad_adjoint: maybe(0), runtime.column_stack_adjoint: maybe(0),
+    runtime.no_rule_for: IO,  # (called for the error it raises)
     **{fn: NEW for fn in (runtime.sinc_slope, runtime.sinc_curvature, runtime.unpermute, runtime.gradient_adjoint,
                           runtime.gradient_of, runtime.undiff, runtime.diff_tangent, runtime.pad_linear,
                           runtime.kron_lhs, runtime.kron_rhs, runtime.diagonal_adjoint, runtime.column_stack_of,
@@ -309,20 +310,24 @@ def _call_effect_of(op: Op) -> Effect:
         return NEW  # (NumPy's other functions compute new arrays from their arguments)
     if module.startswith("gradc.rules") or module == "gradc.extend":
         return Effect("maybe", tuple(range(len(op.operands))))  # rules are pure, may return an input
-    if _logs(callee):
+    if _outputs(callee):
         return IO
     return UNKNOWN
 
 
 _LOG_METHODS = {"debug", "info", "warning", "warn", "error", "critical", "exception", "log"}
+_STREAM_METHODS = {"write", "writelines", "flush"}
 
 
-def _logs(callee: Any) -> bool:
-    """`log.info` of a `logging.Logger` (or adapter) the function reaches by name: output only."""
+def _outputs(callee: Any) -> bool:
+    """`log.info` of a `logging.Logger` (or adapter), `sys.stdout.write` of a text stream, that
+    the function reaches by name: output only."""
+    import io
     import logging
     owner = getattr(callee, "__self__", None)
-    return isinstance(owner, (logging.Logger, logging.LoggerAdapter)) and \
-        getattr(callee, "__name__", None) in _LOG_METHODS
+    name = getattr(callee, "__name__", None)
+    return (isinstance(owner, (logging.Logger, logging.LoggerAdapter)) and name in _LOG_METHODS) or \
+        (isinstance(owner, io.TextIOBase) and name in _STREAM_METHODS)
 
 
 def _positional_out(callee: Any, count: int) -> int | None:
@@ -391,7 +396,7 @@ def effect_of(op: Op) -> Effect:
         if op.attrs.get("fstring"):
             effect = NEW  # (an f-string: `"x was {:.3f}".format(x)`, see ir/statements.py)
     elif kind == "getattr":
-        effect = _ATTRS.get(op.attrs["name"], UNKNOWN)
+        effect = _ATTRS.get(op.attrs["name"], maybe(0) if op.attrs.get("field") else UNKNOWN)  # (a record's field)
     elif kind == "getitem":
         effect = maybe(0)  # a view for a basic index of an array, an item of a container, else new
     elif kind == "const":
