@@ -1037,7 +1037,13 @@ def einsum_diagonal_adjoint(position, g, inputs, output, operands):
     return np.einsum(",".join([once] + identities) + "->" + written, on_diagonal, *eyes)
 
 
-__all__ += ["explicit_einsum", "einsum_diagonal_adjoint"]
+def no_rule_for(what):
+    """Raise gradc's error for a use of a NumPy function whose gradient gradc does not compute
+    (`what` says which); a rule calls it where it would otherwise be wrong."""
+    raise NoGradientRuleError(f"gradc has no gradient rule for {what}", hint="see docs/rules.md for what is covered")
+
+
+__all__ += ["explicit_einsum", "einsum_diagonal_adjoint", "no_rule_for"]
 __all__ += ["match_complex", "sinc_slope", "sinc_curvature", "unpermute", "gradient_adjoint", "gradient_of", "undiff",
             "diff_tangent", "pad_adjoint", "pad_linear", "kron_lhs", "kron_rhs", "diagonal_adjoint",
             "column_stack_adjoint", "column_stack_of", "select_adjoints"]

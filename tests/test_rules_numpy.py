@@ -1547,3 +1547,13 @@ def test_pad_refuses_modes_that_compute_their_values():
         gradc.grad(t_pad_mean)(r(3))
     with pytest.raises(gradc.NoGradientRuleError, match="reflect_type='even'"):
         gradc.grad(t_pad_odd)(r(3))
+
+
+def t_linspace_retstep(a, b):
+    samples, step = np.linspace(a, b, 4, retstep=True)
+    return np.sum(samples) + step
+
+
+def test_linspace_with_retstep_is_refused():
+    with pytest.raises(gradc.NoGradientRuleError, match="retstep=True"):
+        gradc.grad(t_linspace_retstep, wrt=(0, 1))(0.3, 1.2)

@@ -33,7 +33,7 @@ import numpy as np
 from ..runtime import (
     astype_adjoint, astype_tangent, column_stack_adjoint, diag_adjoint, diagonal_adjoint, diff_tangent, dot_lhs,
     dot_rhs, einsum_adjoints, gradient_adjoint, hstack_adjoint, index_order, inner_lhs, inner_rhs, inverse_axes,
-    kron_lhs, kron_rhs, match_complex, pad_adjoint, pad_linear, prod_adjoint, reshape_like, scatter_add,
+    kron_lhs, kron_rhs, match_complex, no_rule_for, pad_adjoint, pad_linear, prod_adjoint, reshape_like, scatter_add,
     select_adjoints, sigmoid, sinc_slope, split_like, tensordot_lhs, tensordot_rhs, tie_step, trace_adjoint,
     unbroadcast, undiff, unpermute, unrepeat, unstack, untile, vstack_adjoint,
 )
@@ -707,6 +707,8 @@ def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=No
 @vjp(np.linspace, linear="joint")
 def linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     # the samples are start + (stop - start) * f, with f = linspace(0, 1): linear in start and stop
+    if retstep:
+        return no_rule_for("np.linspace with retstep=True")
     f = np.linspace(0.0, 1.0, num, endpoint=endpoint)
     g_last = np.moveaxis(g, axis, -1)
     return unbroadcast(np.sum(g_last * (1.0 - f), axis=-1), start), unbroadcast(np.sum(g_last * f, axis=-1), stop)
@@ -731,4 +733,5 @@ zero_gradient(
     Method("argmax"), Method("argmin"), Method("argsort"), Method("all"), Method("any"),
     Method("nonzero"), Attr("shape"), Attr("ndim"), Attr("size"), Attr("dtype"),
     index_order,  # a helper the reshape rules call: it returns a string
+    no_rule_for,  # (it raises)
 )
