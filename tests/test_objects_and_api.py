@@ -647,3 +647,57 @@ def test_assigning_a_field_is_refused_saying_what_to_write():
     assert "assignment to an attribute" in info.value.message
     assert "name of its own" in info.value.hint
     assert info.value.loc.line == assigns_field.__code__.co_firstlineno + 1
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. an output of one element (shape (1,) or (1, 1)) is seeded with ones of its shape
+# ----------------------------------------------------------------------------------------------
+
+def one_element(x, w):
+    return x @ w  # (3,) @ (3, 1): shape (1,)
+
+
+def one_by_one(x, w):
+    return np.tanh(x[None, :] @ w) * 2.0  # shape (1, 1)
+
+
+def one_element_loop(xs):
+    out = np.zeros(1)
+    for x in xs:
+        out = out + np.sin(x) * x
+    return out
+
+
+def two_elements(x):
+    return x[:2] * 2.0
+
+
+@pytest.mark.parametrize("fun", [one_element, one_by_one])
+def test_one_element_output_gradient_as_autograd(fun):
+    x, w = RNG.normal(size=3), RNG.normal(size=(3, 1))
+    assert np.shape(fun(x, w)) in ((1,), (1, 1))
+    dx, dw = gradc.grad(fun, wrt=(0, 1))(x, w)
+    assert dx.shape == x.shape and dw.shape == w.shape
+    scalar = lambda a, b: float(np.sum(fun(a, b)))  # noqa: E731
+    np.testing.assert_allclose(dx, numeric_gradient(scalar, (x, w), 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dw, numeric_gradient(scalar, (x, w), 1), rtol=1e-6, atol=1e-8)
+    if autograd is not None:
+        np.testing.assert_allclose(dx, autograd_grad(fun, x, w, argnum=0), rtol=1e-10)
+
+
+def test_one_element_output_float32_loop_and_value_and_grad():
+    xs = RNG.normal(size=(4, 1))
+    grad = gradc.grad(one_element_loop)(xs)
+    np.testing.assert_allclose(grad, np.sin(xs) + xs * np.cos(xs), rtol=1e-12)
+    x32, w32 = RNG.normal(size=3).astype(np.float32), RNG.normal(size=(3, 1)).astype(np.float32)
+    g32 = gradc.grad(one_element)(x32, w32)
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, w32[:, 0])
+    value, grad = gradc.value_and_grad(one_element)(x32.astype(float), w32.astype(float))
+    assert value.shape == (1,)
+
+
+def test_larger_outputs_still_refused():
+    with pytest.raises(gradc.NonScalarOutputError, match=r"shape \(2,\)") as info:
+        gradc.grad(two_elements)(X)
+    assert "vjp" in info.value.hint

@@ -792,11 +792,15 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
         seed = Value("d" + (output.hint or "out"))
         params.append(seed)
     else:
-        if output not in sweep.scalars:  # (a scalar known now needs no check at run time)
+        shape = sweep.facts[output].shape if output in sweep.facts else None
+        if shape and int(np.prod(shape)) == 1:  # (one element, shape (1,) or (1, 1): seeded with ones, as autograd)
+            seed = sweep.call(np.broadcast_to, sweep.const(_one_of(sweep.facts[output].dtype)), sweep.const(shape))
+        elif output not in sweep.scalars:  # (a scalar known now needs no check at run time)
             backward.append(Op("call", [output], [Value()], {"callee": runtime.check_scalar, "spelling": None,
                                                              "kwnames": (), "effect": True},
                                [], return_op.loc, return_op.stmt))
-        seed = sweep.const(_one_of(sweep.facts[output].dtype if output in sweep.facts else None))
+        if not (shape and int(np.prod(shape)) == 1):
+            seed = sweep.const(_one_of(sweep.facts[output].dtype if output in sweep.facts else None))
     if output in active:
         sweep.scope.set(output, seed)
         seed.adjoint_of = seed.adjoint_of or output
