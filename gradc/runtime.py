@@ -1044,6 +1044,100 @@ def no_rule_for(what):
 
 
 __all__ += ["explicit_einsum", "einsum_diagonal_adjoint", "no_rule_for"]
+
+
+def fft_plan(a, s=None, axes=None):
+    """The axes `np.fft.fftn(a, s, axes)` (and its kin) transforms and their lengths after `s`
+    cuts or pads them: `axes` None means all axes, or the last len(s)."""
+    if axes is None:
+        axes = range(np.ndim(a)) if s is None else range(-len(s), 0)
+    axes = tuple(i % np.ndim(a) for i in axes)
+    return axes, tuple(np.shape(a)[i] for i in axes) if s is None else tuple(s)
+
+
+def resized(a, like, axes=None):
+    """`a` cut, or padded with zeros, along `axes` (all when None) to the lengths `like` has there:
+    what np.fft does to its input for `n` or `s`, and the adjoint of that, done back."""
+    axes = range(np.ndim(like)) if axes is None else [i % np.ndim(like) for i in axes]
+    for axis in axes:
+        have, want = np.shape(a)[axis], np.shape(like)[axis]
+        if have > want:
+            a = np.take(a, np.arange(want), axis=axis)
+        elif have < want:
+            widths = [(0, 0)] * np.ndim(a)
+            widths[axis] = (0, want - have)
+            a = np.pad(a, widths)
+    return a
+
+
+def _half_weights(n, axis, ndim):
+    """How many frequencies of a real signal's full spectrum of length n each of the first
+    n // 2 + 1 stands for (1 for the first and, for an even n, the last; else 2), shaped to
+    multiply along `axis`."""
+    weights = np.full(n // 2 + 1, 2.0)
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    return np.reshape(weights, [-1 if i == axis else 1 for i in range(ndim)])
+
+
+def half_spectrum(f, like, axes):
+    """The adjoint of the half spectrum `like` in `np.fft.irfftn(like, s, axes)`, from `f`, the
+    inverse transform (over the same axes) of the real result's adjoint: f's first n // 2 + 1
+    frequencies along the last axis, each doubled that stands for two, cut or padded to `like`."""
+    last = axes[-1] % np.ndim(f)
+    n = np.shape(f)[last]
+    kept = np.take(f, np.arange(n // 2 + 1), axis=last) * _half_weights(n, last, np.ndim(f))
+    return resized(kept, like, axes)
+
+
+def full_spectrum(h, f, axes):
+    """The adjoint of `f` in `half_spectrum(f, like, axes)`: `h` cut or padded back to the first
+    n // 2 + 1 frequencies, weighted the same, then padded with zeros to f's length n."""
+    last = axes[-1] % np.ndim(f)
+    n = np.shape(f)[last]
+    shape = list(np.shape(f))
+    shape[last] = n // 2 + 1
+    kept = resized(h, np.broadcast_to(0.0, shape), axes) * _half_weights(n, last, np.ndim(f))
+    return resized(kept, f, axes)
+
+
+__all__ += ["fft_plan", "resized", "half_spectrum", "full_spectrum"]
 __all__ += ["match_complex", "sinc_slope", "sinc_curvature", "unpermute", "gradient_adjoint", "gradient_of", "undiff",
             "diff_tangent", "pad_adjoint", "pad_linear", "kron_lhs", "kron_rhs", "diagonal_adjoint",
             "column_stack_adjoint", "column_stack_of", "select_adjoints"]
+
+
+# -- `np.r_[...]` and `np.c_[...]` (issue 13: lowered to these calls; rules in rules/runtime_rules.py) -------
+
+def r_of(*items):
+    """`np.r_[a, b, ...]`: the items joined along the first axis (a number as one element)."""
+    return np.r_[items]
+
+
+def c_of(*items):
+    """`np.c_[a, b, ...]`: the items joined along the last axis (a vector as one column)."""
+    return np.c_[items]
+
+
+def joined_parts(g, shapes, axis):
+    """The part of `g`, the adjoint of `r_of(*items)` (axis 0) or `c_of(*items)` (axis -1), that
+    each item, of shape `shapes[k]`, became, in its shape: a number's part is one element, a
+    vector's in `c_of` a column."""
+    parts, start = [], 0
+    for shape in shapes:
+        grown = shape if len(shape) >= (1 if axis == 0 else 2) else \
+            ((1,) if axis == 0 else (shape[0] if shape else 1, 1))
+        width = grown[axis]
+        part = g[start:start + width] if axis == 0 else g[..., start:start + width]
+        parts.append(np.reshape(part, shape))
+        start += width
+    return tuple(parts)
+
+
+def shapes_of(items):
+    """The shape of each item (a constant of the gradient)."""
+    return tuple(np.shape(item) for item in items)
+
+
+__all__ += ["r_of", "c_of", "joined_parts", "shapes_of"]

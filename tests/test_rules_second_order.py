@@ -126,8 +126,15 @@ def s_index_accumulate(x, y):
     return np.sum(np.sin(z) * x)
 
 
+def s_index_tricks(x, y):
+    joined = np.r_[x * y[0], np.sin(y)]
+    cols = np.c_[x, y * x]
+    return np.sum(np.tanh(joined) ** 2) + np.sum(cols[:, 0] * cols[:, 1] ** 2)
+
+
 X5, Y5 = np.array([0.3, -0.7, 1.1, 0.4, -1.3]), np.array([0.9, -0.4, 0.6, 1.2, -0.8])
-HELPER_CASES = [(s_index_write, [X5, Y5]), (s_repeated_index_write, [X5, Y5]), (s_index_accumulate, [X5, Y5])]
+HELPER_CASES = [(s_index_write, [X5, Y5]), (s_repeated_index_write, [X5, Y5]), (s_index_accumulate, [X5, Y5]),
+                (s_index_tricks, [X5, Y5])]
 HELPER_PARAMS = [pytest.param(f, args, i, id=f"{f.__name__}-{i}") for f, args in HELPER_CASES for i in (0, 1)]
 
 

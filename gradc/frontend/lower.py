@@ -551,8 +551,11 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
 
     def expr_Subscript(self, node: ast.Subscript) -> Value:
         obj = self.lower_expr(node.value)
+        ok_obj, obj_value = static_value(obj)
+        if ok_obj and not self.rule_mode and type(obj_value) in _CONCATENATORS:
+            return self.concatenator(_CONCATENATORS[type(obj_value)], node)
         index = self.lower_expr(node.slice)
-        (ok_obj, obj_value), (ok_index, index_value) = static_value(obj), static_value(index)
+        ok_index, index_value = static_value(index)
         if self.rule_mode and ok_obj and ok_index:
             return self.const(obj_value[index_value], node)
         container = self.heap.obj_of.get(obj)
@@ -571,6 +574,26 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
                 isinstance(index_value, int) and -len(owner.operands) <= index_value < len(owner.operands):
             return owner.operands[index_value]
         return self.emit("getitem", [obj, index], node)
+
+    def concatenator(self, helper: Callable, node: ast.Subscript) -> Value:
+        """`np.r_[a, 0:3, b]` and `np.c_[a, b]` as `r_of(a, np.arange(0, 3), b)` and `c_of(a, b)`
+        (a slice's range is a constant; the string directives are refused)."""
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        name = "np.r_" if helper is runtime.r_of else "np.c_"
+        items = []
+        for part in parts:
+            if isinstance(part, ast.Slice):
+                bounds = [static_value(self.lower_expr(p)) if p is not None else (True, None)
+                          for p in (part.lower, part.upper, part.step)]
+                if not all(ok for ok, _ in bounds):
+                    raise self.error(part, f"a range in `{name}[...]` whose bounds gradc does not know when it compiles")
+                items.append(self.const(np.r_[slice(*(b for _, b in bounds))], part))
+            elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+                raise self.error(part, f"a directive string in `{name}[...]`",
+                                 "use np.concatenate, np.stack or np.column_stack with the axis you mean")
+            else:
+                items.append(self.lower_expr(part))
+        return self.call(helper, items, node)
 
     def expr_Slice(self, node: ast.Slice) -> Value:
         parts = [self.lower_expr(p) if p is not None else self.const(None) for p in (node.lower, node.upper, node.step)]
@@ -640,6 +663,10 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
 #: Callees that read or write a frame's variables by name (what they compute is hidden from gradc).
 _FRAME_ACCESS = {eval, exec, compile, locals, vars, globals, __import__, sys._getframe, inspect.currentframe,
                  inspect.stack, inspect.getouterframes, inspect.getframeinfo, inspect.trace}
+
+
+#: NumPy's index tricks that join arrays, and the helpers they are lowered to.
+_CONCATENATORS = {type(np.r_): runtime.r_of, type(np.c_): runtime.c_of}
 
 
 def _reads_the_frame(callee: Any, node: ast.Call) -> bool:

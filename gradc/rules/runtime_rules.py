@@ -327,3 +327,38 @@ def column_stack_of_(k, ans, h, arrays):
 @vjp(runtime.select_adjoints, linear="each", linear_in=("g",))
 def select_adjoints_(h, ans, g, condlist, choicelist):
     return np.broadcast_to(np.select(condlist, h, 0.0), np.shape(g)), None, None
+
+
+# -- `np.r_[...]` and `np.c_[...]` (lowered to `r_of`, `c_of`; see gradc/runtime.py) ----------------------
+
+@vjp(runtime.r_of, diff_varargs=True, linear="joint")
+def r_of(g, ans, *items):
+    return runtime.joined_parts(g, runtime.shapes_of(items), 0)
+
+
+@vjp(runtime.c_of, diff_varargs=True, linear="joint")
+def c_of(g, ans, *items):
+    return runtime.joined_parts(g, runtime.shapes_of(items), -1)
+
+
+@vjp(runtime.joined_parts, linear="each", linear_in=("g_in",))
+def joined_parts(g, ans, g_in, shapes, axis):
+    return (runtime.r_of(*g) if axis == 0 else runtime.c_of(*g)), None, None
+
+
+zero_gradient(runtime.shapes_of)
+
+
+@vjp(runtime.resized, linear="each", linear_in=("a",))
+def resized_(h, ans, a, like, axes=None):
+    return runtime.resized(h, a, axes), None
+
+
+@vjp(runtime.half_spectrum, linear="each", linear_in=("f",))
+def half_spectrum_(h, ans, f, like, axes=None):
+    return runtime.full_spectrum(h, f, axes), None
+
+
+@vjp(runtime.full_spectrum, linear="each", linear_in=("h",))
+def full_spectrum_(k, ans, h, f, axes=None):
+    return runtime.half_spectrum(k, h, axes), None
