@@ -1281,6 +1281,80 @@ case(f_einsum_repeated_with_other, [r(3, 3), r(3, 2), w(2)], np.einsum, wrt=(0, 
 case(f_einsum_sublist_ellipsis, [r(2, 3), r(3, 4), w(2, 4)], np.einsum, wrt=(0, 1))
 case(f_trace_negative_axes, [r(3, 4, 5), w(4)], np.trace)
 
+# -- numpy.fft (real arguments, complex spectra; autograd's convention) ------------------------------------
+
+def spectrum_loss(F, w):
+    return np.sum(np.sin(np.real(F)) * w + np.cos(np.imag(F)) * w)
+def f_fft(x, y, w):
+    return spectrum_loss(np.fft.fft(x + 1j * y), w)
+def f_fft_real(x, w):
+    return spectrum_loss(np.fft.fft(x, axis=0, norm="ortho"), w)
+def f_fft_n(x, y, w, n):
+    return spectrum_loss(np.fft.fft(x * (1.0 - 0.5j) + y, n), w)
+def f_ifft(x, y, w):
+    return spectrum_loss(np.fft.ifft(x + 1j * y, axis=0), w)
+def f_ifft_n(x, w, n):
+    return spectrum_loss(np.fft.ifft(x, n, norm="forward"), w)
+def f_fft2(x, y, w):
+    return spectrum_loss(np.fft.fft2(x + 1j * y), w)
+def f_ifft2(x, w):
+    return spectrum_loss(np.fft.ifft2(x, s=(2, 5)), w)
+def f_fftn(x, y, w):
+    return spectrum_loss(np.fft.fftn(x * 1j + y), w)
+def f_fftn_axes(x, w):
+    return spectrum_loss(np.fft.fftn(x, s=(3, 2), axes=(2, 0), norm="ortho"), w)
+def f_ifftn(x, y, w):
+    return spectrum_loss(np.fft.ifftn(x + 1j * y, axes=(0, 1)), w)
+def f_rfft(x, w):
+    return spectrum_loss(np.fft.rfft(x), w)
+def f_rfft_n(x, w, n):
+    return spectrum_loss(np.fft.rfft(x, n, axis=0, norm="ortho"), w)
+def f_rfft2(x, w):
+    return spectrum_loss(np.fft.rfft2(x), w)
+def f_rfftn(x, w):
+    return spectrum_loss(np.fft.rfftn(x, s=(4, 5), axes=(0, 2)), w)
+def f_irfft(x, y, w):
+    return np.sum(np.sin(np.fft.irfft(x + 1j * y)) * w)
+def f_irfft_n(x, y, w, n):
+    return np.sum(np.sin(np.fft.irfft(x + 1j * y, n, norm="ortho")) * w)
+def f_irfft2(x, y, w):
+    return np.sum(np.sin(np.fft.irfft2(x + 1j * y)) * w)
+def f_irfftn(x, y, w):
+    return np.sum(np.sin(np.fft.irfftn(x + 1j * y, s=(3, 5), axes=(1, 0))) * w)
+def f_fftshift(x, w):
+    return np.sum(np.sin(np.fft.fftshift(x)) * w) + np.sum(np.cos(np.fft.fftshift(x, axes=1)) * w)
+def f_ifftshift(x, w):
+    return np.sum(np.sin(np.fft.ifftshift(x)) * w) + np.sum(np.cos(np.fft.ifftshift(x, axes=0)) * w)
+
+
+case(f_fft, [r(6), r(6), w(6)], np.fft.fft, wrt=(0, 1))
+case(f_fft_real, [r(5, 3), w(5, 3)], np.fft.fft)
+case(f_fft_n, [r(5), r(5), w(8), 8], np.fft.fft, wrt=(0, 1))
+case(f_fft_n, [r(2, 5), r(5), w(2, 3), 3], np.fft.fft, wrt=(0, 1))
+case(f_ifft, [r(4, 3), r(4, 3), w(4, 3)], np.fft.ifft, wrt=(0, 1))
+case(f_ifft_n, [r(6), w(4), 4], np.fft.ifft)
+case(f_ifft_n, [r(3), w(7), 7], np.fft.ifft)
+case(f_fft2, [r(3, 4), r(3, 4), w(3, 4)], np.fft.fft2, wrt=(0, 1))
+case(f_ifft2, [r(3, 4), w(2, 5)], np.fft.ifft2)
+case(f_fftn, [r(2, 3, 4), r(2, 3, 4), w(2, 3, 4)], np.fft.fftn, wrt=(0, 1))
+case(f_fftn_axes, [r(2, 3, 4), w(2, 3, 3)], np.fft.fftn)
+case(f_ifftn, [r(3, 4, 2), r(3, 4, 2), w(3, 4, 2)], np.fft.ifftn, wrt=(0, 1))
+case(f_rfft, [r(6), w(4)], np.fft.rfft)
+case(f_rfft, [r(2, 7), w(2, 4)], np.fft.rfft)
+case(f_rfft_n, [r(5, 2), w(5, 2), 8], np.fft.rfft)
+case(f_rfft_n, [r(6, 2), w(3, 2), 4], np.fft.rfft)
+case(f_rfft2, [r(3, 4), w(3, 3)], np.fft.rfft2)
+case(f_rfftn, [r(3, 2, 4), w(4, 2, 3)], np.fft.rfftn)
+case(f_irfft, [r(4), r(4), w(6)], np.fft.irfft, wrt=(0, 1))
+case(f_irfft, [r(2, 5), r(2, 5), w(2, 8)], np.fft.irfft, wrt=(0, 1))
+case(f_irfft_n, [r(4), r(4), w(7), 7], np.fft.irfft, wrt=(0, 1))
+case(f_irfft_n, [r(4), r(4), w(4), 4], np.fft.irfft, wrt=(0, 1))
+case(f_irfft_n, [r(3), r(3), w(9), 9], np.fft.irfft, wrt=(0, 1))
+case(f_irfft2, [r(3, 3), r(3, 3), w(3, 4)], np.fft.irfft2, wrt=(0, 1))
+case(f_irfftn, [r(2, 3, 4), r(2, 3, 4), w(5, 3, 4)], np.fft.irfftn, wrt=(0, 1))
+case(f_fftshift, [r(3, 4), w(3, 4)], np.fft.fftshift)
+case(f_ifftshift, [r(3, 5), w(3, 5)], np.fft.ifftshift)
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_rule(c):
     assert_gradients(c.fn, c.args, wrt=c.wrt, **c.options)

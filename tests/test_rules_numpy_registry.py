@@ -50,9 +50,10 @@ def spellings(key) -> list[str]:
         return [OPERATOR_SPELLINGS[key]]
     if key in (builtins.abs, builtins.pow):
         return [f"{key.__name__}("]
-    names = {name for module, prefix in ((np, "np."), (np.linalg, "np.linalg."))
+    names = {name for module, prefix in ((np, "np."), (np.linalg, "np.linalg."), (np.fft, "np.fft."))
              for name in dir(module) if getattr(module, name, None) is key}
-    return [f"np.{name}(" for name in names] + [f"np.linalg.{name}(" for name in names]
+    return [f"np.{name}(" for name in names] + [f"np.linalg.{name}(" for name in names] + \
+        [f"np.fft.{name}(" for name in names]
 
 
 def covered() -> set:

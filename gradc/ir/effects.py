@@ -184,6 +184,7 @@ _RUNTIME: dict[Any, Effect] = {
     # (the helpers of the NumPy rules added for issue 13: g itself or a view of it, or new arrays)
     runtime.match_complex: maybe(0), runtime.pad_adjoint: maybe(0), runtime.column_stack_adjoint: maybe(0),
     runtime.no_rule_for: IO,  # (called for the error it raises)
+    runtime.resized: maybe(0), runtime.half_spectrum: NEW, runtime.full_spectrum: NEW, runtime.fft_plan: NEW,
     **{fn: NEW for fn in (runtime.sinc_slope, runtime.sinc_curvature, runtime.unpermute, runtime.gradient_adjoint,
                           runtime.gradient_of, runtime.undiff, runtime.diff_tangent, runtime.pad_linear,
                           runtime.kron_lhs, runtime.kron_rhs, runtime.diagonal_adjoint, runtime.column_stack_of,

@@ -32,9 +32,9 @@ import numpy as np
 
 from ..runtime import (
     astype_adjoint, astype_tangent, column_stack_adjoint, diag_adjoint, diagonal_adjoint, diff_tangent, dot_lhs,
-    dot_rhs, einsum_adjoints, gradient_adjoint, hstack_adjoint, index_order, inner_lhs, inner_rhs, inverse_axes,
+    dot_rhs, einsum_adjoints, fft_plan, gradient_adjoint, half_spectrum, hstack_adjoint, index_order, inner_lhs, inner_rhs, inverse_axes,
     kron_lhs, kron_rhs, match_complex, no_rule_for, pad_adjoint, pad_linear, prod_adjoint, reshape_like, scatter_add,
-    select_adjoints, sigmoid, sinc_slope, split_like, tensordot_lhs, tensordot_rhs, tie_step, trace_adjoint,
+    resized, select_adjoints, sigmoid, sinc_slope, split_like, tensordot_lhs, tensordot_rhs, tie_step, trace_adjoint,
     unbroadcast, undiff, unpermute, unrepeat, unstack, untile, vstack_adjoint,
 )
 from .registry import Attr, Method, jvp, shapes_known, vjp, zero_gradient
@@ -478,6 +478,77 @@ def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
             np.moveaxis(unbroadcast(np.cross(g_last, a_last), b_last), -1, axes[1]))
 
 
+# -- numpy.fft: the transforms are linear; the DFT matrix is symmetric, so a transform's adjoint is the
+# same transform (unconjugated: autograd's convention), cut or padded back where `n` or `s` padded or
+# cut the input; a real input's adjoint keeps the real part ------------------------------------------
+
+
+@vjp(np.fft.fft, linear="each")
+def fft(g, ans, a, n=None, axis=-1, norm=None):
+    return match_complex(resized(np.fft.fft(g, axis=axis, norm=norm), a, (axis,)), a)
+
+
+@vjp(np.fft.ifft, linear="each")
+def ifft(g, ans, a, n=None, axis=-1, norm=None):
+    return match_complex(resized(np.fft.ifft(g, axis=axis, norm=norm), a, (axis,)), a)
+
+
+@vjp(np.fft.fft2, linear="each")
+def fft2(g, ans, a, s=None, axes=(-2, -1), norm=None):
+    return match_complex(resized(np.fft.fft2(g, axes=axes, norm=norm), a, axes), a)
+
+
+@vjp(np.fft.ifft2, linear="each")
+def ifft2(g, ans, a, s=None, axes=(-2, -1), norm=None):
+    return match_complex(resized(np.fft.ifft2(g, axes=axes, norm=norm), a, axes), a)
+
+
+@vjp(np.fft.fftn, linear="each")
+def fftn(g, ans, a, s=None, axes=None, norm=None):
+    planned, lengths = fft_plan(a, s, axes)
+    return match_complex(resized(np.fft.fftn(g, axes=planned, norm=norm), a, planned), a)
+
+
+@vjp(np.fft.ifftn, linear="each")
+def ifftn(g, ans, a, s=None, axes=None, norm=None):
+    planned, lengths = fft_plan(a, s, axes)
+    return match_complex(resized(np.fft.ifftn(g, axes=planned, norm=norm), a, planned), a)
+
+
+@vjp(np.fft.rfft, linear="each")
+def rfft(g, ans, a, n=None, axis=-1, norm=None):
+    # (the half spectrum's transpose: g padded with zeros to the full length, transformed)
+    length = np.shape(a)[axis] if n is None else n
+    return resized(np.real(np.fft.fft(g, length, axis, norm)), a, (axis,))
+
+
+@vjp(np.fft.rfft2, np.fft.rfftn, linear="each")
+def rfftn(g, ans, a, s=None, axes=None, norm=None):
+    planned, lengths = fft_plan(a, s, axes)
+    return resized(np.real(np.fft.fftn(g, lengths, planned, norm)), a, planned)
+
+
+@vjp(np.fft.irfft, linear="each")
+def irfft(g, ans, a, n=None, axis=-1, norm=None):
+    return half_spectrum(np.fft.ifft(np.real(g), axis=axis, norm=norm), a, (axis,))
+
+
+@vjp(np.fft.irfft2, np.fft.irfftn, linear="each")
+def irfftn(g, ans, a, s=None, axes=None, norm=None):
+    planned, lengths = fft_plan(g, s, axes)
+    return half_spectrum(np.fft.ifftn(np.real(g), axes=planned, norm=norm), a, planned)
+
+
+@vjp(np.fft.fftshift, linear="each")
+def fftshift(g, ans, x, axes=None):
+    return np.fft.ifftshift(g, axes)
+
+
+@vjp(np.fft.ifftshift, linear="each")
+def ifftshift(g, ans, x, axes=None):
+    return np.fft.fftshift(g, axes)
+
+
 # -- shapes and copies ------------------------------------------------------------------------
 
 
@@ -734,4 +805,5 @@ zero_gradient(
     Method("nonzero"), Attr("shape"), Attr("ndim"), Attr("size"), Attr("dtype"),
     index_order,  # a helper the reshape rules call: it returns a string
     no_rule_for,  # (it raises)
+    fft_plan,  # (axes and lengths)
 )
