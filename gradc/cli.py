@@ -22,7 +22,7 @@ from .api import JVPFunction, grad
 from .derived import hvp
 from .backend.standalone import standalone_module
 from .cli_check import check_inputs, run_check
-from .errors import GradcError
+from .errors import GradcError, SourceSyntaxError
 from .terminal import highlight, use_color, with_primal
 
 __all__ = ["main"]
@@ -57,9 +57,15 @@ def _load_module(target: str):
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # so inspect can find the source of its functions
         sys.path.insert(0, os.path.dirname(path))
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:  # (the file, or a module it imports: shown like every gradc error)
+            raise SourceSyntaxError.from_python(exc) from None
         return module
-    return importlib.import_module(target)
+    try:
+        return importlib.import_module(target)
+    except SyntaxError as exc:
+        raise SourceSyntaxError.from_python(exc) from None
 
 
 def _resolve(spec: str) -> Callable:

@@ -14,6 +14,7 @@ __all__ = [
     "Loc",
     "GradcError",
     "UnsupportedSyntaxError",
+    "SourceSyntaxError",
     "NoGradientRuleError",
     "NonScalarOutputError",
     "NonDifferentiableArgumentError",
@@ -81,6 +82,39 @@ class UnsupportedSyntaxError(GradcError, SyntaxError):
 
     def __str__(self) -> str:
         return self.render()
+
+
+class SourceSyntaxError(GradcError, SyntaxError):
+    """The user's file is not valid Python: Python's own SyntaxError, located and shown like every
+    gradc error (`file:line:col: error: ...`, the line, a caret)."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
+        GradcError.__init__(self, message, loc, hint)
+        if loc is not None:
+            self.filename, self.lineno, self.offset, self.text = loc.file, loc.line, loc.col + 1, loc.text
+        self.msg = message
+
+    def __str__(self) -> str:
+        return self.render()
+
+    @classmethod
+    def from_python(cls, exc: SyntaxError, file: str | None = None, first_line: int = 1, indent: int = 0,
+                    lines: dict[int, str] | None = None) -> "SourceSyntaxError":
+        """Python's SyntaxError as gradc's. `file` names the file where Python's names none (a string
+        parsed); `first_line` and `indent` place a snippet in its file (a function's source parsed
+        on its own), `lines` is its text by file line."""
+        file = file or exc.filename or "<unknown>"
+        if exc.lineno is None:
+            return cls(f"{exc.msg} ({file})")
+        line = exc.lineno + first_line - 1
+        col = max((exc.offset or 1) - 1, 0) + indent
+        text = (lines or {}).get(line) or _file_line(file, line) or exc.text or ""
+        return cls(exc.msg, Loc(file, line, col, text))
+
+
+def _file_line(filename: str | None, line: int) -> str:
+    import linecache
+    return linecache.getline(filename, line) if filename else ""
 
 
 class UnresolvedNameError(GradcError, NameError):

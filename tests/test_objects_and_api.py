@@ -701,3 +701,65 @@ def test_larger_outputs_still_refused():
     with pytest.raises(gradc.NonScalarOutputError, match=r"shape \(2,\)") as info:
         gradc.grad(two_elements)(X)
     assert "vjp" in info.value.hint
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. a syntax error in the user's file reads like every gradc error: file:line:col, line, caret
+# ----------------------------------------------------------------------------------------------
+
+import importlib  # noqa: E402
+import linecache  # noqa: E402
+
+from gradc.cli import main as cli_main  # noqa: E402
+from gradc.errors import SourceSyntaxError  # noqa: E402
+
+
+@pytest.mark.parametrize("body, line, col, message", [
+    ("    return np.sum(x ** 2\n", 4, 18, "'(' was never closed"),
+    ("    y = x +* 2\n    return y\n", 4, 12, "invalid syntax"),
+    ("    return x\n  return y\n", 5, 10, "unindent does not match any outer indentation level"),
+])
+def test_cli_syntax_error_is_located_with_line_and_caret(tmp_path, capsys, body, line, col, message):
+    path = tmp_path / "broken.py"
+    path.write_text("import numpy as np\n\ndef loss(x):\n" + body)
+    assert cli_main([f"{path}:loss"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    if sys.version_info < (3, 12) and "unindent" in message:  # (older tokenizers place it at line end)
+        assert err[0].startswith(f"{path}:{line}:") and message in err[0]
+    else:
+        assert err[0] == f"{path}:{line}:{col}: error: {message}"
+    assert err[1].strip() == (body.splitlines()[line - 4]).strip()
+    assert err[2].strip() == "^"
+    assert "SyntaxError" not in "\n".join(err) and "gradc: error:" not in "\n".join(err)
+
+
+def test_cli_syntax_error_in_a_module_spec(tmp_path, capsys, monkeypatch):
+    (tmp_path / "broken_module.py").write_text("def loss(x):\n    return x +\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli_main(["broken_module:loss"]) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(str(tmp_path / "broken_module.py") + ":2:") and "error: invalid syntax" in first
+
+
+@pytest.mark.parametrize("edited, line, message", [
+    ("        y = x +* 2\n        return y\n", 5, "invalid syntax"),
+    ("        return np.sum(x * x))\n", 5, "unmatched ')'"),
+])
+def test_api_syntax_error_of_a_file_edited_since_import(tmp_path, monkeypatch, edited, line, message):
+    path = tmp_path / "edited_model.py"
+    path.write_text("import numpy as np\n\nclass K:\n    def loss(self, x):\n        return np.sum(x * x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("edited_model")
+    try:
+        path.write_text("import numpy as np\n\nclass K:\n    def loss(self, x):\n" + edited)
+        linecache.checkcache(str(path))
+        with pytest.raises(SourceSyntaxError) as info:
+            gradc.grad(module.K().loss)
+        error = info.value
+        assert isinstance(error, gradc.GradcError) and isinstance(error, SyntaxError)
+        assert (error.loc.file, error.loc.line) == (str(path), line) and error.message == message
+        assert error.lineno == line and error.filename == str(path)
+        rendered = str(error).splitlines()
+        assert rendered[0].startswith(f"{path}:{line}:") and "^" in rendered[2]
+    finally:
+        sys.modules.pop("edited_model", None)

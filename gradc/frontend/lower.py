@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import GradcError, KindDependentError, Loc, UnresolvedNameError, UnsupportedSyntaxError
+from ..errors import GradcError, KindDependentError, Loc, SourceSyntaxError, UnresolvedNameError, UnsupportedSyntaxError
 from .. import runtime
 from ..analysis.shapes import Inference, abstract_kind
 from ..ir.core import Function, Op, Region, Value, static_value, table_key
@@ -280,6 +280,8 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
             return RECURSIVE  # a call of its own: differentiated by the function's own vjp, at run time
         try:
             parsed, tree, names = _parsed_helper(callee)
+        except SourceSyntaxError:
+            raise  # (the helper's file does not parse: said where, not called as it is)
         except GradcError as exc:
             return exc.message
         try:

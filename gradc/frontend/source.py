@@ -13,11 +13,12 @@ import inspect
 import linecache
 import sys
 import textwrap
+import tokenize
 import types
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import Loc, SourceUnavailableError, UnsupportedSyntaxError
+from ..errors import GradcError, Loc, SourceSyntaxError, SourceUnavailableError, UnsupportedSyntaxError
 from .callables import not_a_function
 
 __all__ = ["ParsedFunction", "parse_function", "UNRESOLVED"]
@@ -68,7 +69,20 @@ def _source_lines(fn: Any) -> tuple[list[str], int, str]:
             hint="gradc reads a function's source. Functions typed at an interactive prompt or made "
             "with exec() have none; define the function in a file or a notebook cell.",
         ) from None
+    except (SyntaxError, tokenize.TokenError):  # (its file no longer parses: edited since it was imported)
+        raise _file_syntax_error(fn) from None
     return lines, max(first, 1), file
+
+
+def _file_syntax_error(fn: types.FunctionType) -> GradcError:
+    """The syntax error in `fn`'s file, located, or why its source cannot be read."""
+    file = fn.__code__.co_filename
+    try:
+        ast.parse("".join(linecache.getlines(file, fn.__globals__)), file)
+    except SyntaxError as exc:
+        return SourceSyntaxError.from_python(exc, file)
+    return SourceUnavailableError(f"cannot read the source of {_describe(fn)} in {file}",
+                                  hint="its file has changed since it was imported; import it again")
 
 
 def parse_function(fn: Callable) -> ParsedFunction:
@@ -83,7 +97,7 @@ def parse_function(fn: Callable) -> ParsedFunction:
     try:
         tree = ast.parse(dedented)
     except SyntaxError as exc:
-        raise SourceUnavailableError(f"cannot parse the source of {_describe(fn)}: {exc}") from None
+        raise SourceSyntaxError.from_python(exc, file, first, indent, line_map) from None  # (the file changed?)
     node = tree.body[0] if tree.body else None
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         raise SourceUnavailableError(f"cannot find the definition of {_describe(fn)} in its source")
@@ -108,7 +122,7 @@ def _parse_lambda(fn: types.FunctionType, file: str, first: int) -> ParsedFuncti
     try:
         tree = ast.parse("".join(lines))
     except SyntaxError as exc:
-        raise SourceUnavailableError(f"cannot parse the file of a lambda ({file}): {exc}") from None
+        raise SourceSyntaxError.from_python(exc, file) from None
     params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
     candidates = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda) and node.lineno == first
                   and [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params]
