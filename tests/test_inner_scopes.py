@@ -24,7 +24,8 @@ M = rng.standard_normal((3, 4))
 #: differentiate again yet (refused: "`tape` may share memory with an array written ..."), so their
 #: second order is not checked here; their JVP is.
 NESTED_LOOPS = {"nested_list_comprehension", "comprehension_two_loops", "comprehension_in_a_loop",
-                "comprehension_reading_a_loop_variable", "empty_comprehension_in_nested_loop"}
+                "comprehension_reading_a_loop_variable", "empty_comprehension_in_nested_loop",
+                "lambda_bound_in_a_loop"}
 
 
 def check(f, args, wrt=0):
@@ -245,7 +246,28 @@ def nested_def_writing_a_closed_array(x):
     return np.sum(np.sin(t) * x)
 
 
-@pytest.mark.parametrize("f", [reduce_of_a_generator, nested_def_writing_a_closed_array], ids=lambda f: f.__name__)
+def lambda_bound_in_a_loop(x):
+    acc = []
+    total = 0.0
+    for i in range(3):
+        scale = lambda u: u * (i + 1.0)  # noqa: E731
+        acc.append(sum(scale(v) for v in x))
+        total = total + max(acc)
+    return total
+
+
+def def_in_a_loop_then_rebound(x):
+    total = 0.0
+    for i in range(2):
+        def shifted(v):
+            return np.sin(v + i)
+        total = total + np.sum(shifted(x))
+    shifted = x * 2.0  # (the name holds an array from here)
+    return total + np.sum(shifted)
+
+
+@pytest.mark.parametrize("f", [reduce_of_a_generator, nested_def_writing_a_closed_array, lambda_bound_in_a_loop,
+                               def_in_a_loop_then_rebound], ids=lambda f: f.__name__)
 def test_consumed_generators_and_closed_writes(f):
     check(f, [X])
 
@@ -527,10 +549,18 @@ def nested_def_inside_a_branch(x):
     return np.sum(f(x))
 
 
+def def_in_a_loop_called_after_it(x):
+    for i in range(2):
+        def shifted(v):
+            return v + i
+    return np.sum(shifted(x))
+
+
 @pytest.mark.parametrize("f, words", [
+    (def_in_a_loop_called_after_it, "called after that loop"),
     (nested_recursion, "calls itself"),
     (nested_def_passed_as_value, "used as a value"),
-    (nested_def_inside_a_branch, "inside a branch or a loop"),
+    (nested_def_inside_a_branch, "inside a branch"),
 ])
 def test_nested_function_refusals(f, words):
     with pytest.raises(gradc.GradcError, match=words) as info:

@@ -19,7 +19,7 @@ import ast
 import copy
 from typing import Callable
 
-__all__ = ["Comprehension", "LocalDef", "rewrite_statement", "GENERATOR_CONSUMERS_HINT"]
+__all__ = ["Comprehension", "LocalDef", "ScopeRewriter", "GENERATOR_CONSUMERS_HINT"]
 
 GENERATOR_CONSUMERS_HINT = "write a list comprehension `[...]` instead of the generator"
 
@@ -79,21 +79,23 @@ class ScopeRewriter:
         return made
 
     # -- statements ------------------------------------------------------------------------------
-    def statement(self, stmt: ast.stmt, top: bool) -> list[ast.stmt]:
-        """`stmt` with its scopes rewritten, preceded by the local functions hoisted out of it."""
+    def statement(self, stmt: ast.stmt, top: bool, loop: ast.stmt | None = None) -> list[ast.stmt]:
+        """`stmt` with its scopes rewritten, preceded by the local functions hoisted out of it.
+        `top`: not inside a branch; `loop`: the innermost loop it is in (a function defined there is
+        known until that loop ends)."""
         if isinstance(stmt, ast.FunctionDef):
             if not top:
-                self.refuse(stmt, "a function defined inside a branch or a loop",
-                            "define the nested function at the top level of the function's body")
+                self.refuse(stmt, "a function defined inside a branch",
+                            "define the nested function outside the `if`, and call it there")
             if stmt.decorator_list:
                 self.refuse(stmt.decorator_list[0], "a decorated nested function")
-            return [self.local_def(stmt, stmt)]
+            return [self.local_def(stmt, stmt, loop)]
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Lambda) and len(stmt.targets) == 1 \
                 and isinstance(stmt.targets[0], ast.Name):
             if not top:
-                self.refuse(stmt, "a lambda bound to a name inside a branch or a loop",
-                            "bind it at the top level of the function's body, or use `def` there")
-            return [self.local_def(self.lambda_def(stmt.value, stmt.targets[0].id), stmt)]
+                self.refuse(stmt, "a lambda bound to a name inside a branch",
+                            "bind it outside the `if`, or use a `def` there")
+            return [self.local_def(self.lambda_def(stmt.value, stmt.targets[0].id), stmt, loop)]
         hoisted: list[ast.stmt] = []
         for field, value in ast.iter_fields(stmt):
             if field in ("body", "orelse"):
@@ -105,9 +107,11 @@ class ScopeRewriter:
                                       for v in value])
         return hoisted + [stmt]
 
-    def local_def(self, fdef: ast.FunctionDef, source: ast.AST) -> LocalDef:
+    def local_def(self, fdef: ast.FunctionDef, source: ast.AST, loop: ast.stmt | None = None) -> LocalDef:
         normalized, local = self.normalize_function(fdef)
-        return LocalDef(normalized, local, source)
+        definition = LocalDef(normalized, local, source)
+        definition.loop = loop
+        return definition
 
     def lambda_def(self, node: ast.Lambda, name: str) -> ast.FunctionDef:
         body = [ast.copy_location(ast.Return(node.body), node.body)]
@@ -319,6 +323,3 @@ def _rename(node: ast.AST, renames: dict[str, str], skip_first_iter: bool = Fals
     visit(node, renames)
 
 
-def rewrite_statement(rewriter: ScopeRewriter, stmt: ast.stmt, top: bool) -> list[ast.stmt]:
-    """`stmt` with comprehensions, lambdas and nested definitions rewritten (see the module doc)."""
-    return rewriter.statement(stmt, top)

@@ -121,6 +121,7 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
         self.recursive_callees: set[Callable] = set()
         self.functions: dict[str, tuple] = {}  # local functions: (definition, definer, defaults, kw_defaults)
         self.consumed_at_once = False  # (lowering a call's argument or a loop's iterable)
+        self.forgotten: dict[str, int] = {}  # (local functions defined in a loop that has ended: its line)
 
     # -- building ops -------------------------------------------------------------------
     def emit(self, kind: str, operands: list[Value], node: ast.AST | None = None,
@@ -220,9 +221,11 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
                 return False
             if isinstance(stmt, ast.For):
                 self.lower_for(stmt)
+                self.forget_functions_of(stmt)
                 return False
             if isinstance(stmt, ast.While):
                 self.lower_while(stmt)
+                self.forget_functions_of(stmt)
                 return False
             if isinstance(stmt, (ast.Raise, ast.With)) and not self.rule_mode:
                 effect_statements.lower_statement(self, stmt)  # (kept in the forward sweep)
@@ -657,6 +660,10 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
                     return known
             return self.emit("method", [receiver] + args + list(kwargs.values()), node,
                              name=func.attr, kwnames=tuple(kwargs))
+        if isinstance(func, ast.Name) and func.id in self.forgotten:
+            raise self.error(node, f"`{func.id}`, a function defined in the loop at line "
+                             f"{self.forgotten[func.id]}, called after that loop",
+                             "define it before the loop, or call it inside the loop")
         raise self.error(node, f"calling `{ast.unparse(func)}`, a value computed inside the function, "
                          "is not supported", "gradc resolves callees when it compiles; call a function "
                          "by its module-level name")

@@ -257,6 +257,15 @@ class InnerScopes:
         for value in defaults + [d for d in kw_defaults if d is not None]:
             self.obj(value)  # (their objects exist from here, not from the first call)
         self.functions[stmt.name] = (stmt, self, defaults, kw_defaults)
+        self.env.pop(stmt.name, None)  # (the name now denotes the function, whatever it held before)
+
+    def forget_functions_of(self, loop: ast.stmt) -> None:
+        """After a loop, the functions defined in its body (their defaults are values of the body's
+        last iteration, which the code after the loop cannot read): a call after it is refused."""
+        for name, (definition, *_) in list(self.functions.items()):
+            if getattr(definition, "loop", None) is loop:
+                del self.functions[name]
+                self.forgotten[name] = loop.lineno
 
     def call_local(self, name: str, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
         """A call of a local function: its body lowered here, its parameters bound to the arguments

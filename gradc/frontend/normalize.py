@@ -119,14 +119,15 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt, scopes: ScopeRewriter,
-                         top: bool) -> list[ast.stmt]:
+                         top: bool, loop: ast.stmt | None = None) -> list[ast.stmt]:
+    """`top`: not inside a branch (a loop's body is not a branch); `loop`: the innermost loop it is in."""
     if isinstance(stmt, ast.Pass) or _is_docstring(stmt):
         return []
     what = _STATEMENT_NAMES.get(type(stmt))
     if what:
         _refuse(parsed, stmt, what)
     if isinstance(stmt, ast.FunctionDef):
-        return scopes.statement(stmt, top)  # (its body is normalized as a function of its own)
+        return scopes.statement(stmt, top, loop)  # (its body is normalized as a function of its own)
     if isinstance(stmt, (ast.Break, ast.Continue)):
         return [stmt]
     if isinstance(stmt, (ast.Assert, ast.Raise, ast.With)):  # (kept in the forward sweep: effect_statements.py)
@@ -139,8 +140,10 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt, scopes: ScopeRe
             _check_expression(parsed, stmt.iter)
         else:
             _check_expression(parsed, stmt.test)
-        stmt.body = _normalize_block(parsed, stmt.body, scopes)
-        stmt.orelse = _normalize_block(parsed, stmt.orelse, scopes)
+        inner = stmt if isinstance(stmt, (ast.For, ast.While)) else loop
+        in_body = top and not isinstance(stmt, ast.If)  # (a loop's body is not a branch; its `else:` is)
+        stmt.body = _normalize_block(parsed, stmt.body, scopes, in_body, inner)
+        stmt.orelse = _normalize_block(parsed, stmt.orelse, scopes, False, loop)
         return scopes.statement(stmt, top)
     if isinstance(stmt, ast.Return):
         if stmt.value is None:
@@ -152,7 +155,7 @@ def _normalize_statement(parsed: ParsedFunction, stmt: ast.stmt, scopes: ScopeRe
             _check_target(parsed, target)
         _check_expression(parsed, stmt.value)
         _name_result(stmt)
-        return scopes.statement(stmt, top)
+        return scopes.statement(stmt, top, loop)
     if isinstance(stmt, ast.AnnAssign):
         if stmt.value is None:
             return []
@@ -360,10 +363,10 @@ def _all_names(node: ast.AST) -> set[str]:
 
 
 def _normalize_block(parsed: ParsedFunction, stmts: list[ast.stmt], scopes: ScopeRewriter,
-                     top: bool = False) -> list[ast.stmt]:
+                     top: bool = False, loop: ast.stmt | None = None) -> list[ast.stmt]:
     out: list[ast.stmt] = []
     for stmt in stmts:
-        out.extend(_normalize_statement(parsed, stmt, scopes, top))
+        out.extend(_normalize_statement(parsed, stmt, scopes, top, loop))
         if isinstance(stmt, ast.Raise):
             break  # (what follows a `raise` never runs)
     return out
