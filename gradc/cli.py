@@ -41,9 +41,15 @@ _EPILOG = """examples:
                                               write a gradient module that needs only NumPy
   python -m gradc mypackage.model:loss        a function in an importable module
 
---args: NAME=SHAPE or NAME=NUMBER, separated by spaces. A shape such as (3, 4) or (4,)
-gives a random float64 array (standard normal, --seed); () a random float; a number is
-passed as it is (5 stays an int, 0.1 a float). Arguments with defaults may be left out.
+--args: NAME=VALUE items separated by spaces (quote the whole SPEC). VALUE is
+  (3, 4)                 a shape: a random float64 array (standard normal, --seed); () a random float
+  5, 0.1                 a number, passed as it is (5 stays an int, 0.1 a float)
+  array([0, 2, 1])       an array literal (integers stay integers: an index array)
+  randint(5, (3,))       random integers in [0, 5) of that shape
+  [(3, 4), (4,)]         a list of values; ((3, 4), 2) a tuple of them (a tuple of ints is a shape)
+  {'W': (3, 4), 'b': (4,)}   a dict of values
+Arguments with defaults may be left out. A list, tuple or dict argument is checked leaf by leaf,
+and integers (an argument not in --wrt, an index array) stay integers.
 """
 
 
@@ -106,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "or the Hessian-vector program (hvp: forward over reverse)")
     parser.add_argument("--check", action="store_true",
                         help="compare the gradient with finite differences at random inputs (needs --args)")
-    parser.add_argument("--args", metavar="SPEC", help="the inputs for --check, e.g. 'W=(3,4) x=(4,) n=5'")
+    parser.add_argument("--args", metavar="SPEC", help="the inputs for --check, e.g. 'W=(3,4) x=(4,) n=5 "
+                        "idx=array([0,2]) layers=[(3,4),(4,)]' (see below)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --args (default 0)")
     parser.add_argument("--standalone", nargs="?", const="-", metavar="PATH",
                         help="write a gradient module that needs only NumPy to PATH (or print it)")

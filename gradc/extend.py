@@ -55,6 +55,7 @@ class Comparison:
     numeric: float
     error: float  # the largest absolute difference
     size: int
+    shape: tuple | None = None  # the leaf's shape (None for a number)
 
     def message(self, function: str) -> str:
         """The failure message: the argument, the worst element and both values."""
@@ -111,26 +112,103 @@ def _directional(value_at: Callable, x: Any, g: Any, eps: float, rtol: float, na
 
 def compare_gradients(fun: Callable, *args: Any, wrt: Any = 0, eps: float | None = None,
                       rtol: float | None = None) -> list[Comparison]:
-    """gradc's gradient of `fun` at `args` against finite differences, one `Comparison` per `wrt`
-    argument, in float64 (the `wrt` arguments are converted). `check_grad` raises on a failure."""
+    """gradc's gradient of `fun` at `args` against finite differences, in float64 (the `wrt`
+    arguments' floats are converted; integers, and arguments not in `wrt`, are passed as they are):
+    one `Comparison` per `wrt` argument, or per float leaf of a list, tuple, dict or record
+    (dataclass, named tuple, SimpleNamespace) argument. `check_grad` raises on a failure."""
     from .api import GradFunction
 
     eps = 1e-6 if eps is None else eps
     rtol = 1e-5 if rtol is None else rtol
     gradient = GradFunction(fun, wrt)
-    args64 = [_as_float64(a) if i in gradient._wrt else a for i, a in enumerate(args)]
-    grads = gradient(*args64)
+    args64 = [_tree_float64(a) if i in gradient._wrt else a for i, a in enumerate(args)]
+    grads = gradient(*_copied(args64))
     grads = (grads,) if not gradient._as_tuple and len(gradient._wrt) == 1 else grads
     rng = np.random.default_rng(0)
     results = []
     for i, g in zip(gradient._wrt, grads):
-        def value_at(replacement: Any, i: int = i) -> float:
-            return float(fun(*args64[:i], replacement, *args64[i + 1:]))
+        for path, name, x in _leaves(args64[i], gradient._names[i]):
+            def value_at(replacement: Any, i: int = i, path: tuple = path) -> float:
+                replaced = _replaced(args64[i], path, replacement)
+                return float(fun(*_copied(args64[:i]), replaced, *_copied(args64[i + 1:])))
 
-        name, x = gradient._names[i], args64[i]
-        results.append(_elementwise(value_at, x, g, eps, rtol, name) if np.size(x) <= SMALL
-                       else _directional(value_at, x, g, eps, rtol, name, rng))
+            leaf_gradient = _get(g, path)
+            comparison = _elementwise(value_at, x, leaf_gradient, eps, rtol, name) if np.size(x) <= SMALL \
+                else _directional(value_at, x, leaf_gradient, eps, rtol, name, rng)
+            comparison.shape = np.shape(x) if isinstance(x, np.ndarray) else None
+            results.append(comparison)
     return results
+
+
+def _is_record(value: Any) -> bool:
+    from .frontend.records import is_record
+    return is_record(value)
+
+
+def _tree_float64(value: Any) -> Any:
+    """A `wrt` argument in float64: numbers and float arrays converted, within lists, tuples and dicts
+    too; a record's differentiated fields converted and its other fields (ints, strings) kept."""
+    if type(value) is dict:
+        return {key: _tree_float64(item) for key, item in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_tree_float64(item) for item in value)
+    if _is_record(value):
+        from .frontend.records import as_record, differentiable, fields_of
+        return as_record(dict(fields_of(value)), value,
+                         lambda v, like: _tree_float64(like) if differentiable(like) else like, every_field=True)
+    return _as_float64(value)
+
+
+def _leaves(value: Any, name: str, path: tuple = ()) -> list[tuple[tuple, str, Any]]:
+    """(path, name, leaf) of every float leaf of an argument (the argument itself for an array)."""
+    if type(value) is dict:
+        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{name}[{key!r}]", path + (key,))]
+    if type(value) in (list, tuple):
+        return [leaf for k, item in enumerate(value) for leaf in _leaves(item, f"{name}[{k}]", path + (k,))]
+    if _is_record(value):
+        from .frontend.records import children
+        return [leaf for field, item in children(value) for leaf in _leaves(item, f"{name}.{field}", path + (field,))]
+    return [(path, name, value)]
+
+
+def _get(tree: Any, path: tuple) -> Any:
+    for key in path:
+        tree = getattr(tree, key) if _is_record(tree) else tree[key]
+    return tree
+
+
+def _replaced(tree: Any, path: tuple, leaf: Any) -> Any:
+    """A copy of `tree` (copies of its containers and arrays) with the leaf at `path` replaced."""
+    if not path:
+        return leaf
+    head, rest = path[0], path[1:]
+    if _is_record(tree):
+        from .frontend.records import as_record, fields_of
+        fields = {k: (_replaced(v, rest, leaf) if k == head else _copied([v])[0]) for k, v in fields_of(tree)}
+        return as_record(fields, tree, lambda v, like: v, every_field=True)
+    if type(tree) is dict:
+        return {k: (_replaced(v, rest, leaf) if k == head else _copied([v])[0]) for k, v in tree.items()}
+    return type(tree)(_replaced(v, rest, leaf) if k == head else _copied([v])[0] for k, v in enumerate(tree))
+
+
+def _copied(values: list) -> list:
+    """Copies of arrays and of the containers holding them (a function that writes into its
+    argument must not carry one evaluation's change into the next)."""
+    found = []
+    for value in values:
+        if isinstance(value, np.ndarray):
+            found.append(value.copy())
+        elif type(value) in (list, tuple):
+            found.append(type(value)(_copied(list(value))))
+        elif type(value) is dict:
+            found.append(dict(zip(value, _copied(list(value.values())))))
+        elif _is_record(value):
+            from .frontend.records import as_record, fields_of
+            found.append(as_record(dict(fields_of(value)), value, lambda v, like: _copied([like])[0],
+                                   every_field=True))
+        else:
+            found.append(value)
+    return found
 
 
 def check_grad(fun: Callable, *args: Any, wrt: Any = 0, eps: float | None = None,

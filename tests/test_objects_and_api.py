@@ -763,3 +763,130 @@ def test_api_syntax_error_of_a_file_edited_since_import(tmp_path, monkeypatch, e
         assert rendered[0].startswith(f"{path}:{line}:") and "^" in rendered[2]
     finally:
         sys.modules.pop("edited_model", None)
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. check_grad and `gradc FILE:FUNC --check` with containers, records and integers
+# ----------------------------------------------------------------------------------------------
+
+from gradc.cli_check import parse_spec  # noqa: E402
+from gradc.extend import compare_gradients  # noqa: E402
+
+
+def repeated(x, n):
+    total = 0.0
+    for k in range(n):  # n stays an int
+        total = total + np.sum(np.sin(x * (k + 1)))
+    return total
+
+
+def dict_params_loss(params, x, idx):
+    h = np.tanh(x @ params["W"] + params["b"])
+    return np.sum(h[idx] ** 2)
+
+
+def pairs_loss(layers, x):
+    for W, b in layers:
+        x = np.tanh(x @ W + b)
+    return np.sum(x)
+
+
+def wrong_in_place(params, x):
+    params["W"] *= 1.0  # (a function writing into its argument: each evaluation gets a copy)
+    return np.sum(x @ params["W"])
+
+
+def test_check_grad_keeps_integers_and_checks_containers_leaf_by_leaf():
+    gradc.check_grad(repeated, X, 3)
+    params = {"W": RNG.normal(size=(3, 2)), "b": RNG.normal(size=2)}
+    comparisons = compare_gradients(dict_params_loss, params, H, np.array([0, 2]))
+    assert [(c.name, c.shape, c.ok) for c in comparisons] == [("params['W']", (3, 2), True),
+                                                             ("params['b']", (2,), True)]
+    layers = [(RNG.normal(size=(3, 3)), RNG.normal(size=3)), (RNG.normal(size=(3, 2)), RNG.normal(size=2))]
+    comparisons = compare_gradients(pairs_loss, layers, X, wrt=(0, 1))
+    assert [c.name for c in comparisons] == ["layers[0][0]", "layers[0][1]", "layers[1][0]", "layers[1][1]", "x"]
+    assert all(c.ok for c in comparisons)
+    gradc.check_grad(pairs_loss, tuple(layers), X)
+    gradc.check_grad(wrong_in_place, {"W": RNG.normal(size=(3, 2))}, X)
+
+
+def test_check_grad_of_records_and_bound_methods():
+    comparisons = compare_gradients(dense_loss, dense(scale=1.5, repeat=2), H)
+    assert [c.name for c in comparisons] == ["p.w", "p.b", "p.scale"] and all(c.ok for c in comparisons)
+    gradc.check_grad(layers_loss, [dense(), dense(n_out=2)], H)
+    gradc.check_grad(Model(W.copy()).loss, X, Y, wrt=(0, 1))
+
+
+def test_check_grad_still_catches_a_wrong_leaf():
+    @gradc.defvjp(np.cbrt)
+    def cbrt_vjp(g, ans, x):
+        return g / (2.0 * ans * ans)  # (3 would be right)
+
+    try:
+        with pytest.raises(AssertionError, match=r"with respect to `params\['W'\]`"):
+            gradc.check_grad(cbrt_loss, {"W": RNG.uniform(1.0, 2.0, size=(2, 2)), "b": 1.0})
+    finally:
+        from gradc.rules.registry import REGISTRY
+        REGISTRY.pop(np.cbrt, None)
+        gradc.api.clear_cache()
+
+
+def cbrt_loss(params):
+    return np.sum(np.cbrt(params["W"])) + params["b"] ** 2
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("n=5 x=(2,)", {"n": 5, "x": (2,)}),
+    ("idx=array([0, 2]) w=array([0.5, 1.0])", {"idx": np.array([0, 2]), "w": np.array([0.5, 1.0])}),
+    ("layers=[(3,4), (4,)]", {"layers": [(3, 4), (4,)]}),
+    ("p={'W': (3, 2), 'n': 2}", {"p": {"W": (3, 2), "n": 2}}),
+    ("pair=((3,), 2) k=randint(4, (3,))", {"pair": ((3,), 2), "k": "ints"}),
+])
+def test_args_language_builds_integer_arrays_lists_and_dicts(spec, expected):
+    from gradc.cli_check import _make
+    rng = np.random.default_rng(0)
+    made = {name: _make(value, rng) for name, value in parse_spec(spec).items()}
+    for name, want in expected.items():
+        got = made[name]
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+        elif want == "ints":
+            assert got.dtype.kind == "i" and got.shape == (3,) and got.min() >= 0 and got.max() < 4
+        elif isinstance(want, list):
+            assert [np.shape(g) for g in got] == [(3, 4), (4,)] and got[0].dtype == np.float64
+        elif isinstance(want, dict):
+            assert got["W"].shape == (3, 2) and got["n"] == 2 and type(got["n"]) is int
+        elif isinstance(want, tuple) and name == "pair":
+            assert type(got) is tuple and got[0].shape == (3,) and got[1] == 2
+        elif isinstance(want, tuple):
+            assert got.shape == want
+        else:
+            assert got == want and type(got) is type(want)
+
+
+def test_cli_check_with_a_dict_an_index_array_and_an_integer(tmp_path, capsys):
+    path = tmp_path / "cli_models.py"
+    path.write_text("import numpy as np\n\n"
+                    "def loss(params, x, idx, n):\n"
+                    "    h = x\n"
+                    "    for _ in range(n):\n"
+                    "        h = np.tanh(h @ params['W'] + params['b'])\n"
+                    "    return np.sum(h[idx] ** 2)\n")
+    argv = [f"{path}:loss", "--check", "--args",
+            "params={'W': (3, 3), 'b': (3,)} x=(4, 3) idx=array([0, 3]) n=2"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "checking dloss with respect to params at random inputs"
+    assert out[1].split()[:2] == ["params['W']", "(3,"] and out[1].endswith("ok")
+    assert out[2].split()[0] == "params['b']" and out[-1] == "gradient check passed"
+
+
+def test_cli_args_usage_errors(tmp_path, capsys):
+    path = tmp_path / "cli_models2.py"
+    path.write_text("import numpy as np\n\ndef loss(x, idx):\n    return np.sum(x[idx])\n")
+    with pytest.raises(SystemExit) as info:
+        cli_main([f"{path}:loss", "--check", "--args", "x=(3,) idx=array([0,"])
+    assert info.value.code == 2 and "unbalanced" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main([f"{path}:loss", "--check", "--args", "x=(3,) idx=np.arange(2)"])
+    assert "array([0, 2, 1])" in capsys.readouterr().err
