@@ -13,7 +13,9 @@ from its own values); container_of_arrays (a list, dict or tuple holding an arra
 in place); identity_helper (`def first(a, b): return a`, helpers writing into their argument);
 copy_helper_twice (`def fresh(p): return p.copy()` called twice); recursion (value-dependent,
 with an early return, of a scalar and of an array); scalar_aug (`s = x[1]; s += 1.0`: a scalar,
-not a view); mixed (two or three of these); and runtime_alias, where which array a name denotes
+not a view); scopes (comprehensions, a generator in `sum`, a dict comprehension, lambdas,
+`functools.reduce` and nested functions reading a buffer before and after a write, or writing
+into it); mixed (two or three of these); and runtime_alias, where which array a name denotes
 depends on a run-time condition: the only kind with `must_work=False` (a GradcError is allowed).
 
 Names, loop counts (0..4), index expressions, slices (steps, negative bounds) and the dimension
@@ -509,6 +511,58 @@ def _runtime_alias(b):
     return y
 
 
+def _scopes(b):
+    """Comprehensions, generators, a dict comprehension, lambdas, `functools.reduce` and nested
+    functions that read a buffer, before and after a write to it, or write into it themselves."""
+    y, src = b.buffer(filled=b.chance(0.5)), b.src()
+    form = b.pick(["list_then_write", "views_then_write", "closure_write", "generator_sum", "dict_comp",
+                   "lambda_late", "reduce", "nested_reads_later"])
+    k, i = b.count(), b.name("i", "j", "t")
+    at = b.index(i, list(range(k)), b.shape[0])
+    j = b.pick(CONST_INDEX)
+    item, fn, t = b.name("e", "item", "z"), b.name("bump", "peek", "step", "g"), b.name("u", "q", "p")
+    if form in ("list_then_write", "views_then_write", "closure_write"):
+        c = b.name("items", "parts", "rows")
+        elt = {"list_then_write": b.expr(f"{y}[{at}]"), "views_then_write": f"{y}[{at}]",
+               "closure_write": f"{fn}({b.expr(f'{src}[{at}]')})"}[form]
+        if form == "closure_write":
+            b.emit(1, f"def {fn}({t}):", f"    {y}[{j}] = {y}[{j}] * 0.5 + {t}", f"    return {t} * {y}[{j}]")
+        b.emit(1, f"{c} = [{elt} for {i} in range({k})]")
+        if form != "closure_write":
+            b.write(y, src, 1)
+        if form == "views_then_write":
+            b.must_work = False  # (a list a loop grew, holding views of y, read after a write to y: may be refused)
+        b.results.append(f"sum(np.sum(np.sin({item})) for {item} in {c})")
+    elif form == "generator_sum":
+        total = b.name("s", "total")
+        b.emit(1, f"{total} = sum(np.sum({b.expr(f'{y}[{at}]')}) for {i} in range({k}))")
+        b.write(y, src, 1)
+        b.results.append(total)
+    elif form == "dict_comp":
+        d, key, scale = b.name("d", "table"), b.name("key", "name"), b.name("scale", "c")
+        b.emit(1, f'{d} = {{{key}: {b.expr(y)} * {scale} for {key}, {scale} in (("a", 1.0), ("b", -2.0))}}')
+        b.write(y, src, 1)
+        b.results.append(f'np.sum({d}["a"] * {d}["b"])')
+    elif form == "lambda_late":
+        b.emit(1, f"{fn} = lambda {t}: {b.expr(t)} * {y}[{j}]")
+        b.write(y, src, 1)
+        b.results.append(f"np.sum({fn}({src}))")  # (the call reads y after the write: late binding)
+    elif form == "reduce":
+        acc, r = b.name("acc", "a"), b.name("r", "folded")
+        b.emit(1, f"{r} = functools.reduce(lambda {acc}, {t}: {acc} * 0.5 + {b.expr(t)}, "
+                  f"[{y}[{j}], {src}[{b.pick(CONST_INDEX)}], {y}[{b.pick(CONST_INDEX)}]])")
+        b.write(y, src, 1)
+        b.results.append(f"np.sum({r})")
+    else:
+        before = b.name("before", "first")
+        b.emit(1, f"def {fn}({t}):", f"    return np.sum({b.expr(y)} * {t})")
+        b.emit(1, f"{before} = {fn}({b.w()})")
+        b.write(y, src, 1)
+        b.results += [before, f"{fn}({b.w()})"]
+    b.result(y)
+    return y
+
+
 def _mixed(b):
     for kind in b.rng.choice(MIXABLE, size=b.pick([2, 3]), replace=False):
         made = PATTERNS[str(kind)](b)
@@ -523,6 +577,7 @@ PATTERNS = {
     "alias_read_after_write": _alias, "view_read_after_write": _view, "tape_of_updated_buffer": _tape,
     "container_of_arrays": _container, "identity_helper": _identity, "copy_helper_twice": _copy_helper_twice,
     "recursion": _recursion, "scalar_aug": _scalar_aug, "mixed": _mixed, "runtime_alias": _runtime_alias,
+    "scopes": _scopes,
 }
 KINDS = tuple(PATTERNS)
 MIXABLE = tuple(k for k in KINDS if k not in ("mixed", "runtime_alias"))
@@ -539,6 +594,6 @@ def generate(rng_or_seed, kinds=None) -> Program:
     b = _Builder(rng, shape, None if rng.random() < 0.6 else 3)
     PATTERNS[kind](b)
     body = "\n".join(b.lines + ["    return " + " + ".join(b.results)])
-    source = "import numpy as np\n\n\n" + "".join(h + "\n\n" for h in b.helpers) + f"def f(x, w):\n{body}\n"
+    source = "import functools\n\nimport numpy as np\n\n\n" + "".join(h + "\n\n" for h in b.helpers) + f"def f(x, w):\n{body}\n"
     wrt = [(0,), (1,), (0, 1)][int(rng.integers(3))]
     return Program(source, kind, wrt, b.must_work, shape, b.w_size, int(rng.integers(2**31)))

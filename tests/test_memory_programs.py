@@ -82,6 +82,14 @@ PATTERNS = {
     "h = c; h += x[0]": r"(\w+) = 2\.0\n    (\w+) = \1\n    \2 \+= x\[0\]",
     "run-time alias": r"(\w+) = (\w+) if w(\[0\])? > 0\.0 else \2 \* 2\.0\n    \1\[0\] = ",
     "loop of 0 steps": r"range\(0\)", "loop of 4 steps": r"range\(4\)",
+    "comprehension, then a write": r"= \[.* for (\w+) in range\(\d\)\]\n    \w+\[",
+    "comprehension of views": r"= \[(\w+)\[[^\]]+\] for \w+ in range\(\d\)\]",
+    "nested def writing a closed buffer": r"def (\w+)\((\w+)\):\n        (\w+)\[.*\] = \3\[",
+    "generator in sum, then a write": r"= sum\(np\.sum\(.*\) for \w+ in range\(\d\)\)\n    \w+\[",
+    "dict comprehension": r"= \{\w+: .* for \w+, \w+ in \(\(",
+    "lambda read after a write": r"(\w+) = lambda \w+: .*\n(    .*\n)*    return .*\1\(",
+    "reduce with a lambda": r"functools\.reduce\(lambda \w+, \w+:",
+    "nested def called before and after a write": r"(\w+) = (\w+)\(.*\)\n    \w+\[.*\n(    .*\n)*    return .*\2\(",
 }
 
 
@@ -96,9 +104,9 @@ def test_the_generator_makes_every_pattern_and_only_runnable_programs(tmp_path):
     # (a GradcError is acceptable only where a run-time condition decides the aliasing, and for an
     # array written after a loop appended it to a list: see memory_programs._container)
     assert {p.kind for p in programs if not p.must_work} <= {"runtime_alias", "container_of_arrays", "recursion",
-                                                             "mixed"}
-    assert all(p.kind == "runtime_alias" or ".append(" in p.source or "n - 1)" in p.source
-               for p in programs if not p.must_work)
+                                                             "scopes", "mixed"}
+    assert all(p.kind == "runtime_alias" or ".append(" in p.source or "n - 1)" in p.source or
+               re.search(r"= \[\w+\[[^\]]+\] for ", p.source) for p in programs if not p.must_work)
     # Plain Python runs them all, smoothly: what check_program calls a bad program never appears.
     from fuzz_memory import import_program, reference
     for k, p in enumerate(programs[:300]):

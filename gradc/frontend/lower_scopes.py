@@ -54,13 +54,38 @@ class InnerScopes:
                 if isinstance(sub, ast.stmt):
                     sub.comment_as = enclosing  # (one `# line N` comment for the statement it is in)
         shadowed = {name: self.env[name] for name in node.names if name in self.env}
-        self.lower_block(node.setup)
-        self.lower_block(node.loop)
+        if node.kind == "reduce":
+            self.lower_reduce(node)
+        else:
+            self.lower_block(node.setup)
+            self.lower_block(node.loop)
         value = self.read(self.env[node.result], node, node.result)
         for name in node.names:
             self.env.pop(name, None)
         self.env.update(shadowed)
         return value
+
+    def lower_reduce(self, node: Comprehension) -> None:
+        """`functools.reduce(f, xs[, init])`: over a list or tuple whose items gradc knows, unrolled
+        (`f(f(a, b), c)`: the result is a new value, never one of the items); else the loop."""
+        loop = node.loop[0]
+        self.lower_statement(node.setup[0])  # (`items = xs`, or `acc = init`)
+        if len(node.setup) == 2:
+            held = node.setup[0].targets[0].id
+            items = self.known_items(self.env[held])
+            if not items:
+                self.lower_statement(node.setup[1])
+                return self.lower_statement(loop)
+            self.bind_name(node.result, self.peek(items[0]))
+            rest = items[1:]
+        else:
+            iterable = self.lower_expr(loop.iter)
+            rest = self.known_items(self.obj(iterable))
+            if rest is None:
+                return self.lower_loop(loop, [iterable])
+        for item in rest:
+            self.bind(loop.target, self.peek(item))
+            self.lower_block(loop.body)
 
     def check_builtins(self, node: Comprehension) -> None:
         """`map`, `zip` and `reduce` read as Python's own only where they are."""
