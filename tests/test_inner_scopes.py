@@ -598,3 +598,26 @@ def test_nested_function_body_is_inlined_with_its_lines():
     source = gradc.grad(nested_def, wrt=(0, 1)).source_for(X, M)
     line = nested_def.__code__.co_firstlineno + 2
     assert f"# line {line}: return np.tanh(w @ v)" in source
+
+
+# -- a global read through an attribute is read when the gradient runs ------------------------------
+
+class _Settings:
+    scale = 2.0
+
+
+SETTINGS = _Settings()
+
+
+def scaled_by_a_global_attribute(x):
+    return np.sum(np.sin(x)) * SETTINGS.scale
+
+
+def test_a_global_attribute_is_read_when_the_gradient_runs():
+    g = gradc.grad(scaled_by_a_global_attribute)
+    np.testing.assert_allclose(g(X), 2.0 * np.cos(X), rtol=1e-12)
+    SETTINGS.scale = 3.0
+    try:
+        np.testing.assert_allclose(g(X), 3.0 * np.cos(X), rtol=1e-12)
+    finally:
+        SETTINGS.scale = 2.0

@@ -453,7 +453,10 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
 
     def expr_Attribute(self, node: ast.Attribute) -> Value:
         if self.is_static(node):
-            return self.const(self.resolve_static(node), node, spelling=node)
+            value = self.const(self.resolve_static(node), node, spelling=node)
+            if _library_module(self.resolve_static(_root_name(node))):
+                value.owner.attrs["library_constant"] = True  # (`np.inf`: never rebound, unlike `CONFIG.scale`)
+            return value
         obj = self.lower_expr(node.value)
         ok, value = static_value(obj)
         if ok and self.rule_mode:
@@ -674,6 +677,17 @@ _FRAME_ACCESS = {eval, exec, compile, locals, vars, globals, __import__, sys._ge
                  inspect.stack, inspect.getouterframes, inspect.getframeinfo, inspect.trace}
 
 
+def _root_name(node: ast.expr) -> ast.Name:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node
+
+
+def _library_module(obj: Any) -> bool:
+    """NumPy's and the standard library's math modules: their constants are never rebound."""
+    return isinstance(obj, types.ModuleType) and obj.__name__.split(".")[0] in ("numpy", "math", "cmath")
+
+
 #: NumPy's index tricks that join arrays, and the helpers they are lowered to.
 _CONCATENATORS = {type(np.r_): runtime.r_of, type(np.c_): runtime.c_of}
 
@@ -808,14 +822,14 @@ def _parsed_rule(rule: Callable) -> tuple[ParsedFunction, set[str]] | None:
 
 def _option_constant(value: Value, lowerer: "_Lowerer") -> Value:
     """An option the rule may decide on when compiled: a tuple of constants (`axis=(1, 2)`) or a
-    module's constant (`ord=np.inf`), which the user's code reads when it runs, as the rule's own
-    constant (a rule's `if` on it is then settled); anything else as it is."""
+    library module's constant (`ord=np.inf`), as the rule's own constant (a rule's `if` on it is
+    then settled); anything else as it is (a user's global is read when the gradient runs)."""
     op = value.owner
     if op is None:
         return value
-    if op.kind == "const" and isinstance(op.attrs.get("spelling"), ast.Attribute) and \
+    if op.kind == "const" and op.attrs.get("library_constant") and \
             isinstance(op.attrs["value"], (int, float, str, bool)):
-        return lowerer.const(op.attrs["value"])
+        return lowerer.const(op.attrs["value"])  # (not a global of the user's: it may be rebound)
     if op.kind == "tuple" and all(static_value(v)[0] and v.owner.attrs.get("spelling") is None for v in op.operands):
         return lowerer.const(tuple(static_value(v)[1] for v in op.operands))
     return value
