@@ -1631,3 +1631,39 @@ def t_linspace_retstep(a, b):
 def test_linspace_with_retstep_is_refused():
     with pytest.raises(gradc.NoGradientRuleError, match="retstep=True"):
         gradc.grad(t_linspace_retstep, wrt=(0, 1))(0.3, 1.2)
+
+
+# -- issue 13's helpers that only code of higher order calls: their own rules, checked directly --------
+
+from gradc import runtime as R  # noqa: E402
+
+
+def h_column_stack_of(a, b, w):
+    return np.sum(np.sin(R.column_stack_of([a, b * 2.0], [a, b])) * w)
+def h_gradient_of(x, w):
+    gy, gx = R.gradient_of(x, (0.5,), None, 2)
+    return np.sum(np.sin(gy) * w) + np.sum(np.cos(gx) * w)
+def h_diff_tangent(x, w):
+    return np.sum(np.sin(R.diff_tangent(x, 2, 0, 0.5, np.ones((1, 4)))) * w)
+def h_pad_linear(x, w, mode):
+    return np.sum(np.sin(R.pad_linear(x, ((1, 2), (0, 3)), mode, "even")) * w)
+def h_full_spectrum(x, w, like):
+    return np.sum(np.sin(R.full_spectrum(x, like, (-1,))) * w)
+def h_sinc_curvature(x, w):
+    return np.sum(np.sin(R.sinc_curvature(x)) * w)
+
+
+HIGHER_ORDER_HELPER_CASES = [
+    (h_column_stack_of, [r(3), r(3, 2), w(3, 3)], (0, 1)),
+    (h_gradient_of, [r(4, 5), w(4, 5)], 0),
+    (h_diff_tangent, [r(3, 4), w(3, 4)], 0),
+    (h_full_spectrum, [r(3, 4), w(3, 6), np.zeros((3, 6))], 0),
+    (h_full_spectrum, [r(3, 4), w(3, 7), np.zeros((3, 7))], 0),
+    (h_sinc_curvature, [2.0 * r(3, 4), w(3, 4)], 0),
+] + [(h_pad_linear, [r(3, 4), w(6, 7), mode], 0) for mode in ("constant", "edge", "reflect", "symmetric", "wrap")]
+
+
+@pytest.mark.parametrize("fn, args, wrt", HIGHER_ORDER_HELPER_CASES,
+                         ids=[f"{fn.__name__}-{i}" for i, (fn, _, _) in enumerate(HIGHER_ORDER_HELPER_CASES)])
+def test_rules_of_helpers_only_higher_order_code_calls(fn, args, wrt):
+    assert_gradients(fn, args, wrt=wrt, use_autograd=False)
