@@ -27,7 +27,7 @@ from .errors import GradcError, KindDependentError, NonDifferentiableArgumentErr
 from .frontend.callables import as_function
 from .frontend import records
 from .frontend.lower import is_structure, local_names, lower_function
-from .frontend.source import ParsedFunction, parse_function
+from .frontend.source import ParsedFunction, display_name, parse_function
 from .ir.core import Function
 from .ir.verify import verify
 from .passes import optimize as run_passes
@@ -498,7 +498,7 @@ class GradFunction:
         self._guards: dict[tuple, Callable] = {}  # kinds → the call's fast path for them (`_guard`)
         self._fast: Callable = self._dispatch
         self._max_wrt = max(self._wrt)
-        self.__name__ = f"d{getattr(fun, '__name__', 'f')}"
+        self.__name__ = f"d{display_name(fun)}"
         self.__doc__ = f"Gradient of {getattr(fun, '__qualname__', fun)} (compiled by gradc)."
 
     # -- compilation --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from ..errors import GradcError, Loc, SourceSyntaxError, SourceUnavailableError, UnsupportedSyntaxError
 from .callables import not_a_function
 
-__all__ = ["ParsedFunction", "parse_function", "UNRESOLVED"]
+__all__ = ["ParsedFunction", "parse_function", "display_name", "UNRESOLVED"]
 
 UNRESOLVED = object()  # what `ParsedFunction.resolve` returns for an unknown name
 
@@ -110,6 +110,17 @@ def parse_function(fn: Callable) -> ParsedFunction:
             if sub.end_col_offset is not None:
                 sub.end_col_offset += indent
     return ParsedFunction(fn, node, file, line_map)
+
+
+def display_name(fn: Any) -> str:
+    """The name gradc gives `fn`: its own, or for a lambda the name it is assigned to (`lambda_`)."""
+    name = getattr(fn, "__name__", None) or "f"
+    if name != "<lambda>":
+        return name
+    try:
+        return parse_function(fn).node.name
+    except Exception:  # noqa: BLE001 - (a name for messages; the real error comes when it compiles)
+        return "lambda_"
 
 
 def _parse_lambda(fn: types.FunctionType, file: str, first: int) -> ParsedFunction:
