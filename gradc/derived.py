@@ -48,8 +48,8 @@ class HVPFunction:
         """The product's part for a real argument is real: where the gradient's code goes through
         complex values, it keeps the real part, as `grad` does when it returns the gradient."""
         parts = product if self.gradient._as_tuple else (product,)
-        parts = tuple(np.real(p) if np.iscomplexobj(p) and not np.iscomplexobj(args[i]) else p
-                      for p, i in zip(parts, self.gradient._wrt))
+        parts = tuple(np.real(p) if isinstance(p, (np.ndarray, np.generic, complex)) and np.iscomplexobj(p)
+                      and not np.iscomplexobj(args[i]) else p for p, i in zip(parts, self.gradient._wrt))
         return parts if self.gradient._as_tuple else parts[0]
 
     @property
