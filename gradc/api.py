@@ -24,6 +24,7 @@ from .backend import check as buffer_check
 from .backend.load import Compiled, compile_factory, instantiate, register_source
 from .debug import line_maps_of, note_primal_line
 from .errors import GradcError, KindDependentError, NonDifferentiableArgumentError, UnresolvedNameError
+from .frontend import dependencies
 from .frontend.callables import as_function
 from .frontend import records
 from .frontend.lower import is_structure, local_names, lower_function
@@ -77,7 +78,7 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
     adjoint = verify(run_passes(adjoint, optimize, target))   # → optimized IR, bufferized
     emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
     return Compiled(None, adjoint, emitted, compile_factory(emitted),  # → compiled function
-                    getattr(primal, "written_arguments", ()))
+                    getattr(primal, "written_arguments", ()), getattr(primal, "dependencies", ()))
 
 
 def _refusing_shared_arguments(function: Callable, written: tuple, primal: Callable) -> Callable:
@@ -171,8 +172,11 @@ class _CodeCache:
         return found[1] if found is not None and found[0]() is code else None
 
     def get(self, fn: Callable, key: tuple) -> Compiled | None:
+        """The compilation for `fn` with these options, unless a name it resolved now denotes
+        another object for `fn` (a closure made again with another callee: same code object)."""
         entries = self.entries(fn.__code__)
-        return entries.get(key + (rules_version(),)) if entries else None
+        found = entries.get(key + (rules_version(),)) if entries else None
+        return None if found is None or dependencies.stale(found.dependencies, fn) else found
 
     def put(self, fn: Callable, key: tuple, compiled: Compiled) -> None:
         code = fn.__code__
@@ -387,7 +391,8 @@ def _match(gradient: Any, like: Any) -> Any:
     return gradient
 
 
-def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Callable) -> Callable | None:
+def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Callable,
+           depends: tuple = (), fn: Callable | None = None) -> Callable | None:
     """A function taking the arguments of a call, that runs the gradient for `kinds` straight
     away when the arguments are of these kinds (positional, each its type, shape and dtype
     checked inline), and hands anything else to `general`. Generated, because a check written
@@ -397,6 +402,12 @@ def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Cal
     version, function, convert = entry
     names = [f"a{i}" for i in range(len(kinds))]
     checks, bindings = ["_version[0] == _V"], {"_version": _rules_version, "_V": version}
+    if depends:  # (each name the compilation resolved to an object still denotes it)
+        inline = dependencies.guard_checks(depends, fn)
+        if inline is None:
+            return None
+        checks += inline[0]
+        bindings.update(inline[1])
     for name, kind in zip(names, kinds):
         if isinstance(kind, type) and kind in _SCALAR_TYPES:
             checks.append(f"type({name}) is _{name}_type")
@@ -508,9 +519,13 @@ class GradFunction:
         compiled = _cached(self.__wrapped__, key)
         if compiled is None:
             compiled = disk_cache.load(self.__wrapped__, key, self._cache)  # opt-in; None when off
+            if compiled is not None:
+                compiled.dependencies = dependencies.snapshot(self.__wrapped__)
             if compiled is None:
                 reusable = not any(is_structure(k) for k in kinds)  # (the transform leaves it as it is)
                 primal = self._primal if reusable else None
+                if primal is not None and dependencies.stale(getattr(primal, "dependencies", ()), self.__wrapped__):
+                    primal = self._primal = None  # (lowered when a name denoted another object)
                 compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
                                             self._parsed, primal, kinds)
                 disk_cache.store(self.__wrapped__, key, self._cache, compiled)
@@ -525,13 +540,14 @@ class GradFunction:
     def _function_for(self, kinds: tuple) -> Callable:
         """The generated function for a call whose arguments are of these `kinds`."""
         found = self._functions.get(kinds)
-        if found is not None and found[0] == rules_version():
+        if found is not None and found[0] == rules_version() and \
+                not dependencies.stale(found[2], self.__wrapped__):
             return found[1]
         compiled = self._compile(kinds)
         function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
         if compiled.written_arguments:
             function = _refusing_shared_arguments(function, compiled.written_arguments, self.__wrapped__)
-        self._functions[kinds] = (rules_version(), function)
+        self._functions[kinds] = (rules_version(), function, compiled.dependencies)
         return function
 
     @property
@@ -587,13 +603,15 @@ class GradFunction:
             # `_kind`, with its array case inlined: a Python call per argument costs more than the test
             kinds = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else _kind(a) for a in args])
         entry = self._entries.get(kinds)
-        if entry is None or entry[0] != _rules_version[0]:
+        if entry is None or entry[0] != _rules_version[0] or \
+                dependencies.stale(self._functions[kinds][2], self.__wrapped__):
             entry = self._prepare(args, kinds)
         guard = self._guards.get(kinds, _NO_GUARD)
         if guard is _NO_GUARD or (guard is not None and guard.entry is not entry):
             plain = self._mode == "grad" and not (self._as_tuple and len(self._wrt) == 1)
             guard = self._guards[kinds] = _guard(kinds, entry, _accept_as_is(kinds, self._wrt, plain),
-                                                 self._dispatch, self._note)
+                                                 self._dispatch, self._note,
+                                                 self._functions[kinds][2], self.__wrapped__)
         self._fast = guard if guard is not None else self._dispatch
         try:
             result = entry[1](*args)

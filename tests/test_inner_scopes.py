@@ -621,3 +621,49 @@ def test_a_global_attribute_is_read_when_the_gradient_runs():
         np.testing.assert_allclose(g(X), 3.0 * np.cos(X), rtol=1e-12)
     finally:
         SETTINGS.scale = 2.0
+
+
+# -- a gradient is never reused after a name it resolved denotes another object --------------------
+
+def _make_summed(op):
+    def summed(x):
+        return np.sum(op(x))
+    return summed
+
+
+OP = np.sin
+
+
+def uses_a_global_callee(x):
+    return np.sum(OP(x) * x)
+
+
+def squared(v):
+    return v * v
+
+
+def uses_a_helper(x):
+    return np.sum(squared(x))
+
+
+def test_closures_of_one_factory_with_other_callees_get_their_own_gradients():
+    for op, derivative in ((np.sin, np.cos), (np.cos, lambda v: -np.sin(v)), (np.tanh, lambda v: 1 - np.tanh(v) ** 2)):
+        np.testing.assert_allclose(gradc.grad(_make_summed(op))(X), derivative(X), rtol=1e-12)
+
+
+def test_a_rebound_global_callee_or_redefined_helper_recompiles():
+    global OP, squared
+    g, h = gradc.grad(uses_a_global_callee), gradc.grad(uses_a_helper)
+    for _ in range(2):  # (the second call takes the call guard's fast path)
+        np.testing.assert_allclose(g(X), np.cos(X) * X + np.sin(X), rtol=1e-12)
+        np.testing.assert_allclose(h(X), 2 * X, rtol=1e-12)
+    saved = OP, squared
+    try:
+        OP = np.cos
+        squared = lambda v: v * v * v  # noqa: E731
+        for _ in range(2):
+            np.testing.assert_allclose(g(X), -np.sin(X) * X + np.cos(X), rtol=1e-12)
+            np.testing.assert_allclose(h(X), 3 * X ** 2, rtol=1e-12)
+    finally:
+        OP, squared = saved
+    np.testing.assert_allclose(g(X), np.cos(X) * X + np.sin(X), rtol=1e-12)

@@ -31,6 +31,8 @@ class Compiled:
     factory: Any  # the compiled factory's code object
     #: The arguments the function writes into, as (position, leaf): a call must not pass them twice.
     written_arguments: tuple = ()
+    #: The names it resolved to objects whose identity it relies on (frontend/dependencies.py).
+    dependencies: tuple = ()
 
     @property
     def primal_ir(self) -> str:

@@ -33,6 +33,7 @@ from ..rules.registry import lookup, shapes_known
 from .binding import Binding
 from .control import ControlFlow, stored_names
 from . import effect_statements
+from . import dependencies
 from .inner_scopes import LocalDef
 from .lower_scopes import InnerScopes
 from .normalize import normalize
@@ -121,6 +122,7 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
         self.recursive_callees: set[Callable] = set()
         self.functions: dict[str, tuple] = {}  # local functions: (definition, definer, defaults, kw_defaults)
         self.consumed_at_once = False  # (lowering a call's argument or a loop's iterable)
+        self.dependencies: dict[tuple, Any] = {}  # (root only) see dependencies.py
         self.forgotten: dict[str, int] = {}  # (local functions defined in a loop that has ended: its line)
 
     # -- building ops -------------------------------------------------------------------
@@ -431,19 +433,33 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
         return self.const(self.resolve_static(node), node, spelling=node)
 
     def resolve_static(self, node: ast.expr) -> Any:
-        """The object a non-local name or attribute chain (`np.linalg.norm`) denotes."""
+        """The object a non-local name or attribute chain (`np.linalg.norm`) denotes (noted among
+        the compilation's dependencies where its identity matters: see dependencies.py)."""
         if isinstance(node, ast.Name):
             obj = self.parsed.resolve(node.id)
             if obj is UNRESOLVED:
                 raise UnresolvedNameError(f"name `{node.id}` is not defined", self.parsed.loc(node))
+            self.note_dependency((node.id,), obj, obj)
             return obj
         assert isinstance(node, ast.Attribute)
         base = self.resolve_static(node.value)
         try:
-            return getattr(base, node.attr)
+            obj = getattr(base, node.attr)
         except AttributeError:
             raise GradcError(f"`{ast.unparse(node.value)}` has no attribute `{node.attr}`",
                              self.parsed.loc(node)) from None
+        chain = _chain(node)
+        if chain is not None:
+            self.note_dependency(chain, self.parsed.resolve(chain[0]), obj)
+        return obj
+
+    def note_dependency(self, chain: tuple, root: Any, obj: Any) -> None:
+        fn = self.parsed.fn
+        if self.rule_mode or not isinstance(fn, types.FunctionType) or \
+                not dependencies.worth_recording(fn, chain, root, obj):
+            return
+        owner = None if fn is self.root.parsed.fn else fn
+        self.root.dependencies[(owner, chain)] = obj
 
     def is_static(self, node: ast.expr) -> bool:
         """True for a name chain rooted in a non-local name (a module, a global)."""
@@ -677,6 +693,15 @@ _FRAME_ACCESS = {eval, exec, compile, locals, vars, globals, __import__, sys._ge
                  inspect.stack, inspect.getouterframes, inspect.getframeinfo, inspect.trace}
 
 
+def _chain(node: ast.expr) -> tuple | None:
+    """`a.b.c` as ("a", "b", "c"); None for anything else."""
+    names = []
+    while isinstance(node, ast.Attribute):
+        names.append(node.attr)
+        node = node.value
+    return (node.id, *reversed(names)) if isinstance(node, ast.Name) else None
+
+
 def _root_name(node: ast.expr) -> ast.Name:
     while isinstance(node, ast.Attribute):
         node = node.value
@@ -793,6 +818,7 @@ def lower_function(parsed: ParsedFunction, structures: dict[int, Any] | None = N
     function.structures = dict(structures or {})
     function.kind_dependent = lowerer.kind_dependent
     function.written_arguments = tuple(sorted(lowerer.written, key=repr))
+    function.dependencies = tuple(lowerer.dependencies.items())
     return function
 
 
