@@ -1506,6 +1506,28 @@ def test_norm_has_gradient_zero_at_the_zero_vector():
     np.testing.assert_array_equal(gradc.grad(t_norm)(np.zeros(3)), np.zeros(3))
 
 
+def t_std_all(x):
+    return np.std(x)
+
+
+def t_std_axis(x):
+    return np.sum(np.std(x, axis=0) * np.array([1.0, 2.0, 3.0]))
+
+
+def t_std_keepdims_method(x):
+    return np.sum(x.std(axis=0, keepdims=True))
+
+
+@pytest.mark.parametrize("f, x", [(t_std_all, np.array(3.5)), (t_std_all, np.full(4, 0.25)),
+                                  (t_std_axis, np.array([[-0.46, -0.47, 0.24]])),
+                                  (t_std_keepdims_method, np.array([[0.5, -1.0, 2.0]]))])
+def test_std_has_gradient_zero_where_its_elements_are_equal(f, x):
+    # (one element: std is 0 whatever it is, so its derivative is 0; equal elements: a subgradient)
+    np.testing.assert_array_equal(gradc.grad(f)(x), np.zeros_like(x))
+    t = np.ones_like(x)
+    assert gradc.jvp(f)(x, t)[1] == 0.0
+
+
 def test_ravel_order_a_follows_the_memory_layout():
     # finite differences perturb C-ordered copies, so compare with order='F' on the same values instead
     x, weights = np.asfortranarray(r(3, 4)), w(12)

@@ -7,7 +7,7 @@ Conventions at non-differentiable points (documented in docs/reference.md):
   are equal; `clip` gives 1/2 to `a` and 1/2 to a bound that `a` equals
   (a bound of None is absent and gets nothing);
 - `abs` has derivative 0 at 0 (`sign(0) == 0`);
-- the 2-norm has gradient 0 at the zero vector;
+- the 2-norm has gradient 0 at the zero vector, and `std` 0 where all its elements are equal;
 - `sort` and `partition` give elements of equal value the mean of the gradients of the
   positions they occupy (so `np.sort(x)[-1]` has the gradient of `np.max(x)`);
 - `nan_to_num` passes no gradient to the nan and ±inf it replaces;
@@ -356,17 +356,19 @@ def var_jvp(t, ans, a, axis=None, ddof=0, keepdims=False):
 
 @vjp(np.std, Method("std"))
 def std(g, ans, a, axis=None, ddof=0, keepdims=False):
-    centered = a - np.mean(a, axis=axis, keepdims=True)
+    centered = a - np.mean(a, axis=axis, keepdims=True)  # (all 0 where ans is 0: the gradient is 0 there)
     n = np.size(a) / np.size(ans)
+    safe = np.where(ans == 0, 1.0, ans)
     if axis is None or keepdims:
-        return g * centered / ((n - ddof) * ans)
-    return np.expand_dims(g / ans, axis) * centered / (n - ddof)
+        return g * centered / ((n - ddof) * safe)
+    return np.expand_dims(g / safe, axis) * centered / (n - ddof)
 
 
 @jvp(np.std, Method("std"))
 def std_jvp(t, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    return np.sum(centered * t, axis=axis, keepdims=keepdims) / ((np.size(a) / np.size(ans) - ddof) * ans)
+    safe = np.where(ans == 0, 1.0, ans)
+    return np.sum(centered * t, axis=axis, keepdims=keepdims) / ((np.size(a) / np.size(ans) - ddof) * safe)
 
 
 @vjp(np.cumsum, Method("cumsum"), linear="each")
