@@ -1123,7 +1123,7 @@ def c_of(*items):
 def joined_parts(g, shapes, axis):
     """The part of `g`, the adjoint of `r_of(*items)` (axis 0) or `c_of(*items)` (axis -1), that
     each item, of shape `shapes[k]`, became, in its shape: a number's part is one element, a
-    vector's in `c_of` a column."""
+    vector's in `c_of` a column. One item: its part alone."""
     parts, start = [], 0
     for shape in shapes:
         grown = shape if len(shape) >= (1 if axis == 0 else 2) else \
@@ -1132,7 +1132,13 @@ def joined_parts(g, shapes, axis):
         part = g[start:start + width] if axis == 0 else g[..., start:start + width]
         parts.append(np.reshape(part, shape))
         start += width
-    return tuple(parts)
+    return tuple(parts) if len(parts) != 1 else parts[0]  # (a rule's one gradient is itself, not a tuple)
+
+
+def join_back(parts, shapes, axis):
+    """The adjoint of `joined_parts`: the parts joined again as `r_of` or `c_of` joined the items."""
+    parts = (parts,) if len(shapes) == 1 else tuple(parts)
+    return r_of(*parts) if axis == 0 else c_of(*parts)
 
 
 def shapes_of(items):
@@ -1140,4 +1146,4 @@ def shapes_of(items):
     return tuple(np.shape(item) for item in items)
 
 
-__all__ += ["r_of", "c_of", "joined_parts", "shapes_of"]
+__all__ += ["r_of", "c_of", "joined_parts", "join_back", "shapes_of"]

@@ -44,6 +44,20 @@ def test_index_tricks(f, args):
     np.testing.assert_allclose(tangent, np.sum(gradc.grad(f)(*args) * t), rtol=1e-9)
 
 
+def r_of_one_matrix(x):
+    return np.sum(np.r_[x] * np.arange(6.0).reshape(3, 2))
+
+
+def c_of_one_vector(x):
+    return np.sum(np.c_[x] * np.arange(3.0).reshape(3, 1))
+
+
+@pytest.mark.parametrize("f, x", [(r_of_one_matrix, np.ones((3, 2))), (c_of_one_vector, np.ones(3))],
+                         ids=lambda p: getattr(p, "__name__", ""))
+def test_one_item(f, x):
+    assert_gradients(f, [x], use_autograd=False)
+
+
 def r_float32(x):
     return np.sum(np.r_[1.5, x] ** 2)
 
@@ -63,3 +77,30 @@ def test_directives_are_refused():
     with pytest.raises(gradc.UnsupportedSyntaxError, match="directive") as info:
         gradc.grad(r_with_directive)(V)
     assert info.value.loc.line == r_with_directive.__code__.co_firstlineno + 1
+
+
+# -- the helpers' own rules (second-order code calls `join_back`; third-order its rule) -------------
+
+from gradc import runtime as R  # noqa: E402
+
+
+def h_joined_parts(g, w):
+    first, second = R.joined_parts(g, ((2,), ()), 0)
+    return np.sum(np.sin(first) * w[:2]) + np.cos(second) * w[2]
+
+
+def h_join_back(a, b, w):
+    return np.sum(np.sin(R.join_back((a, b), ((3,), (3, 2)), -1)) * w)
+
+
+def h_join_back_one(a, w):
+    return np.sum(np.sin(R.join_back(a, ((3, 2),), 0)) * w)
+
+
+@pytest.mark.parametrize("fn, args, wrt", [
+    (h_joined_parts, [rng.standard_normal(3), rng.uniform(0.5, 1.5, 3)], 0),
+    (h_join_back, [rng.standard_normal(3), rng.standard_normal((3, 2)), rng.uniform(0.5, 1.5, (3, 3))], (0, 1)),
+    (h_join_back_one, [rng.standard_normal((3, 2)), rng.uniform(0.5, 1.5, (3, 2))], 0),
+], ids=["joined_parts", "join_back", "join_back_one"])
+def test_rules_of_the_helpers(fn, args, wrt):
+    assert_gradients(fn, args, wrt=wrt, use_autograd=False)

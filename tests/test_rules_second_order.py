@@ -192,6 +192,7 @@ NOT_IN_FIRST_ORDER_CODE = {
     # test_rules_numpy.py's test_rules_of_helpers_only_higher_order_code_calls)
     "column_stack_of": "second order", "gradient_of": "second order", "full_spectrum": "second order",
     "sinc_curvature": "second order", "diff_tangent": "forward mode", "pad_linear": "forward mode",
+    "join_back": "second order (s_index_tricks); its rule: test_index_tricks.py's test_rules_of_the_helpers",
 }
 
 

@@ -343,7 +343,12 @@ def c_of(g, ans, *items):
 
 @vjp(runtime.joined_parts, linear="each", linear_in=("g_in",))
 def joined_parts(g, ans, g_in, shapes, axis):
-    return (runtime.r_of(*g) if axis == 0 else runtime.c_of(*g)), None, None
+    return runtime.join_back(g, shapes, axis), None, None
+
+
+@vjp(runtime.join_back, linear="each", linear_in=("parts",))
+def join_back(g, ans, parts, shapes, axis):
+    return runtime.joined_parts(g, shapes, axis), None, None
 
 
 zero_gradient(runtime.shapes_of)
