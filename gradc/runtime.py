@@ -792,6 +792,8 @@ __all__ += ["real_spectrum_size", "refuse_linalg_option"]
 def match_complex(g, x):
     """`g` as the adjoint of `x`: its real part where `x` is real (autograd's convention: the
     adjoint of a complex value is d/d(re) - i d/d(im), and a real value keeps the real part)."""
+    if isinstance(x, (tuple, list, dict)) or isinstance(g, (tuple, list, dict)):
+        return g  # (a container's adjoint, or a result of several arrays: its items are each matched)
     if np.iscomplexobj(x) or not np.iscomplexobj(g):
         return g
     return np.real(g)

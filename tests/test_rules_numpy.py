@@ -104,6 +104,8 @@ def f_unary_minus(x, w):
     return np.sum(np.sin(-x) * w)
 def f_abs(x, w):
     return np.sum(np.abs(x) * x * w)
+def f_abs_of_complex(x, w):
+    return np.sum(np.abs(np.exp(1j * x) * (x + 2.0) + 0.5j) * w)  # (|z| of a complex z: conj(z)/|z|)
 def f_absolute(x, w):
     return np.sum(np.sin(np.absolute(x)) * w)
 def f_fabs(x, w):
@@ -154,6 +156,7 @@ case(f_positive, [r(3, 4), w(3, 4)], np.positive)
 case(f_unary_minus, [r(3, 4), w(3, 4)], operator.neg)
 case(f_abs, [r(3, 4), w(3, 4)], np.abs)
 case(f_absolute, [r(3, 4), w(3, 4)], np.absolute)
+case(f_abs_of_complex, [r(3, 4), w(3, 4)], np.abs)
 case(f_fabs, [r(3, 4), w(3, 4)], np.fabs)
 case(f_builtin_abs, [r(3, 4), w(3, 4)], builtins.abs)
 case(f_sin, [r(3, 4), w(3, 4)], np.sin)
@@ -1689,3 +1692,28 @@ HIGHER_ORDER_HELPER_CASES = [
                          ids=[f"{fn.__name__}-{i}" for i, (fn, _, _) in enumerate(HIGHER_ORDER_HELPER_CASES)])
 def test_rules_of_helpers_only_higher_order_code_calls(fn, args, wrt):
     assert_gradients(fn, args, wrt=wrt, use_autograd=False)
+
+
+# -- complex intermediates of a real function: a real value's adjoint keeps its real part ----------
+
+def c_real_between_complex(x):
+    z = np.exp(1j * x) * (x + 2.0)
+    r = np.abs(z)  # (real; its adjoint, reached through the complex q, must be real before it flows on)
+    q = r * (0.3 + 0.7j)
+    return np.sum(np.real(q * z))
+
+
+def c_angle_and_fft(x):
+    spectrum = np.fft.fft(np.sin(x) + 0.5j * x)
+    return np.sum(np.angle(spectrum + 3.0) * np.abs(spectrum) ** 2)
+
+
+@pytest.mark.parametrize("f", [c_real_between_complex, c_angle_and_fft], ids=lambda f: f.__name__)
+def test_real_adjoints_stay_real_among_complex_values(f):
+    x = rng.uniform(-1.0, 1.0, 5)
+    assert_gradients(f, [x])
+    v = rng.standard_normal(5)
+    eps = 1e-5
+    g = gradc.grad(f)
+    np.testing.assert_allclose(gradc.hvp(f)(x, v), (g(x + eps * v) - g(x - eps * v)) / (2 * eps), rtol=1e-5,
+                               atol=1e-6)

@@ -33,7 +33,7 @@ from ..analysis.activity import active_values, loop_items, rule_key
 from ..analysis.scalars import scalar_values
 from ..analysis.shapes import abstract_kind, infer_shapes
 from ..errors import NoGradientRuleError, UnsupportedSyntaxError
-from ..frontend.lower import CannotInline, inline_rule
+from ..frontend.lower import CannotInline, inline_rule, known_dtypes
 from ..frontend.records import gradient_structure
 from ..ir.core import Function, Op, Region, Value, clone_function, describe_value, loop_parts
 from ..rules.registry import Rule, lookup
@@ -217,7 +217,8 @@ class _Forward:
                  if v in self.facts and self.facts[v].shape is not None}
         region = Region()
         try:
-            returned = inline_rule(rule_fn, bindings, region, self.stmt, self.loc, ndims)
+            returned = inline_rule(rule_fn, bindings, region, self.stmt, self.loc, ndims,
+                                   known_dtypes(self.facts, bindings.values()))
         except CannotInline:
             receiver = [op.operands[0]] if op.kind in ("method", "getattr") else []
             positional = op.operands if op.kind == "getitem" else receiver + (op.positional() if op.kind != "getattr"

@@ -11,6 +11,7 @@ Modes: "grad" (seed 1.0, scalar output checked at run time), "value_and_grad"
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import math
@@ -25,7 +26,7 @@ from ..analysis.scalars import scalar_values
 from ..analysis.shapes import abstract_kind, infer_shapes
 from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
 from ..frontend.records import gradient_structure
-from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure
+from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure, known_dtypes
 from ..ir.core import Function, Op, Region, Value, clone_function, describe_value, loop_parts, table_key
 from ..rules.registry import Attr, Method, Rule, lookup
 
@@ -455,15 +456,34 @@ class _Backward:
         try:
             ndims = {v: len(self.facts[v].shape) for v in bindings.values()
                      if v in self.facts and self.facts[v].shape is not None}
-            returned = inline_rule(rule.vjp, bindings, self.region, self.stmt, self.loc, ndims)
+            returned = inline_rule(rule.vjp, bindings, self.region, self.stmt, self.loc, ndims,
+                                   known_dtypes(self.facts, bindings.values()))
         except CannotInline:
             args = [bound.arguments[n] for n in list(signature.parameters)[:2]] + positional
             returned = self.emit("call", args + list(keywords.values()), callee=rule.vjp, spelling=None,
                                  kwnames=tuple(keywords), rule_call=True)
         contributions = self.distribute(op, rule, returned, targets)
+        if getattr(self, "complex_mode", False):
+            contributions = [(target, self.real_where_real(target, item)) for target, item in contributions]
         self.localize(self.region.ops[first_new:], [item for _, item in contributions])
         for target, item in _summed_per_operand(self, contributions):
             self.accumulate(target, item)
+
+    def real_where_real(self, target: Value, item: Value) -> Value:
+        """In a program with complex values, `item` (a contribution to `target`'s adjoint) as
+        `match_complex(item, target)`: its real part where `target` is real, as autograd's
+        convention has it (a real value's imaginary adjoint part must not flow on, multiplied by a
+        complex number, into a complex value's adjoint)."""
+        fact = self.facts.get(target)
+        if fact is not None and (fact.seq is not None or (fact.dtype is not None and np.dtype(fact.dtype).kind == "c")):
+            return item  # (a container's adjoint, or a value known to be complex)
+        owner = target.owner
+        if owner is not None and (owner.kind in ("tuple", "list", "dict") or
+                                  owner.kind == "call" and table_key(owner.attrs.get("callee")) in _SEVERAL_RESULTS):
+            return item  # (a container, a result of several arrays: its items' adjoints are matched)
+        if _is_constant(item):
+            return item
+        return self.call(runtime.match_complex, item, self.primal(target))
 
     def localize(self, ops: list[Op], roots: list[Value]) -> None:
         """Make the rule code that computes `roots` read primal values as the backward sweep can
@@ -599,6 +619,47 @@ class _Backward:
 
 # Callees that read an operand only for its shape: callee → that operand's position.
 _SHAPE_ONLY = {np.shape: 0, np.size: 0, np.ndim: 0, runtime.unbroadcast: 1}
+
+
+#: Callees whose results may be complex although their arguments are real.
+_COMPLEX_MAKERS = {np.fft.fft, np.fft.ifft, np.fft.fft2, np.fft.ifft2, np.fft.fftn, np.fft.ifftn, np.fft.rfft,
+                   np.fft.rfft2, np.fft.rfftn, np.emath.sqrt, np.emath.log, np.emath.power, np.roots,
+                   builtins.complex, np.vectorize}  # (`np.linalg.eig`'s rule refuses a complex spectrum)
+
+
+def may_be_complex(function: Function, kinds: tuple) -> bool:
+    """Whether the program may compute with complex values: a complex argument, a complex
+    constant or dtype, or a callee that makes complex values of real ones."""
+    def complex_kind(kind: Any) -> bool:
+        if type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype):
+            return kind[1].kind == "c"
+        if type(kind) is tuple:
+            return any(complex_kind(k) for k in kind if isinstance(k, tuple) or k is complex)
+        return kind is complex
+    if any(complex_kind(k) for k in kinds):
+        return True
+    for op in function.walk():
+        if op.kind == "const" and _complex_constant(op.attrs.get("value")):
+            return True
+        if op.kind == "call" and table_key(op.attrs.get("callee")) in _COMPLEX_MAKERS:
+            return True
+    return False
+
+
+#: Callees returning several arrays (a tuple or a named tuple of them).
+_SEVERAL_RESULTS = {np.linalg.svd, np.linalg.eig, np.linalg.eigh, np.linalg.slogdet, np.linalg.qr, np.split,
+                    np.array_split, np.hsplit, np.vsplit, np.dsplit, np.divmod, np.modf, np.frexp,
+                    np.broadcast_arrays, np.meshgrid, np.gradient, np.atleast_1d, np.atleast_2d, np.atleast_3d}
+
+
+def _complex_constant(value: Any) -> bool:
+    if isinstance(value, (complex, np.complexfloating)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "c"
+    if isinstance(value, np.dtype):
+        return value.kind == "c"
+    return isinstance(value, type) and value in (complex, np.complex64, np.complex128)
 
 
 def _reduction_axes(target: tuple, result: tuple) -> tuple[tuple, tuple] | None:
@@ -786,6 +847,7 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
     scalar_params = {p for p, kind in zip(primal.params, kinds) if abstract_kind(kind).shape == ()}
     sweep.scalars = scalar_values(primal, scalar_params)
     sweep.scalars |= {v for v, fact in sweep.facts.items() if fact.shape == ()}
+    sweep.complex_mode = may_be_complex(primal, kinds)
     sweep.stmt, sweep.loc = return_op.stmt, return_op.loc
     params = list(primal.params)
     if mode == "vjp":

@@ -42,7 +42,7 @@ from . import records
 from .source import UNRESOLVED, ParsedFunction, parse_function
 from .writes import parameters_written
 
-__all__ = ["lower_function", "inline_rule", "CannotInline", "BINARY_OPERATORS",
+__all__ = ["lower_function", "inline_rule", "known_dtypes", "CannotInline", "BINARY_OPERATORS",
            "UNARY_OPERATORS", "COMPARE_OPERATORS"]
 
 BINARY_OPERATORS: dict[type, Callable] = {
@@ -111,6 +111,7 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
         self.returned: Value | None = None
         self.root: _Lowerer = self  # the function being compiled (differs while inlining a helper)
         self.ndims: dict[Value, int] = {}  # (rules only) the dimensions of values of known shape
+        self.dtypes: dict[Value, Any] = {}  # (rules only) the dtypes of values whose dtype is known
         self.inlining: list[Callable] = []  # the helpers being inlined, outermost first
         self.kind_dependent = False  # (a decision the argument kinds would have made)
         self.counters: set[Value] = set()  # (`i` in `for i in range(n)`: an integer)
@@ -164,6 +165,8 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
             return self.const(all(v in self.ndims for v in operands), node)
         if self.rule_mode and callee is np.ndim and len(operands) == 1 and operands[0] in self.ndims:
             return self.const(self.ndims[operands[0]], node)
+        if self.rule_mode and callee is np.iscomplexobj and len(operands) == 1 and operands[0] in self.dtypes:
+            return self.const(self.dtypes[operands[0]].kind == "c", node)
         foldable = _FOLDABLE if self.rule_mode else _FOLDABLE_IN_USER_CODE
         # A global's value (it has a spelling) is read when the gradient runs: never folded.
         literal = all(v.owner is None or v.owner.attrs.get("spelling") is None for v in operands)
@@ -862,12 +865,14 @@ def _option_constant(value: Value, lowerer: "_Lowerer") -> Value:
 
 
 def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
-                stmt: ast.stmt | None, loc: Loc | None, ndims: dict[Value, int] | None = None) -> Value:
+                stmt: ast.stmt | None, loc: Loc | None, ndims: dict[Value, int] | None = None,
+                dtypes: dict[Value, Any] | None = None) -> Value:
     """Lower `rule`'s body into `region` with its parameters bound; return the value it returns.
 
     `ndims` gives the number of dimensions of values whose shape the compiler knows: in the
     rule, `shapes_known(a, b)` is then True and `np.ndim(a)` a constant, so a rule can pick
-    the plain form for the common case (`g @ b.T` for matrices).
+    the plain form for the common case (`g @ b.T` for matrices). `dtypes`, the NumPy dtypes it
+    knows: `np.iscomplexobj(x)` is then a constant (a rule's complex form costs real code nothing).
 
     Raises CannotInline when the body's path depends on run-time values; nothing is
     added to `region` then.
@@ -881,6 +886,7 @@ def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
     bindings = {name: _option_constant(value, lowerer) for name, value in bindings.items()}
     lowerer.env = {name: lowerer.heap.new(value, "array") for name, value in bindings.items()}
     lowerer.ndims = ndims or {}
+    lowerer.dtypes = dtypes or {}
     lowerer.stmt = stmt
     try:
         returned = lowerer.lower_block(parsed.node.body)
@@ -894,6 +900,16 @@ def inline_rule(rule: Callable, bindings: dict[str, Value], region: Region,
             result.temp = True
     region.ops.extend(scratch.ops)
     return lowerer.returned
+
+
+def known_dtypes(facts: dict, values: Any) -> dict[Value, Any]:
+    """The NumPy dtypes the shape facts know of `values` (for `inline_rule`)."""
+    found = {}
+    for value in values:
+        fact = facts.get(value) if isinstance(value, Value) else None
+        if fact is not None and fact.dtype is not None:
+            found[value] = np.dtype(fact.dtype)
+    return found
 
 
 def _callee_text(op: Op) -> str:

@@ -99,7 +99,16 @@ def reciprocal(g, ans, x):
 
 @vjp(np.abs, np.fabs)
 def abs_(g, ans, x):
+    if np.iscomplexobj(x):  # (d|z| = Re(conj(z) dz) / |z|: autograd's convention for the adjoint of z;
+        return g * np.conj(x) / np.where(ans == 0, 1.0, ans)  # not via np.sign, whose rule is real's)
     return g * np.sign(x)
+
+
+@jvp(np.abs, np.fabs)
+def abs_jvp(t, ans, x):
+    if np.iscomplexobj(x):
+        return np.real(t * np.conj(x)) / np.where(ans == 0, 1.0, ans)
+    return t * np.sign(x)
 
 
 @vjp(np.sin)
