@@ -698,6 +698,10 @@ def f_hstack(a, b, w):
     return np.sum(np.sin(np.hstack([a, b])) * w)
 def f_vstack(a, b, w):
     return np.sum(np.sin(np.vstack([a, b])) * w)
+def f_stacks_with_dtype(a, b, w):
+    joined = np.vstack([a, b], dtype=np.float64) + np.concatenate([b, a], dtype=np.float64, casting="same_kind")
+    stacked = np.stack([a, b], dtype=np.float64).reshape(4, 3) * np.hstack([b, a], dtype=np.float64).reshape(4, 3)
+    return np.sum(np.sin(joined + stacked) * w)
 def f_broadcast_to(x, w):
     return np.sum(np.sin(np.broadcast_to(x, (3, 4))) * w)
 def f_broadcast_to_3d(x, w):
@@ -809,6 +813,7 @@ for fn, args, prims in [
     (f_vstack, [r(3), r(3), w(2, 3)], (np.vstack,)),
     (f_vstack, [r(2, 3), r(4, 3), w(6, 3)], (np.vstack,)),
     (f_vstack, [r(2, 3), r(3), w(3, 3)], (np.vstack,)),
+    (f_stacks_with_dtype, [r(2, 3), r(2, 3), w(4, 3)], (np.vstack, np.concatenate, np.stack, np.hstack)),
     (f_broadcast_to, [r(4), w(3, 4)], (np.broadcast_to,)),
     (f_broadcast_to, [r(3, 1), w(3, 4)], (np.broadcast_to,)),
     (f_broadcast_to, [np.array(0.4), w(3, 4)], (np.broadcast_to,)),

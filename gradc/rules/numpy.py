@@ -694,12 +694,12 @@ def repeat(g, ans, a, repeats=None, axis=None):
 
 
 @vjp(np.concatenate, linear="joint")
-def concatenate(g, ans, arrays, axis=0):
+def concatenate(g, ans, arrays, axis=0, dtype=None, casting="same_kind"):
     return split_like(g, arrays, axis)
 
 
 @vjp(np.stack, linear="joint")
-def stack(g, ans, arrays, axis=0):
+def stack(g, ans, arrays, axis=0, dtype=None, casting="same_kind"):
     return unstack(g, arrays, axis)
 
 
@@ -735,12 +735,12 @@ def dsplit(g, ans, ary, indices_or_sections=None):
 
 
 @vjp(np.hstack, linear="joint")
-def hstack(g, ans, tup):
+def hstack(g, ans, tup, dtype=None, casting="same_kind"):
     return hstack_adjoint(g, tup)
 
 
 @vjp(np.vstack, *([np.row_stack] if hasattr(np, "row_stack") else []), linear="joint")
-def vstack(g, ans, tup):
+def vstack(g, ans, tup, dtype=None, casting="same_kind"):  # (NumPy 2's row_stack passes both on)
     return vstack_adjoint(g, tup)
 
 
