@@ -315,7 +315,15 @@ def test_dict_comprehension():
     check(dict_comprehension, [X])
 
 
-@pytest.mark.parametrize("f", [dict_comprehension_over_params, dict_get_and_values, loop_over_dict_keys],
+def loop_over_sorted_keys(params, x):
+    total = 0.0
+    for name in sorted(params):
+        total = total + np.sum(np.sin(params[name])) * len(list(params))
+    return total + np.sum(params["W"] @ x)
+
+
+@pytest.mark.parametrize("f", [dict_comprehension_over_params, dict_get_and_values, loop_over_dict_keys,
+                               loop_over_sorted_keys],
                          ids=lambda f: f.__name__)
 def test_dicts_of_parameters(f):
     params = {"W": rng.standard_normal((2, 4)), "b": rng.standard_normal(2)}

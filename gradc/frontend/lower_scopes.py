@@ -175,7 +175,8 @@ class InnerScopes:
 
     def sequence_copy(self, callee: Any, args: list[Value], kwargs: dict, node: ast.Call) -> Value | None:
         """`tuple(items)`, `list(items)` of a sequence whose items are known: a new display of them;
-        `dict(a=x, b=y)` and `dict(d)` of a dict whose keys are known: a new dict display."""
+        `list(d)`, `tuple(d)`, `sorted(d)` of a dict whose keys are known: its keys; `dict(a=x, b=y)`
+        and `dict(d)` of such a dict: a new dict display."""
         if callee is builtins.dict:
             if not args and kwargs:
                 return self.new_dict(tuple(kwargs), [self.obj(v) for v in kwargs.values()], node)
@@ -185,10 +186,16 @@ class InnerScopes:
                 if obj.kind == "container" and obj.display == "dict" and slots is not None and slots.known:
                     return self.new_dict(slots.keys, list(slots.items), node)
             return None
-        if callee not in (builtins.tuple, builtins.list) or len(args) != 1 or kwargs:
+        if callee not in (builtins.tuple, builtins.list, builtins.sorted) or len(args) != 1 or kwargs:
             return None
-        items = self.known_items(self.obj(args[0]))
-        if items is None:
+        obj = self.obj(args[0])
+        slots = self.heap.state.slots.get(obj)
+        if obj.kind == "container" and obj.display == "dict" and slots is not None and slots.known:
+            keys = sorted(slots.keys) if callee is builtins.sorted else list(slots.keys)  # (a dict's keys)
+            items = tuple(self.heap.new(self.const(k, node), "immutable", mutable=False) for k in keys)
+            return self.new_display("tuple" if callee is builtins.tuple else "list", items, node)
+        items = self.known_items(obj)
+        if items is None or callee is builtins.sorted:
             return None
         return self.new_display(callee.__name__, items, node)
 
