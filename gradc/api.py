@@ -333,7 +333,13 @@ def _distinct(gradients: Any, seen: set[int] | None = None) -> Any:
 
 
 def _to_float(gradient: Any, like: float) -> float:
-    return gradient if type(gradient) is float else float(gradient)
+    return gradient if type(gradient) is float else _real_float(gradient)
+
+
+def _real_float(gradient: Any) -> float:
+    """A float argument's gradient: of a complex intermediate, its real part (autograd's convention:
+    the gradient of a real argument is real)."""
+    return float(np.real(gradient)) if np.iscomplexobj(gradient) else float(gradient)
 
 
 def _array_matcher(shape: tuple, dtype: np.dtype) -> Callable:
@@ -360,7 +366,7 @@ def _floats(gradients: tuple, args: tuple) -> tuple:
     """Gradients with respect to several float arguments, as floats (NumPy scalars converted)."""
     if _FLOAT.issuperset(map(type, gradients)):
         return gradients
-    return tuple(map(float, gradients))
+    return tuple(map(_real_float, gradients))
 
 
 _FLOAT = frozenset({float})
@@ -375,8 +381,10 @@ def _match(gradient: Any, like: Any) -> Any:
     if records.is_record(like):  # (the generated code gives a dict of the differentiated fields)
         return records.as_record(gradient, like, _match)
     if isinstance(like, float):
-        return float(gradient)
+        return _real_float(gradient)
     if isinstance(like, np.ndarray):
+        if np.iscomplexobj(gradient) and not np.iscomplexobj(like):
+            gradient = np.real(gradient)  # (a real argument's gradient is real: see `_real_float`)
         if not isinstance(gradient, np.ndarray) or gradient.dtype != like.dtype or \
                 not gradient.flags.writeable or gradient.base is not None:
             gradient = np.array(gradient, dtype=like.dtype)
@@ -387,7 +395,7 @@ def _match(gradient: Any, like: Any) -> Any:
                                  f"shape {like.shape}; please report it")
         return gradient
     if isinstance(like, np.generic):
-        return type(like)(gradient)
+        return type(like)(np.real(gradient) if np.iscomplexobj(gradient) and not np.iscomplexobj(like) else gradient)
     return gradient
 
 

@@ -1722,3 +1722,17 @@ def test_real_adjoints_stay_real_among_complex_values(f):
     g = gradc.grad(f)
     np.testing.assert_allclose(gradc.hvp(f)(x, v), (g(x + eps * v) - g(x - eps * v)) / (2 * eps), rtol=1e-5,
                                atol=1e-6)
+
+
+def c_float_argument(x):
+    return np.real(np.add(x, 0.4 + 1.2j) ** 2)
+
+
+def test_a_real_arguments_gradient_is_real():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no ComplexWarning: the real part is taken, not cast away)
+        g = gradc.grad(c_float_argument)(0.4)
+        assert type(g) is float and g == pytest.approx(2 * 0.8)
+        ga = gradc.grad(c_real_between_complex)(np.array([0.3, -0.9]))
+        assert ga.dtype == np.float64
