@@ -766,8 +766,9 @@ __all__ += ["prod_adjoint_tangent", "norm_adjoint_tangent", "einsum_adjoints_tan
 
 def real_spectrum_size(w):
     """The number of eigenvalues in `w`, a result of `np.linalg.eig` or `eigvals`, once it is checked
-    that they are real (NumPy returns real arrays then): gradc differentiates eig only there."""
-    if np.iscomplexobj(w):
+    that they are real (NumPy returns real arrays then, or from NumPy 2.5 complex ones with no
+    imaginary part): gradc differentiates eig only there."""
+    if np.iscomplexobj(w) and np.any(np.imag(w) != 0):
         raise NoGradientRuleError(
             "gradc differentiates np.linalg.eig and np.linalg.eigvals only where every eigenvalue is real, "
             "and this matrix has complex ones",

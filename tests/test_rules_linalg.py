@@ -131,23 +131,24 @@ case(f_eigvalsh_upper, [spread(3, 3), w(3)], np.linalg.eigvalsh)
 # -- general eigendecompositions (real spectra: eig's order is LAPACK's, so each function pairs an
 # eigenvalue with its own vector and does not depend on the order) -----------------------------------
 
+# (np.real: from NumPy 2.5, eig and eigvals return complex arrays, with no imaginary part here)
 def f_eig(a, m):
     vals, vecs = np.linalg.eig(a)
-    return np.sum(np.sin(vals) * np.sum(vecs * vecs * m, axis=0))
+    return np.real(np.sum(np.sin(vals) * np.sum(vecs * vecs * m, axis=0)))
 def f_eig_symmetric(a, m):
     vals, vecs = np.linalg.eig(a + a.T)
-    return np.sum(np.sin(vals) * np.sum(vecs * vecs * m, axis=0))
+    return np.real(np.sum(np.sin(vals) * np.sum(vecs * vecs * m, axis=0)))
 def f_eig_batched(a, m):
     vals, vecs = np.linalg.eig(a)
-    return np.sum(np.sin(vals) * np.sum(vecs * vecs * m, axis=-2))
+    return np.real(np.sum(np.sin(vals) * np.sum(vecs * vecs * m, axis=-2)))
 def f_eig_fields(a):
     result = np.linalg.eig(a)
-    return np.sum(np.cos(result.eigenvalues) * result.eigenvectors[0] ** 2)
+    return np.real(np.sum(np.cos(result.eigenvalues) * result.eigenvectors[0] ** 2))
 def f_eigvals(a):
     vals = np.linalg.eigvals(a)
-    return np.sum(np.sin(vals)) + np.prod(vals)
+    return np.real(np.sum(np.sin(vals)) + np.prod(vals))
 def f_eigvals_batched(a):
-    return np.sum(np.sin(np.linalg.eigvals(a)) ** 2)
+    return np.real(np.sum(np.sin(np.linalg.eigvals(a)) ** 2))
 
 
 case(f_eig, [spread(3, 3), w(3, 3)], np.linalg.eig)

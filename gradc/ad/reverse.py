@@ -624,7 +624,9 @@ _SHAPE_ONLY = {np.shape: 0, np.size: 0, np.ndim: 0, runtime.unbroadcast: 1}
 #: Callees whose results may be complex although their arguments are real.
 _COMPLEX_MAKERS = {np.fft.fft, np.fft.ifft, np.fft.fft2, np.fft.ifft2, np.fft.fftn, np.fft.ifftn, np.fft.rfft,
                    np.fft.rfft2, np.fft.rfftn, np.emath.sqrt, np.emath.log, np.emath.power, np.roots,
-                   builtins.complex, np.vectorize}  # (`np.linalg.eig`'s rule refuses a complex spectrum)
+                   builtins.complex, np.vectorize}
+if np.linalg.eigvals(np.eye(1)).dtype.kind == "c":  # (from NumPy 2.5 eig's results are complex arrays, even
+    _COMPLEX_MAKERS |= {np.linalg.eig, np.linalg.eigvals}  # of a real spectrum; its rule refuses a complex one)
 
 
 def may_be_complex(function: Function, kinds: tuple) -> bool:
