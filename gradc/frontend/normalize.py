@@ -23,6 +23,8 @@ raises :class:`~gradc.UnsupportedSyntaxError` pointing at the construct, at
 - early `return e` → `result = e; returned = True`, the rest guarded, loops stopped, and
                      one `return result` at the end
 - a loop's `else:` → `if not broke: ...` after the loop
+- comprehensions, `map`, `functools.reduce`, lambdas and nested `def`s → `Comprehension` and
+  `LocalDef` nodes (inner_scopes.py), lowered by lower_scopes.py
 """
 from __future__ import annotations
 
