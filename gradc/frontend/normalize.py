@@ -7,10 +7,11 @@ After `normalize`, a function body holds only these statements:
     For(target, iter, body, orelse=[]) with `stop`: the flags that end the loop after an iteration
     While(test, body, orelse=[])       with `stop`, likewise
     Expr(Call)      # accepted by `lower` only for gradc's run-time checks, as in generated code
+    LocalDef        # a nested function (inner_scopes.py), inlined where it is called
     Return(value)   # once, last
 
 and expressions built from names, constants, calls, attributes, operators,
-comparisons, `and`/`or`/`not`, tuples, lists and subscripts. Everything else
+comparisons, `and`/`or`/`not`, tuples, lists, subscripts and comprehensions (`Comprehension`). Everything else
 raises :class:`~gradc.UnsupportedSyntaxError` pointing at the construct, at
 `grad(f)` time. What the desugaring does:
 
