@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from ..errors import UnsupportedSyntaxError
-from ..ir.core import Region, Value, static_value
+from ..ir.core import Value, static_value
 from .inner_scopes import GENERATOR_CONSUMERS_HINT, Comprehension, LocalDef
 from .objects import Slots
 from .source import UNRESOLVED, ParsedFunction
