@@ -185,6 +185,9 @@ _RUNTIME: dict[Any, Effect] = {
     runtime.match_complex: maybe(0), runtime.pad_adjoint: maybe(0), runtime.column_stack_adjoint: maybe(0),
     runtime.no_rule_for: IO,  # (called for the error it raises)
     runtime.resized: maybe(0), runtime.half_spectrum: NEW, runtime.full_spectrum: NEW, runtime.fft_plan: NEW,
+    # (`np.r_`/`np.c_` as calls: new arrays; the parts of their adjoint are views of it)
+    runtime.r_of: NEW, runtime.c_of: NEW, runtime.join_back: NEW, runtime.shapes_of: NEW,
+    runtime.joined_parts: maybe(0),
     **{fn: NEW for fn in (runtime.sinc_slope, runtime.sinc_curvature, runtime.unpermute, runtime.gradient_adjoint,
                           runtime.gradient_of, runtime.undiff, runtime.diff_tangent, runtime.pad_linear,
                           runtime.kron_lhs, runtime.kron_rhs, runtime.diagonal_adjoint, runtime.column_stack_of,
