@@ -675,3 +675,25 @@ def test_a_rebound_global_callee_or_redefined_helper_recompiles():
     finally:
         OP, squared = saved
     np.testing.assert_allclose(g(X), np.cos(X) * X + np.sin(X), rtol=1e-12)
+
+
+LAYERS = [np.eye(4)]
+
+
+def reads_a_global_list(x):
+    return np.sum(np.tanh(LAYERS[0] @ x))
+
+
+def test_a_rebound_global_list_is_read_when_the_gradient_runs():
+    global LAYERS
+    g = gradc.grad(reads_a_global_list)
+    first = g(X)
+    compiled = {kinds: entry[1] for kinds, entry in g._functions.items()}
+    saved = LAYERS
+    try:
+        LAYERS = [2.0 * np.eye(4)]  # (a value, not a callee: read when the gradient runs, no recompilation)
+        np.testing.assert_allclose(g(X), 2.0 * (1 - np.tanh(2.0 * X) ** 2), rtol=1e-12)
+        assert {kinds: entry[1] for kinds, entry in g._functions.items()} == compiled
+    finally:
+        LAYERS = saved
+    np.testing.assert_allclose(g(X), first, rtol=1e-12)

@@ -5,9 +5,9 @@ global bound to `np.sin`) and writes that callee's rule, or inlines that helper'
 gradient. If the name is later bound to another object (a closure made again by a factory with
 another function, a global rebound, a helper redefined in a notebook), the compiled gradient is
 stale: it must not be used. `Dependencies` records, for each name or attribute chain resolved to
-an object whose identity matters (functions, classes, other objects; not numbers or strings,
-which the gradient reads when it runs, nor the library modules' attributes), the object it
-denoted; `stale` says whether any now denotes another.
+an object whose identity matters (functions, classes, modules; not numbers, strings, arrays or
+containers, which the gradient reads when it runs, nor the library modules' attributes), the
+object it denoted; `stale` says whether any now denotes another.
 """
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ def worth_recording(fn: Callable, chain: tuple, root: Any, obj: Any) -> bool:
     name = chain[0]
     if name not in fn.__globals__ and name not in fn.__code__.co_freevars:
         return False
+    if not (callable(obj) or isinstance(obj, types.ModuleType)):
+        return False  # (a list or dict of arrays a global holds is read when the gradient runs)
     return not _is_library_module(root) and not is_value(obj) and not _is_library_module(obj)
 
 
