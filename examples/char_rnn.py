@@ -46,12 +46,14 @@ def loss(params, h, xs, ys):
 
     xs, ys: one-hot characters (T, B, V), ys being xs shifted by one; h: the hidden state (B, H)
     carried in from the previous chunk (a plain argument, so the gradient is cut there)."""
-    inputs = xs @ params["Wxh"] + params["bh"]          # all T steps' input projections at once
+    # all T steps' input projections at once, then the recurrence, which gradc reverses into a
+    # `while tape:` loop, then all T steps' predictions (T, B, V) at once
+    inputs = xs @ params["Wxh"] + params["bh"]
     hs = []
-    for x in inputs:                                     # gradc reverses this loop into `while tape:`
+    for x in inputs:
         h = cell(params, h, x)
         hs.append(h)
-    logits = np.stack(hs) @ params["Why"] + params["by"]     # (T, B, V)
+    logits = np.stack(hs) @ params["Why"] + params["by"]
     shifted = logits - np.max(logits, axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
     return -np.sum(ys * log_probs) / (xs.shape[0] * xs.shape[1])

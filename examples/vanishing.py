@@ -90,7 +90,7 @@ drnn = gradc.grad(rnn_loss, wrt="nudges")
 SETTINGS = {  # name: (activation, weight std times sqrt(fan_in), batch normalisation)
     "sigmoid": ("sigmoid", 1.0, False),
     "tanh": ("tanh", 1.0, False),
-    "ReLU": ("relu", 1.0, False),
+    "ReLU, 1/fan_in init": ("relu", 1.0, False),
     "ReLU + He": ("relu", math.sqrt(2.0), False),
     "sigmoid + batch norm": ("sigmoid", 1.0, True),
 }
@@ -142,7 +142,7 @@ def _main(argv: list[str] | None) -> dict:
     for setting in SETTINGS:
         layers[setting] = geometric_mean([layer_norms(setting, x, y, rng) for _ in range(trials)])
         ratios[setting] = layers[setting][0] / layers[setting][-1]
-        print(f"  {setting:22s} |dL/dW1| / |dL/dW20| = {ratios[setting]:.3g}   "
+        print(f"  {setting:21s} |dL/dW1| / |dL/dW20| = {ratios[setting]:.3g}   "
               f"(|dL/dW1| {layers[setting][0]:.3g}, |dL/dW20| {layers[setting][-1]:.3g})")
 
     text = char_rnn.corpus()

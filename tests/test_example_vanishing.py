@@ -85,7 +85,7 @@ def test_quick_run_shows_vanishing_and_flowing_gradients(tmp_path, capsys):
     assert ratios["sigmoid"] < 1e-6
     assert 1 / 20 < ratios["ReLU + He"] < 20
     assert 1 / 20 < ratios["sigmoid + batch norm"] < 20
-    assert layers["ReLU"].max() * 100 < layers["ReLU + He"].min()
+    assert layers["ReLU, 1/fan_in init"].max() * 100 < layers["ReLU + He"].min()
     rnn = result["rnn_ratios"]
     assert rnn[0.5] < 1e-5 < rnn[1.0] < 1 < 10 < rnn[2.0]
     assert result["figure"].exists() and result["figure"].stat().st_size > 10_000
