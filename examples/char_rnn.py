@@ -165,7 +165,7 @@ def _main(argv: list[str] | None) -> dict:
                      batch=(int, 32, "streams per minibatch"),
                      length=(int, None, "characters per BPTT chunk (default 32, 24 with --quick)"),
                      lr=(float, None, "Adam's learning rate (default 3e-3, 1e-2 with --quick)"),
-                     clip=(float, 5.0, "largest global gradient norm"))
+                     clip=(float, 1.0, "largest global gradient norm"))
     steps = args.steps or (80 if args.quick else 3000)
     hidden = args.hidden or (64 if args.quick else 256)
     length = args.length or (24 if args.quick else 32)
