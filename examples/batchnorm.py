@@ -174,7 +174,7 @@ def run(args):
     for lr in LEARNING_RATES:
         for model in ("plain", "BN"):
             result = runs[model, lr] = train(model, lr, epochs, data, args.decay, args.seed)
-            print(f"{model:>5}, lr {lr:4g}: loss {result['losses'][0]:.3f} -> {result['losses'][-1]:.3f}, "
+            print(f"{model:>5}, lr {lr:4g}: loss {result['losses'][0]:.3g} -> {result['losses'][-1]:.3g}, "
                   f"validation {result['accuracies'][-1]:.3f}, test {result['test']:.3f}, "
                   f"{result['seconds']:.1f} s")
     path = figure_path(args.out, "batchnorm.png")

@@ -3,7 +3,7 @@ cross-entropy and L2 weight decay, trained on scikit-learn's 8x8 digits by full-
 descent, by online SGD (one example per update), by mini-batch SGD with momentum, and by Adam
 (mini-batches). gradc supplies every gradient; the optimizers are the plain NumPy below.
 
-    python examples/digits.py                # about 20 s; digits.png in examples/out/
+    python examples/digits.py                # about 15 s; digits.png in examples/out/
     python examples/digits.py --quick        # a few seconds
     gradc examples/digits.py:loss --wrt params
 
