@@ -52,9 +52,10 @@ def test_quick_run(capsys):
     assert all(d <= 1e-12 for d in result["differences"].values())
     runs = result["runs"]
     assert set(runs) == {"full batch", "K=1", "K=2", "K=4"}
-    for run in runs.values():
+    for label, run in runs.items():
         assert run["ms_per_step"] > 0
+        assert (run["ms_per_step_threads"] is None) == (label == "full batch")
         assert run["drift"] < 1e-9  # the same training, up to rounding
         assert run["accuracy"] > 0.85
     printed = capsys.readouterr().out
-    assert "max |difference|" in printed and "ms/step" in printed
+    assert "max |difference|" in printed and "ms per step" in printed
