@@ -117,3 +117,29 @@ def test_every_intermediate_has_the_primal_dtype(f, dtype):
         gradient = gradc.grad(f, optimize=optimize)
         gradient(w)  # (compiled before tracing)
         assert _floating_locals_of_the_gradient(lambda: gradient(w)) == {np.dtype(dtype)}, optimize
+
+
+def f16_mean(x):
+    return np.mean(x)
+
+
+def f16_var(x):
+    return np.var(x)
+
+
+def f16_mean_of_rows(x):
+    return np.mean(np.sum(x, axis=1))
+
+
+@pytest.mark.parametrize("f", [f16_mean, f16_var, f16_mean_of_rows], ids=lambda f: f.__name__)
+def test_float16_reductions_over_more_elements_than_float16_can_count(f):
+    # (70000 is inf in float16: a rule dividing by the count gave a gradient of zeros; it multiplies
+    # by the reciprocal, which float16 holds as a subnormal)
+    x = np.ones((70000, 1), np.float16)
+    x[::2] = 2.0
+    with np.errstate(over="ignore"):
+        g = gradc.grad(f)(x)
+    expected = gradc.grad(f)(x.astype(np.float64))
+    assert g.dtype == np.float16
+    np.testing.assert_allclose(g.astype(np.float64), expected, rtol=2e-3, atol=1e-7)
+    assert np.all(g != 0)

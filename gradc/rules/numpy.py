@@ -313,8 +313,8 @@ def sum_(g, ans, a, axis=None, dtype=None, keepdims=False):
 
 @vjp(np.mean, Method("mean"), linear="each")
 def mean(g, ans, a, axis=None, dtype=None, keepdims=False):
-    if axis is None and not keepdims:
-        return np.broadcast_to(g / np.size(a), np.shape(a))
+    if axis is None and not keepdims:  # (times the reciprocal: a count over 65504 is inf in float16)
+        return np.broadcast_to(g * (1.0 / np.size(a)), np.shape(a))
     if keepdims:
         return np.broadcast_to(g * (np.size(ans) / np.size(a)), np.shape(a))
     return np.broadcast_to(np.expand_dims(g, axis) * (np.size(ans) / np.size(a)), np.shape(a))
@@ -353,8 +353,8 @@ def var(g, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
     n = np.size(a) / np.size(ans)
     if axis is None or keepdims:
-        return g * 2.0 * centered / (n - ddof)
-    return np.expand_dims(g, axis) * 2.0 * centered / (n - ddof)
+        return g * centered * (2.0 / (n - ddof))
+    return np.expand_dims(g, axis) * centered * (2.0 / (n - ddof))
 
 
 @jvp(np.var, Method("var"))
@@ -369,15 +369,15 @@ def std(g, ans, a, axis=None, ddof=0, keepdims=False):
     n = np.size(a) / np.size(ans)
     safe = np.where(ans == 0, 1.0, ans)
     if axis is None or keepdims:
-        return g * centered / ((n - ddof) * safe)
-    return np.expand_dims(g / safe, axis) * centered / (n - ddof)
+        return g * centered / safe * (1.0 / (n - ddof))
+    return np.expand_dims(g / safe, axis) * centered * (1.0 / (n - ddof))
 
 
 @jvp(np.std, Method("std"))
 def std_jvp(t, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
     safe = np.where(ans == 0, 1.0, ans)
-    return np.sum(centered * t, axis=axis, keepdims=keepdims) / ((np.size(a) / np.size(ans) - ddof) * safe)
+    return np.sum(centered * t, axis=axis, keepdims=keepdims) / safe * (1.0 / (np.size(a) / np.size(ans) - ddof))
 
 
 @vjp(np.cumsum, Method("cumsum"), linear="each")
