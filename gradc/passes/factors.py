@@ -252,6 +252,7 @@ def _negate_after(folder: _Folder, op: Op) -> Value:
     neg.backward = True
     result = Value(hint=op.result.hint, owner=neg, adjoint_of=op.result.adjoint_of, temp=op.result.temp)
     neg.results = [result]
+    folder._rename(op.result)  # (the sum is the adjoint's negative now: it must not carry its name)
     folder.insertions.after(op, neg)
     folder.uses[result] = folder.uses.get(op.result, 0)
     folder.uses[op.result] = 1
