@@ -74,3 +74,12 @@ def test_char_rnn_backward_is_current():
     h = np.zeros((batch, hidden))
     import gradc
     assert_in_order(quoted("while tape:"), gradc.grad(char_rnn.loss).source_for(params, h, xs, ys))
+
+
+def test_mixed_precision_seed_is_current():
+    import mixed_precision
+    rng = np.random.default_rng(0)
+    params = {name: p.astype(np.float16) for name, p in mixed_precision.init(rng).items()}
+    x = rng.standard_normal((16, 64)).astype(np.float16)
+    y = np.eye(10, dtype=np.float16)[rng.integers(0, 10, 16)]
+    assert_in_order(quoted("np.float16(1.0) * scale"), mixed_precision.dloss.source_for(params, x, y, 1024.0))
