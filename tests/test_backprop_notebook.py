@@ -33,3 +33,6 @@ def test_backprop_notebook_runs_trains_and_shows_its_gradients():
     ratios = {line.split(":")[0].strip(): float(line.split()[-1]) for line in text.splitlines()
               if "first/last layer gradient norm" in line}
     assert ratios["sigmoid"] < 1e-6 < 1e-2 < ratios["ReLU + He"]  # (see examples/vanishing.py)
+    line = next(line for line in text.splitlines() if "without loss scaling" in line)
+    unscaled, scaled = int(line.split(": ")[1].split()[0]), int(line.split("float16 without loss scaling, ")[1].split()[0])
+    assert scaled < unscaled
