@@ -5,6 +5,7 @@ plain NumPy written in each example; gradc supplies every gradient.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["require", "arguments", "digits", "one_hot", "progress", "figure_path", "pyplot", "OUT"]
+__all__ = ["require", "arguments", "digits", "one_hot", "progress", "figure_path", "pyplot", "one_blas_thread",
+           "OUT"]
 
 OUT = Path(__file__).resolve().parent / "out"  # where the pictures go unless --out says otherwise
 _EXTRA = {"sklearn": "scikit-learn", "matplotlib": "matplotlib", "tqdm": "tqdm"}
@@ -81,3 +83,14 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def one_blas_thread():
+    """A context in which BLAS uses one thread (threadpoolctl comes with scikit-learn; without it,
+    nothing changes): the examples' matrices are small, and on a busy two-core machine OpenBLAS's
+    spinning threads made each step up to 20 times slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import gradc
-from _support import arguments, digits, figure_path, one_hot, progress, pyplot, require
+from _support import arguments, digits, figure_path, one_blas_thread, one_hot, progress, pyplot, require
 
 import digits as plain  # the plain MLP: its loss, init and predict, its optimizer and data scaling
 
@@ -151,8 +151,8 @@ def plot(runs, path):
 def main(argv=None):
     args = arguments(__doc__.splitlines()[0], argv,
                      decay=(float, 1e-3, "L2 weight decay (default 1e-3)"))
-    (threadpoolctl,) = require("sklearn", "matplotlib", "tqdm", "threadpoolctl")[-1:]
-    with threadpoolctl.threadpool_limits(1):  # small matrices: see examples/digits.py
+    require("sklearn", "matplotlib", "tqdm")
+    with one_blas_thread():
         return run(args)
 
 

@@ -14,7 +14,6 @@ gradient-norm clipping) and the sampling are the plain NumPy below.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
@@ -27,7 +26,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gradc  # noqa: E402
-from _support import arguments, figure_path, progress, pyplot, require  # noqa: E402
+from _support import arguments, figure_path, one_blas_thread, progress, pyplot, require  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG2 = math.log(2.0)
@@ -143,14 +142,6 @@ def evaluate(params: dict, data: np.ndarray, eye: np.ndarray, length: int) -> fl
     return total / count / LOG2
 
 
-def one_blas_thread():
-    """A context in which BLAS uses one thread (if threadpoolctl, which scikit-learn brings, is here):
-    for matrices this small, threads cost more than they bring, and far more on a busy machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def main(argv: list[str] | None = None) -> dict:

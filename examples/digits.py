@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import gradc
-from _support import arguments, digits, figure_path, one_hot, progress, pyplot, require
+from _support import arguments, digits, figure_path, one_blas_thread, one_hot, progress, pyplot, require
 
 
 def loss(params, x, y, decay):
@@ -162,10 +162,8 @@ def plot(results, path):
 def main(argv=None):
     args = arguments(__doc__.splitlines()[0], argv,
                      decay=(float, 1e-3, "L2 weight decay (default 1e-3)"))
-    (threadpoolctl,) = require("sklearn", "matplotlib", "tqdm", "threadpoolctl")[-1:]
-    # One BLAS thread: these matrices are small, and on a busy two-core machine OpenBLAS's
-    # spinning threads made each step up to 20 times slower (threadpoolctl comes with scikit-learn).
-    with threadpoolctl.threadpool_limits(1):
+    require("sklearn", "matplotlib", "tqdm")
+    with one_blas_thread():
         return run(args)
 
 

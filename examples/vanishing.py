@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import char_rnn  # noqa: E402
 import gradc  # noqa: E402
-from _support import arguments, digits, figure_path, pyplot  # noqa: E402
+from _support import arguments, digits, figure_path, one_blas_thread, pyplot  # noqa: E402
 
 
 # --- what gradc differentiates ---------------------------------------------------------------
@@ -124,7 +124,7 @@ def geometric_mean(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    with char_rnn.one_blas_thread():
+    with one_blas_thread():
         return _main(argv)
 
 
