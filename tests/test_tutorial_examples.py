@@ -6,6 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gradcheck import clean_build_only, default_build_only
+
+# (the code quoted is what the default build generates: the stress and checker runs print other code)
+pytestmark = [default_build_only, clean_build_only]
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 pytest.importorskip("sklearn")
