@@ -14,7 +14,7 @@ import gradc
 from gradc.rules.registry import REGISTRY
 from fixtures import calls_refused, nn_helpers, nn_inner
 from fixtures.nn_helpers import act, layer, mlp_apply, shifted
-from gradcheck import assert_gradients
+from gradcheck import assert_gradients, default_build_only
 from locate import location_of
 from treecheck import assert_same_structure, assert_tree_gradients, tree_leaves
 
@@ -813,3 +813,35 @@ def test_opaque_helper_reached_by_a_gradient_is_refused():
 
 def test_opaque_helper_on_a_constant_is_fine():
     check(calls_refused.opaque_on_constant, [V3, W3])
+
+
+def deep_tanh(Ws, x):
+    h = x
+    for W in Ws:
+        h = np.tanh(h @ W)
+    return np.sum(h * h)
+
+
+@default_build_only
+def test_a_list_arguments_gradient_is_the_loops_accumulated_list():
+    rng = np.random.default_rng(11)
+    Ws, x = [rng.standard_normal((3, 3)) * 0.5 for _ in range(5)], rng.standard_normal((2, 3))
+    grad = gradc.grad(deep_tanh)
+    source = grad.source_for(Ws, x)
+    assert "dWs_0" not in source and source.rstrip().endswith("return dWs")  # (not unpacked and packed again)
+    first = grad(Ws, x)
+    assert type(first) is list and len(first) == 5
+    for k in range(5):  # every item against finite differences
+        eps, numeric = 1e-6, np.zeros((3, 3))
+        for i in np.ndindex(3, 3):
+            up = [W.copy() for W in Ws]
+            down = [W.copy() for W in Ws]
+            up[k][i] += eps
+            down[k][i] -= eps
+            numeric[i] = (deep_tanh(up, x) - deep_tanh(down, x)) / (2 * eps)
+        np.testing.assert_allclose(first[k], numeric, rtol=1e-6, atol=1e-9)
+    expected = [g.copy() for g in first]
+    first[0][...] = 0.0  # (the caller's list and arrays are its own: the next call is not affected)
+    first.clear()
+    for got, want in zip(grad(Ws, x), expected):
+        np.testing.assert_array_equal(got, want)

@@ -27,7 +27,8 @@ from ..analysis.shapes import abstract_kind, infer_shapes
 from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
 from ..frontend.records import gradient_structure
 from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure, known_dtypes
-from ..ir.core import Function, Op, Region, Value, clone_function, describe_value, loop_parts, table_key
+from ..ir.core import (Function, Op, Region, Value, clone_function, describe_value, loop_parts, static_value,
+                       table_key)
 from ..rules.registry import Attr, Method, Rule, lookup
 
 __all__ = ["reverse", "MODES"]
@@ -654,6 +655,23 @@ _SEVERAL_RESULTS = {np.linalg.svd, np.linalg.eig, np.linalg.eigh, np.linalg.slog
                     np.broadcast_arrays, np.meshgrid, np.gradient, np.atleast_1d, np.atleast_2d, np.atleast_3d}
 
 
+def _items_of_one_list(items: list[Value], primal_ops: set[int]) -> Value | None:
+    """The list `s` when `items` are `s[0], s[1], ..., s[n - 1]`, and `s` is a list of adjoints the
+    backward sweep made for the argument these items belong to (so it has exactly these n items)."""
+    source = None
+    for position, item in enumerate(items):
+        owner = item.owner
+        if owner is None or owner.kind != "getitem" or len(owner.operands) != 2:
+            return None
+        ok, index = static_value(owner.operands[1])
+        if not ok or index != position or (source is not None and owner.operands[0] is not source):
+            return None
+        source = owner.operands[0]
+    if source is None or source.owner is None or id(source.owner) in primal_ops:
+        return None
+    return source
+
+
 def _complex_constant(value: Any) -> bool:
     if isinstance(value, (complex, np.complexfloating)):
         return True
@@ -887,10 +905,14 @@ def reverse(primal: Function, wrt: list[int], mode: str = "grad", kinds: tuple =
             structure = gradient_structure(structure)
         kind, keys, subs = structure if structure[0] == "dict" else (structure[0], None, structure[1])
         items = [rebuild(sub, leaves, name) for sub in subs]
+        whole = _items_of_one_list(items, primal_ops) if kind == "list" else None
+        if whole is not None:
+            return whole  # (the adjoints a loop over the list accumulated, item by item: that list)
         result = sweep.emit("dict", items, keys=keys) if kind == "dict" else sweep.emit(kind, items)
         return result
 
     grads = []
+    primal_ops = {id(op) for op in body.walk()}  # (the forward sweep's ops: what the user's code made)
     for i in wrt:
         if i in primal.leaves:
             rebuilt = rebuild(primal.structures[i], list(primal.leaves[i]), primal.params[i].hint)
