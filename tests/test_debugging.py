@@ -133,3 +133,5 @@ def test_recipe_in_docs_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "gradient has NaNs: True" in result.stdout
     assert f"backward pass of {script}:7: dist = np.sqrt" in result.stdout
+    shown = next(line for line in text.splitlines() if line.startswith("gradc: in the gradient at"))
+    assert shown in result.stdout  # (the page shows the generated line the script prints)

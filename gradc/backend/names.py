@@ -422,7 +422,10 @@ class Layout:
                     return "d" + self.names[primal]
                 described = describe_value(primal)
                 # `dz` must not also name the adjoint of a temporary `1.0 + z * z` when `z` is the user's
-                clash = (primal.hint is None or primal.temp) and described in self.user_names
+                # (nor the adjoint of a temporary named like another value the code already shows:
+                # `dtotal` for `np.sum(y * p)` where `total` is a softmax's denominator)
+                clash = (primal.hint is None or primal.temp) and \
+                    (described in self.user_names or described in getattr(self, "_assigned", ()))
                 return "d" + described + ("_t" if clash else "")
         for value in members:
             if value.hint:
@@ -441,6 +444,7 @@ class Layout:
         busy_until: dict[str, int] = {}  # name → the last position a web holding it is needed at
         suffixed: dict[str, list] = {}  # base → heap of (busy until, k) of the names base_k in use
         self._last_k: dict[str, int] = {}
+        self._assigned = busy_until  # (the names given so far)
         roots: dict[Value, None] = {}
         for value in sorted(self.def_order, key=self.def_order.__getitem__):
             if value in self.inlined or _is_undefined(value):
