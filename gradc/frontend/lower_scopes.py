@@ -2,8 +2,9 @@
 
 A comprehension (`inner_scopes.Comprehension`) is lowered where Python evaluates it: its loop is
 lowered into the current region, then its variables are forgotten. A generator expression is taken
-where Python consumes it at once (`sum(...)`, `tuple(...)`, `max(...)`, a `for` loop) and lowered
-as the list it would yield. A local function (`def` inside the function, or a lambda) is inlined
+where Python consumes it at once (`sum(...)`, `tuple(...)`, `max(...)`, `functools.reduce`) and
+lowered as the list it would yield (not as a `for` loop's iterable: Python makes its items between
+the iterations). A local function (`def` inside the function, or a lambda) is inlined
 at each call, with the names it closes over read from its definer's scope at the call (Python's
 late binding). A dict whose keys are known is iterated by unrolling the loop, one copy of the body
 per key, so each key stays a constant.
@@ -67,7 +68,7 @@ class InnerScopes:
 
     def lower_reduce(self, node: Comprehension) -> None:
         """`functools.reduce(f, xs[, init])`: over a list or tuple whose items gradc knows, unrolled
-        (`f(f(a, b), c)`: the result is a new value, never one of the items); else the loop."""
+        (`f(f(a, b), c)`; of one item, that item, as Python gives); else the loop."""
         loop = node.loop[0]
         self.lower_statement(node.setup[0])  # (`items = xs`, or `acc = init`)
         if len(node.setup) == 2:
