@@ -18,6 +18,7 @@ import numpy as np
 from . import rules  # noqa: F401  (registers every rule)
 from .ad.forward import forward
 from .ad.reverse import reverse
+from .arrays import IMMUTABLE, dask_kind, is_dask, library_of, match_dask, plain_kinds, refusing_computes
 from .backend.emit import emit
 from .backend import cache as disk_cache
 from .backend import check as buffer_check
@@ -261,7 +262,7 @@ def _check_leaf(name: str, value: Any) -> None:
         raise NonDifferentiableArgumentError(
             f"argument `{name}` is {type(value).__name__} {value!r}; an integer or boolean has no gradient",
             hint=f"pass a float (e.g. {float(value)!r}) or leave `{name}` out of wrt")
-    if isinstance(value, np.ndarray) and not np.issubdtype(value.dtype, np.floating):
+    if (isinstance(value, np.ndarray) or is_dask(value)) and not np.issubdtype(value.dtype, np.floating):
         raise NonDifferentiableArgumentError(
             f"argument `{name}` is an array of dtype {value.dtype}; gradc differentiates floating-point arrays",
             hint=f"convert it with `{name}.astype(float)` or leave `{name}` out of wrt")
@@ -285,6 +286,8 @@ def _kind(value: Any) -> Any:
         return _structure(value)
     if records.is_record(value):  # (a dataclass, named tuple, namespace: see frontend/records.py)
         return records.record_kind(value, _kind)
+    if is_dask(value):  # (the library is part of the kind: NumPy and Dask gradients side by side)
+        return dask_kind(value)
     return None
 
 
@@ -380,8 +383,12 @@ def _match(gradient: Any, like: Any) -> Any:
         return type(like)(_match(g, value) for g, value in zip(gradient, like))
     if records.is_record(like):  # (the generated code gives a dict of the differentiated fields)
         return records.as_record(gradient, like, _match)
-    if isinstance(like, float):
-        return _real_float(gradient)
+    if isinstance(like, float):  # (one that depends on Dask data: a lazy 0-d Dask array)
+        return match_dask(gradient, like) if is_dask(gradient) else _real_float(gradient)
+    if isinstance(like, np.ndarray) and is_dask(gradient):
+        return match_dask(gradient, like)  # (lazy: a NumPy argument's gradient that depends on Dask data)
+    if is_dask(like):
+        return match_dask(gradient, like)
     if isinstance(like, np.ndarray):
         if np.iscomplexobj(gradient) and not np.iscomplexobj(like):
             gradient = np.real(gradient)  # (a real argument's gradient is real: see `_real_float`)
@@ -534,8 +541,12 @@ class GradFunction:
                 primal = self._primal if reusable else None
                 if primal is not None and dependencies.stale(getattr(primal, "dependencies", ()), self.__wrapped__):
                     primal = self._primal = None  # (lowered when a name denoted another object)
-                compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
-                                            self._parsed, primal, kinds)
+                if library_of(kinds) is None:
+                    compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
+                                                self._parsed, primal, kinds)
+                else:  # (Dask: the analyses see shapes and dtypes; nothing is written in place)
+                    compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
+                                                self._parsed, primal, plain_kinds(kinds), IMMUTABLE)
                 disk_cache.store(self.__wrapped__, key, self._cache, compiled)
             _store(self.__wrapped__, key, compiled)
         return compiled
@@ -555,6 +566,8 @@ class GradFunction:
         function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
         if compiled.written_arguments:
             function = _refusing_shared_arguments(function, compiled.written_arguments, self.__wrapped__)
+        if library_of(kinds) is not None:
+            function = refusing_computes(function)  # (a Dask gradient is built lazily, computing nothing)
         self._functions[kinds] = (rules_version(), function, compiled.dependencies)
         return function
 
@@ -640,9 +653,10 @@ class GradFunction:
         """A function giving the generated function's result the structure and dtypes of the
         arguments, chosen once per kind of call (a float argument's gradient: just `float`)."""
         wrt, mode, as_tuple = self._wrt, self._mode, self._as_tuple
-        if mode == "grad" and len(wrt) > 1 and all(kinds[i] is float for i in wrt):
+        lazy = library_of(kinds) is not None  # (Dask: even a float's gradient may be a Dask array)
+        if mode == "grad" and len(wrt) > 1 and all(kinds[i] is float for i in wrt) and not lazy:
             return _floats  # the scalar-code fast path: a tuple of floats needs nothing done
-        matchers = [_matcher(kinds[i]) for i in wrt]
+        matchers = [_match if lazy else _matcher(kinds[i]) for i in wrt]
 
         def convert(result: Any, args: tuple) -> Any:
             grads = result[1] if mode == "value_and_grad" else result

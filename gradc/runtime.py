@@ -7,6 +7,8 @@ They are bound into the generated function's namespace by their own names
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .errors import GradcError, NoGradientRuleError, NonScalarOutputError
@@ -18,6 +20,13 @@ __all__ = [
     "inner_rhs", "diag_adjoint", "solve_adjoint_b", "astype_adjoint", "reshape_like", "index_order",
     "sigmoid",
 ]
+
+
+def is_lazy_array(value) -> bool:
+    """Whether `value` is a Dask array: what a helper must build lazily, never compute nor write in
+    place (Dask is not imported when it never was)."""
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(value, module.Array)
 
 
 def unbroadcast(g, x):
@@ -35,7 +44,8 @@ def unbroadcast_to(g, shape):
                          hint="build the list with `append`, or make an array of it with np.array or np.stack")
     if np.shape(g) == shape:
         return g
-    g = np.asarray(g)
+    if not is_lazy_array(g):
+        g = np.asarray(g)
     extra = g.ndim - len(shape)
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
@@ -69,7 +79,7 @@ def check_scalar(value):
             f"grad needs a function that returns a scalar, but it returned an array of shape {np.shape(value)}",
             hint="use gradc.vjp(f) for a non-scalar output, passing the output's cotangent",
         )
-    if not np.issubdtype(np.asarray(value).dtype, np.inexact):
+    if not np.issubdtype(value.dtype if is_lazy_array(value) else np.asarray(value).dtype, np.inexact):
         raise NonScalarOutputError(
             f"grad needs a floating-point output, but the function returned {type(value).__name__} {value!r}")
 
@@ -114,6 +124,8 @@ def _zeros_like_item(item):
         return Adjoints(_zeros_like_item(value) for value in item)
     if isinstance(item, np.ndarray):
         return np.zeros(item.shape, dtype=floating(item.dtype))
+    if is_lazy_array(item):
+        return np.zeros_like(item, dtype=floating(item.dtype))  # (Dask's own: lazy, chunked like it)
     return 0.0
 
 
@@ -150,8 +162,8 @@ def assign_item(a, index, value):
 def copy_of(x):
     """A copy of `x` this gradient may write into: an array copied, a list, tuple or dict of
     adjoints copied with its arrays, a NumPy scalar as a 0-d array, anything else as it is."""
-    if isinstance(x, np.ndarray):
-        return x.copy()
+    if isinstance(x, np.ndarray) or is_lazy_array(x):
+        return x.copy()  # (a Dask array's `copy` is a new array object: a write into it changes no other)
     if isinstance(x, AdjointDict):
         return AdjointDict({key: copy_of(value) for key, value in x.items()})
     if isinstance(x, Adjoints):
@@ -170,7 +182,7 @@ def added_at(accumulator, index, g):
 
 def erase_item(g, index):
     """The adjoint of the array written into: `g` with zeros where the write replaced values."""
-    g = np.array(g)
+    g = g.copy() if is_lazy_array(g) else np.array(g)
     g[index] = 0
     return g
 
@@ -251,11 +263,35 @@ def scatter_add(g, x, index):
         else:
             dx[index] = add_adjoints(dx[index], g)
         return dx
+    if is_lazy_array(g) or is_lazy_array(x):
+        return _lazy_scatter_add(g, x, index)
     dx = np.zeros(np.shape(x), dtype=adjoint_dtype(g, x))
     if _is_basic(index):
         dx[index] = g  # slices and integers never repeat an element: no need for np.add.at
     else:
         np.add.at(dx, index, g)
+    return dx
+
+
+def _lazy_scatter_add(g, x, index):
+    """`scatter_add` for Dask: zeros chunked like `x` (or in one chunk for a NumPy `x`), `g` written at
+    `index`. An index that may repeat an element would need `np.add.at`, which Dask lacks."""
+    da = sys.modules["dask.array"]
+    if not _is_basic(index):
+        raise GradcError(f"the gradient of indexing with {type(index).__name__} index needs `np.add.at` "
+                         f"on a dask.array.Array, which Dask does not implement",
+                         hint="index Dask arrays with slices and integers, or pass NumPy arrays")
+    dtype = floating(np.result_type(g.dtype if hasattr(g, "dtype") else g,
+                                    x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype))
+    chunks = x.chunks if is_lazy_array(x) else "auto"
+    dx = da.zeros(np.shape(x), dtype=dtype, chunks=chunks)
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(p is None for p in parts):  # (Dask writes through no `None`: drop it, and g's axis of length 1)
+        index = tuple(p for p in parts if p is not None)
+        shape = np.broadcast_to(0.0, np.shape(x))[index].shape
+        if np.ndim(g) and g.shape != shape and g.size == int(np.prod(shape)):
+            g = g.reshape(shape)
+    dx[index] = g
     return dx
 
 
