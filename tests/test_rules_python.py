@@ -723,6 +723,18 @@ def test_list_and_tuple_of_a_sequence(f, shape):
     assert_gradients(f, [rng.standard_normal(shape)])
 
 
+def f_abs_of_a_complex_number(x):
+    return abs(x * 1j + 2.0) * x + abs(x - 0.25)
+
+
+def test_builtin_abs_of_a_complex_number():
+    # (d|z| = Re(conj(z) dz) / |z|; z / |z| would flip the imaginary part's sign)
+    assert_gradients(f_abs_of_a_complex_number, [0.5], use_autograd=False)
+    _, tangent = gradc.jvp(f_abs_of_a_complex_number)(0.5, 1.0)
+    assert isinstance(tangent, float) or np.isrealobj(tangent)
+    assert tangent == pytest.approx(gradc.grad(f_abs_of_a_complex_number)(0.5), rel=1e-12)
+
+
 def test_every_math_and_builtin_rule_is_exercised_here():
     """A new rule for `math` or a builtin must come with a test in this file."""
     import builtins

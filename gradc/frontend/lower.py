@@ -909,6 +909,8 @@ def known_dtypes(facts: dict, values: Any) -> dict[Value, Any]:
         fact = facts.get(value) if isinstance(value, Value) else None
         if fact is not None and fact.dtype is not None:
             found[value] = np.dtype(fact.dtype)
+        elif fact is not None and fact.shape == () and not fact.known and fact.seq is None:
+            found[value] = np.dtype(float)  # (a Python number of the user's: complex ones have no facts)
     return found
 
 

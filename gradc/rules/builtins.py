@@ -15,7 +15,16 @@ from .registry import jvp, vjp, zero_gradient
 
 @vjp(builtins.abs, broadcasts=True)
 def abs_(g, ans, x):
+    if np.iscomplexobj(x):  # (d|z| = Re(conj(z) dz) / |z|, as np.abs's rule)
+        return g * np.conj(x) / np.where(ans == 0, 1.0, ans)
     return g * np.sign(x)
+
+
+@jvp(builtins.abs)
+def abs_jvp(t, ans, x):
+    if np.iscomplexobj(x):
+        return np.real(t * np.conj(x)) / np.where(ans == 0, 1.0, ans)
+    return t * np.sign(x)
 
 
 @vjp(builtins.float, linear="each")
