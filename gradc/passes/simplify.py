@@ -6,6 +6,7 @@ code reads like hand-written backprop. Every rewrite keeps values and shapes.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -16,7 +17,8 @@ from ..ir.core import Function, Op, Value, static_value, table_key
 
 __all__ = ["simplify"]
 
-_FOLDABLE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow}
+_FOLDABLE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow,
+             math.prod}  # (`math.prod(np.shape(x))`, a count the rules take from a shape: Dask has no np.size)
 
 
 def _is_number(value: Value, number: float) -> bool:
@@ -96,6 +98,9 @@ def _fold(op: Op) -> object:
     if op.kind != "call" or op.attrs["callee"] not in _FOLDABLE or op.attrs.get("kwnames"):
         return _NOT
     statics = [static_value(v) for v in op.operands]
+    if op.attrs["callee"] is math.prod and len(statics) == 1 and statics[0][0] and \
+            type(statics[0][1]) is tuple and all(type(n) is int for n in statics[0][1]):
+        return math.prod(statics[0][1])  # (a shape's count of elements)
     if not all(ok for ok, _ in statics) or not all(type(c) in (int, float) for _, c in statics):
         return _NOT
     if any(v.owner.attrs.get("spelling") is not None for v in op.operands):

@@ -26,6 +26,7 @@ tests/test_rules_numpy.py checks every rule here numerically, and
 tests/test_rules_numpy_registry.py fails for a rule that has no test case.
 """
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -314,10 +315,10 @@ def sum_(g, ans, a, axis=None, dtype=None, keepdims=False):
 @vjp(np.mean, Method("mean"), linear="each")
 def mean(g, ans, a, axis=None, dtype=None, keepdims=False):
     if axis is None and not keepdims:  # (times the reciprocal: a count over 65504 is inf in float16)
-        return np.broadcast_to(g * (1.0 / np.size(a)), np.shape(a))
+        return np.broadcast_to(g * (1.0 / math.prod(np.shape(a))), np.shape(a))
     if keepdims:
-        return np.broadcast_to(g * (np.size(ans) / np.size(a)), np.shape(a))
-    return np.broadcast_to(np.expand_dims(g, axis) * (np.size(ans) / np.size(a)), np.shape(a))
+        return np.broadcast_to(g * (math.prod(np.shape(ans)) / math.prod(np.shape(a))), np.shape(a))
+    return np.broadcast_to(np.expand_dims(g, axis) * (math.prod(np.shape(ans)) / math.prod(np.shape(a))), np.shape(a))
 
 
 @vjp(np.prod, Method("prod"))
@@ -351,7 +352,7 @@ def extremum_jvp(t, ans, a, axis=None, keepdims=False):
 @vjp(np.var, Method("var"))
 def var(g, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    n = np.size(a) / np.size(ans)
+    n = math.prod(np.shape(a)) / math.prod(np.shape(ans))
     if axis is None or keepdims:
         return g * centered * (2.0 / (n - ddof))
     return np.expand_dims(g, axis) * centered * (2.0 / (n - ddof))
@@ -360,13 +361,13 @@ def var(g, ans, a, axis=None, ddof=0, keepdims=False):
 @jvp(np.var, Method("var"))
 def var_jvp(t, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)  # (the tangent's own mean cancels: centered sums to 0)
-    return np.sum(centered * t, axis=axis, keepdims=keepdims) * (2.0 / (np.size(a) / np.size(ans) - ddof))
+    return np.sum(centered * t, axis=axis, keepdims=keepdims) * (2.0 / (math.prod(np.shape(a)) / math.prod(np.shape(ans)) - ddof))
 
 
 @vjp(np.std, Method("std"))
 def std(g, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)  # (all 0 where ans is 0: the gradient is 0 there)
-    n = np.size(a) / np.size(ans)
+    n = math.prod(np.shape(a)) / math.prod(np.shape(ans))
     safe = np.where(ans == 0, 1.0, ans)
     if axis is None or keepdims:
         return g * centered / safe * (1.0 / (n - ddof))
@@ -377,7 +378,7 @@ def std(g, ans, a, axis=None, ddof=0, keepdims=False):
 def std_jvp(t, ans, a, axis=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
     safe = np.where(ans == 0, 1.0, ans)
-    return np.sum(centered * t, axis=axis, keepdims=keepdims) / safe * (1.0 / (np.size(a) / np.size(ans) - ddof))
+    return np.sum(centered * t, axis=axis, keepdims=keepdims) / safe * (1.0 / (math.prod(np.shape(a)) / math.prod(np.shape(ans)) - ddof))
 
 
 @vjp(np.cumsum, Method("cumsum"), linear="each")
