@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import gradc
-from _support import arguments, digits, figure_path, one_blas_thread, one_hot, progress, pyplot, require
+from _support import arguments, figure_path, one_blas_thread, progress, pyplot, require
 
 import digits as plain  # the plain MLP: its loss, init and predict, its optimizer and data scaling
 
@@ -157,12 +157,8 @@ def main(argv=None):
 
 
 def run(args):
-    x_train, labels_train, x_val, labels_val, x_test, labels_test = digits(args.seed)
-    if args.quick:
-        x_train, labels_train = x_train[:600], labels_train[:600]
-    x_train, x_val, x_test = plain.standardise(x_train, x_val, x_test)
-    y_train = one_hot(labels_train)
-    data = (x_train, y_train, x_val, labels_val, x_test, labels_test)
+    data = plain.prepared(args)  # (the same data as examples/digits.py)
+    x_train, y_train = data[:2]
 
     print("gradc's backward pass of the batch-normalisation lines (batch of 32):")
     params = init(np.random.default_rng(args.seed))

@@ -167,12 +167,19 @@ def main(argv=None):
         return run(args)
 
 
-def run(args):
+def prepared(args):
+    """The digits split, standardised, the training labels one-hot (--quick: 600 training images):
+    x_train, y_train, x_val, labels_val, x_test, labels_test."""
     x_train, labels_train, x_val, labels_val, x_test, labels_test = digits(args.seed)
     if args.quick:  # a subset of the training set
         x_train, labels_train = x_train[:600], labels_train[:600]
     x_train, x_val, x_test = standardise(x_train, x_val, x_test)
-    data = (x_train, one_hot(labels_train), x_val, labels_val, x_test, labels_test)
+    return x_train, one_hot(labels_train), x_val, labels_val, x_test, labels_test
+
+
+def run(args):
+    data = prepared(args)
+    x_train, _, x_val, _, x_test, _ = data
     print(f"digits: {len(x_train)} training, {len(x_val)} validation, {len(x_test)} test images")
 
     results = []

@@ -70,32 +70,27 @@ class GradcError(Exception):
         return self.render()
 
 
-class UnsupportedSyntaxError(GradcError, SyntaxError):
+class _LocatedSyntaxError(GradcError, SyntaxError):
+    """A GradcError that is also a SyntaxError, its fields filled so tools that know SyntaxError
+    show the place."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
+        GradcError.__init__(self, message, loc, hint)
+        if loc is not None:
+            self.filename, self.lineno, self.offset, self.text = loc.file, loc.line, loc.col + 1, loc.text
+        self.msg = message
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class UnsupportedSyntaxError(_LocatedSyntaxError):
     """A construct gradc cannot differentiate (yet); raised when `grad(f)` is called."""
 
-    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
-        GradcError.__init__(self, message, loc, hint)
-        # Fill SyntaxError's fields so tools that know SyntaxError show the place.
-        if loc is not None:
-            self.filename, self.lineno, self.offset, self.text = loc.file, loc.line, loc.col + 1, loc.text
-        self.msg = message
 
-    def __str__(self) -> str:
-        return self.render()
-
-
-class SourceSyntaxError(GradcError, SyntaxError):
+class SourceSyntaxError(_LocatedSyntaxError):
     """The user's file is not valid Python: Python's own SyntaxError, located and shown like every
     gradc error (`file:line:col: error: ...`, the line, a caret)."""
-
-    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
-        GradcError.__init__(self, message, loc, hint)
-        if loc is not None:
-            self.filename, self.lineno, self.offset, self.text = loc.file, loc.line, loc.col + 1, loc.text
-        self.msg = message
-
-    def __str__(self) -> str:
-        return self.render()
 
     @classmethod
     def from_python(cls, exc: SyntaxError, file: str | None = None, first_line: int = 1, indent: int = 0,
