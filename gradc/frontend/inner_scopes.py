@@ -64,7 +64,6 @@ class ScopeRewriter:
     def __init__(self, tree: ast.FunctionDef, fresh: Callable[[str], str],
                  normalize_function: Callable[[ast.FunctionDef], tuple[ast.FunctionDef, set]],
                  refuse: Callable):
-        self.all_names = _names_in(tree)
         self.outside = _names_outside_comprehensions(tree)
         self.fresh = self.remember(fresh)
         self.normalize_function = normalize_function
@@ -73,7 +72,6 @@ class ScopeRewriter:
     def remember(self, fresh: Callable[[str], str]) -> Callable[[str], str]:
         def made(base: str) -> str:
             name = fresh(base)
-            self.all_names.add(name)
             self.outside.add(name)
             return name
         return made
@@ -264,9 +262,6 @@ class ScopeRewriter:
         return names, ast.copy_location(call, node)
 
 
-def _names_in(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
-        {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
 
 
 def _names_outside_comprehensions(tree: ast.AST) -> set[str]:
