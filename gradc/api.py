@@ -18,8 +18,10 @@ import numpy as np
 from . import rules  # noqa: F401  (registers every rule)
 from .ad.forward import forward
 from .ad.reverse import reverse
-from .arrays import IMMUTABLE, dask_kind, is_dask, library_of, match_dask, plain_kinds, refusing_computes
+from .arrays import (DASK, dask_kind, is_dask, is_standard_array, library_of, match_dask, match_standard,
+                     plain_kinds, refusing_computes, standard_kind, target_for)
 from .backend.emit import emit
+from .backend.standard import emit_standard
 from .backend import cache as disk_cache
 from .backend import check as buffer_check
 from .backend.load import Compiled, compile_factory, instantiate, register_source
@@ -29,6 +31,7 @@ from .frontend import dependencies
 from .frontend.callables import as_function
 from .frontend import records
 from .frontend.lower import is_structure, local_names, lower_function
+from .frontend.standard_calls import refuse_numpy_calls
 from .frontend.source import ParsedFunction, display_name, parse_function
 from .ir.core import Function
 from .ir.verify import verify
@@ -72,14 +75,24 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
         primal = lower_function(parsed, structures, kinds or None)
         records.refuse_whole_uses(primal)                     # (a dataclass in wrt: field by field)
     primal = verify(primal)                                   # AST → normalized AST → IR
+    if target.namespace:  # (another library's arrays: a NumPy function the user calls would not take them)
+        refuse_numpy_calls(primal, target.namespace)
     if mode == "jvp":                                         # IR → tangent IR (forward mode)
         adjoint = forward(share_primal(primal, optimize), list(wrt), kinds, _jvp_of_callee)
     else:                                                     # IR → adjoint IR (reverse mode)
         adjoint = reverse(share_primal(primal, optimize), list(wrt), mode, kinds, _vjp_of_callee)
     adjoint = verify(run_passes(adjoint, optimize, target))   # → optimized IR, bufferized
-    emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))  # → Python source
+    if target.namespace:                                      # → Python source
+        emitted = emit_standard(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint), target.namespace,
+                                [name for name, kind in zip(_parameters(fn), kinds) if _is_array_kind(kind)])
+    else:
+        emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))
     return Compiled(None, adjoint, emitted, compile_factory(emitted),  # → compiled function
                     getattr(primal, "written_arguments", ()), getattr(primal, "dependencies", ()))
+
+
+def _is_array_kind(kind: Any) -> bool:
+    return type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype)
 
 
 def _refusing_shared_arguments(function: Callable, written: tuple, primal: Callable) -> Callable:
@@ -262,6 +275,10 @@ def _check_leaf(name: str, value: Any) -> None:
         raise NonDifferentiableArgumentError(
             f"argument `{name}` is {type(value).__name__} {value!r}; an integer or boolean has no gradient",
             hint=f"pass a float (e.g. {float(value)!r}) or leave `{name}` out of wrt")
+    if is_standard_array(value) and not np.issubdtype(standard_kind(value)[2], np.floating):
+        raise NonDifferentiableArgumentError(
+            f"argument `{name}` is an array of dtype {value.dtype}; gradc differentiates floating-point arrays",
+            hint=f"convert it with `xp.astype({name}, xp.float64)` or leave `{name}` out of wrt")
     if (isinstance(value, np.ndarray) or is_dask(value)) and not np.issubdtype(value.dtype, np.floating):
         raise NonDifferentiableArgumentError(
             f"argument `{name}` is an array of dtype {value.dtype}; gradc differentiates floating-point arrays",
@@ -288,6 +305,8 @@ def _kind(value: Any) -> Any:
         return records.record_kind(value, _kind)
     if is_dask(value):  # (the library is part of the kind: NumPy and Dask gradients side by side)
         return dask_kind(value)
+    if is_standard_array(value):  # (array_api_strict, PyTorch: reached through the array API's `xp`)
+        return standard_kind(value)
     return None
 
 
@@ -304,7 +323,7 @@ def _argument_ids(args: tuple) -> set[int]:
     stack = list(args)
     while stack:
         value = stack.pop()
-        if type(value) is np.ndarray:
+        if type(value) is np.ndarray or is_standard_array(value):
             ids.add(id(value))
         elif type(value) is dict:
             stack.extend(value.values())
@@ -325,6 +344,8 @@ def _distinct(gradients: Any, seen: set[int] | None = None) -> Any:
             return gradients.copy()
         seen.add(id(gradients))
         return gradients
+    if is_standard_array(gradients) and id(gradients) in seen:
+        return match_standard(gradients, gradients)  # (a copy)
     if type(gradients) is dict:
         return {key: _distinct(value, seen) for key, value in gradients.items()}
     if type(gradients) in (list, tuple):
@@ -383,6 +404,8 @@ def _match(gradient: Any, like: Any) -> Any:
         return type(like)(_match(g, value) for g, value in zip(gradient, like))
     if records.is_record(like):  # (the generated code gives a dict of the differentiated fields)
         return records.as_record(gradient, like, _match)
+    if is_standard_array(like) or is_standard_array(gradient):
+        return match_standard(gradient, like)
     if isinstance(like, float):  # (one that depends on Dask data: a lazy 0-d Dask array)
         return match_dask(gradient, like) if is_dask(gradient) else _real_float(gradient)
     if isinstance(like, np.ndarray) and is_dask(gradient):
@@ -541,12 +564,13 @@ class GradFunction:
                 primal = self._primal if reusable else None
                 if primal is not None and dependencies.stale(getattr(primal, "dependencies", ()), self.__wrapped__):
                     primal = self._primal = None  # (lowered when a name denoted another object)
-                if library_of(kinds) is None:
+                library = library_of(kinds, tuple(self._names))
+                if library is None:
                     compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
                                                 self._parsed, primal, kinds)
-                else:  # (Dask: the analyses see shapes and dtypes; nothing is written in place)
+                else:  # (Dask, the array API: the analyses see shapes and dtypes; nothing is written in place)
                     compiled = compile_gradient(self.__wrapped__, self._wrt, self._mode, self._optimize,
-                                                self._parsed, primal, plain_kinds(kinds), IMMUTABLE)
+                                                self._parsed, primal, plain_kinds(kinds), target_for(library))
                 disk_cache.store(self.__wrapped__, key, self._cache, compiled)
             _store(self.__wrapped__, key, compiled)
         return compiled
@@ -566,7 +590,7 @@ class GradFunction:
         function = instantiate(compiled.factory, compiled.emitted, self.__wrapped__)
         if compiled.written_arguments:
             function = _refusing_shared_arguments(function, compiled.written_arguments, self.__wrapped__)
-        if library_of(kinds) is not None:
+        if library_of(kinds) is DASK:
             function = refusing_computes(function)  # (a Dask gradient is built lazily, computing nothing)
         self._functions[kinds] = (rules_version(), function, compiled.dependencies)
         return function
@@ -653,7 +677,7 @@ class GradFunction:
         """A function giving the generated function's result the structure and dtypes of the
         arguments, chosen once per kind of call (a float argument's gradient: just `float`)."""
         wrt, mode, as_tuple = self._wrt, self._mode, self._as_tuple
-        lazy = library_of(kinds) is not None  # (Dask: even a float's gradient may be a Dask array)
+        lazy = library_of(kinds) is not None  # (Dask: even a float's gradient may be a Dask array; array API)
         if mode == "grad" and len(wrt) > 1 and all(kinds[i] is float for i in wrt) and not lazy:
             return _floats  # the scalar-code fast path: a tuple of floats needs nothing done
         matchers = [_match if lazy else _matcher(kinds[i]) for i in wrt]

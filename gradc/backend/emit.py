@@ -55,14 +55,15 @@ class Emitted:
 
 
 class _Emitter:
-    def __init__(self, function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str]):
+    def __init__(self, function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str],
+                 reserved: set[str] = frozenset()):
         self.function = function
         self.globals = globals_
         self.closure = closure
         self.closure_names = set(closure)
         self.spelled = self.spelling_roots()
         self.user_names = user_names
-        helpers = set(runtime.__all__) | {"np", "math"}
+        helpers = set(runtime.__all__) | {"np", "math"} | reserved
         self.layout = Layout(function, self.spelled | helpers | {function.name, FACTORY_NAME, _COMMENT, check.CHECK_NAME},
                              user_names)
         self.names = self.layout.names

@@ -36,6 +36,7 @@ from . import effect_statements
 from . import dependencies
 from .inner_scopes import LocalDef
 from .lower_scopes import InnerScopes
+from .standard_calls import StandardCalls, is_namespace_getter, namespace_of
 from .normalize import normalize
 from .objects import Heap, Obj
 from . import records
@@ -91,7 +92,7 @@ def local_names(node: ast.FunctionDef) -> set[str]:
     return names | stored_names(node.body) | _written_names(node.body) | defined
 
 
-class _Lowerer(Binding, ControlFlow, InnerScopes):
+class _Lowerer(Binding, ControlFlow, InnerScopes, StandardCalls):
     """Lowers statements and expressions of one function body into a region, following Python's
     object semantics with a heap (objects.py): `env` maps each name to the object it refers to."""
 
@@ -477,6 +478,9 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
                 value.owner.attrs["library_constant"] = True  # (`np.inf`: never rebound, unlike `CONFIG.scale`)
             return value
         obj = self.lower_expr(node.value)
+        namespace = namespace_of(obj)
+        if namespace is not None:  # (`xp.float64`, `xp.linalg`: see standard_calls.py)
+            return self.standard_attribute(namespace, node)
         ok, value = static_value(obj)
         if ok and self.rule_mode:
             return self.const(getattr(value, node.attr), node)
@@ -641,6 +645,8 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
         if isinstance(func, ast.Name) and func.id in self.functions and func.id not in self.env and \
                 not self.rule_mode:
             return self.call_local(func.id, args, kwargs, node)
+        if static and not self.rule_mode and is_namespace_getter(callee):
+            return self.namespace(node)  # (`xp = array_api_compat.array_namespace(x)`: standard_calls.py)
         if static and not self.rule_mode:
             known = self.fold_extremum(callee, args, node) if not kwargs else None
             known = known if known is not None else self.sequence_copy(callee, args, kwargs, node)
@@ -670,6 +676,11 @@ class _Lowerer(Binding, ControlFlow, InnerScopes):
             return self.pop_item(func.value, node)  # (`tape.pop()`: gradc's own backward sweeps, read again)
         if isinstance(func, ast.Attribute):
             receiver = self.lower_expr(func.value)
+            namespace = namespace_of(receiver)
+            if namespace is not None and not self.rule_mode:
+                return self.standard_call(namespace, node, args, kwargs)
+            if func.attr == "__array_namespace__" and not args and not kwargs and not self.rule_mode:
+                return self.namespace(node)
             ok, value = static_value(receiver)
             if ok and self.rule_mode:
                 return self.call(getattr(value, func.attr), args, node, kwargs=kwargs)

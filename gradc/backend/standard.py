@@ -1,0 +1,243 @@
+"""Stage 6 for arrays of the array API standard: IR → Python source that calls `xp`, not `np`.
+
+The IR of every gradient calls NumPy's functions (the user's `xp.tanh` was lowered to `np.tanh`,
+and the rules are written with NumPy). For another library's arrays (array_api_strict, PyTorch
+through array_api_compat) this emitter spells each call as the standard's: `xp.tanh`, `xp.acos` for
+`np.arccos`, `xp.sum(g, axis=0)` for `g.sum(axis=0)`, `xp.matrix_transpose(b)` for
+`np.swapaxes(b, -1, -2)`, and gradc's run-time helpers as their standard twins
+(gradc/standard_runtime.py). The gradient starts by asking its arguments for their namespace:
+
+    xp = array_namespace(W, x, y)
+
+A NumPy function the standard does not have (`np.einsum`, `np.add.at`) is refused with a
+GradcError naming it and the line whose gradient needs it: a library that cannot express a rule
+is never handed NumPy arrays instead.
+"""
+from __future__ import annotations
+
+import ast
+import types
+from typing import Any
+
+import numpy as np
+
+from .. import runtime, standard_runtime
+from ..analysis.shapes import shape_of
+from ..errors import GradcError
+from ..ir.core import Function, Op, Region, table_key
+from ..standard import standard_name
+from .emit import Emitted, _Emitter
+
+__all__ = ["emit_standard"]
+
+#: Array methods NumPy has and the standard spells as functions of the array: `g.sum(axis=0)`.
+_METHOD_FUNCTIONS = {"sum", "mean", "prod", "max", "min", "std", "var", "any", "all", "argmax", "argmin"}
+
+
+class _StandardEmitter(_Emitter):
+    def __init__(self, function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str],
+                 library: str, namespace_args: list[str]):
+        super().__init__(function, globals_, closure, user_names, reserved={"xp"})
+        self.checking = False  # (the buffer checker follows NumPy's memory; these arrays are the library's)
+        self.library = library
+        self.namespace_args = namespace_args
+        self.current: Op | None = None
+
+    # -- the namespace ------------------------------------------------------------------------
+    def xp(self, *path: str) -> ast.expr:
+        node: ast.expr = ast.Name("xp", ast.Load())
+        for part in path:
+            node = ast.Attribute(node, part, ast.Load())
+        return node
+
+    def block(self, region: Region, top: bool = False) -> list[ast.stmt]:
+        body = super().block(region, top)
+        if not top:
+            return body
+        if self.namespace_args:
+            import array_api_compat
+            getter = self.bound(array_api_compat.array_namespace, "array_namespace")
+        else:
+            getter = self.bound(standard_runtime.namespace_of, "namespace_of")
+        args = [ast.Name(name, ast.Load()) for name in self.namespace_args or self.parameter_names()]
+        return [ast.Assign([ast.Name("xp", ast.Store())], ast.Call(getter, args, []), lineno=0)] + body
+
+    def parameter_names(self) -> list[str]:
+        signature = self.signature()
+        return [a.arg for a in signature.posonlyargs + signature.args + signature.kwonlyargs]
+
+    def statement(self, op: Op) -> list[ast.stmt]:
+        self.current = op
+        return super().statement(op)
+
+    def refuse(self, what: str, why: str = "the array API standard does not have it") -> GradcError:
+        op = self.current
+        where = op.loc if op is not None else None
+        role = "the gradient of this line" if op is not None and op.derivative else "this line"
+        return GradcError(f"{role} calls {what} on {self.library} arrays, and {why}", where,
+                          hint="pass NumPy arrays for this function, or write it with functions whose gradients "
+                               "the standard can express (docs/reference.md, \"Functions written against the "
+                               "array API standard\")")
+
+    # -- references -----------------------------------------------------------------------------
+    def reference(self, obj: Any) -> ast.expr:
+        if isinstance(obj, np.dtype) or (isinstance(obj, type) and issubclass(obj, np.generic)):
+            found = standard_name(np.dtype(obj).type)
+            if found is None:
+                raise self.refuse(f"the dtype {np.dtype(obj)}")
+            return self.xp(found[1])
+        if isinstance(obj, np.ndarray):
+            return ast.Call(self.xp("asarray"), [super().reference(obj)], [])
+        module = getattr(obj, "__module__", None) or ""
+        name = getattr(obj, "__name__", None)
+        if module == runtime.__name__ or obj is getattr(runtime, str(name), None):
+            twin = getattr(standard_runtime, str(name), None)
+            if twin is None:
+                raise self.refuse(f"gradc's helper `{name}`", "it is written for NumPy arrays only")
+            return super().reference(twin)
+        if module.split(".")[0] == "numpy" or isinstance(obj, np.ufunc) or getattr(np, str(name), None) is obj:
+            found = standard_name(obj)
+            if found is None:
+                raise self.refuse(f"`np.{name}`")
+            return self.xp(*filter(None, found))
+        return super().reference(obj)
+
+    def literal(self, value: Any) -> ast.expr:
+        if isinstance(value, np.generic) and np.ndim(value) == 0 and isinstance(value.item(), (int, float)):
+            return self.literal(value.item())  # (a Python number: the standard's arrays keep their dtype)
+        return super().literal(value)
+
+    # -- calls ----------------------------------------------------------------------------------
+    def call_expr(self, op: Op) -> ast.expr:
+        callee = table_key(op.attrs["callee"])
+        special = _SPECIAL_CALLS.get(callee)
+        if special is not None:
+            return special(self, op)
+        if callee in (np.std, np.var) and "ddof" in op.kwnames:
+            op = _renamed_keyword(op, "ddof", "correction")
+        return super().call_expr(op)
+
+    def args(self, op: Op) -> list[ast.expr]:
+        return [self.expr(v) for v in op.positional()]
+
+    def known(self, op: Op, position: int, keyword: str = "", default: Any = None) -> Any:
+        """A constant argument's value, passed at `position` or as `keyword`; `default` where absent."""
+        values = op.positional()
+        value = values[position] if position < len(values) else op.keywords().get(keyword)
+        if value is None:
+            return default
+        owner = value.owner
+        if owner is None or owner.kind != "const":
+            raise self.refuse(f"`{op.attrs['callee'].__name__}` with an argument known only when it runs",
+                              "the standard's spelling of it depends on that argument")
+        return owner.attrs["value"]
+
+    def swapaxes(self, op: Op) -> ast.expr:
+        x = op.positional()[0]
+        axes = {self.known(op, 1), self.known(op, 2)}
+        ndim = len(shape_of(x, self.shapes) or ()) or None
+        if axes == {-1, -2} or (ndim is not None and axes == {ndim - 1, ndim - 2}) or \
+                (ndim == 2 and axes == {0, 1}):
+            return ast.Call(self.xp("matrix_transpose"), [self.expr(x)], [])
+        return self.permuted(x, lambda axes_: _swapped(axes_, *sorted(axes)))
+
+    def transpose(self, op: Op) -> ast.expr:
+        x = op.positional()[0]
+        axes = self.known(op, 1, "axes")
+        if axes is not None:
+            return ast.Call(self.xp("permute_dims"), [self.expr(x), self.literal(tuple(axes))], [])
+        return self.permuted(x, lambda axes_: tuple(reversed(axes_)))
+
+    def permuted(self, x: Any, permute: Any) -> ast.expr:
+        shape = shape_of(x, self.shapes)
+        if shape is None:
+            raise self.refuse("a transpose of an array whose number of axes gradc does not know",
+                              "the standard's `permute_dims` needs the axes")
+        return ast.Call(self.xp("permute_dims"), [self.expr(x), self.literal(permute(tuple(range(len(shape)))))], [])
+
+    def outer(self, op: Op) -> ast.expr:
+        return ast.Call(self.xp("linalg", "outer"), self.args(op), [])
+
+    def cumsum(self, op: Op) -> ast.expr:
+        axis = self.known(op, 1, "axis")
+        return ast.Call(self.xp("cumulative_sum"), self.args(op)[:1], [ast.keyword("axis", self.literal(axis))])
+
+    def norm(self, op: Op) -> ast.expr:
+        order, axis = self.known(op, 1, "ord"), self.known(op, 2, "axis")
+        keepdims = op.keywords().get("keepdims")
+        keep = [ast.keyword("keepdims", self.expr(keepdims))] if keepdims is not None else []
+        x = self.args(op)[0]
+        if order in (None, 2) and not isinstance(axis, tuple) and \
+                (axis is not None or len(shape_of(op.positional()[0], self.shapes) or (0, 0)) == 1):
+            return ast.Call(self.xp("linalg", "vector_norm"), [x], [ast.keyword("axis", self.literal(axis))] + keep)
+        if order in (None, "fro", "nuc") and (axis is None or isinstance(axis, tuple)):
+            return ast.Call(self.xp("linalg", "matrix_norm"), [x], [ast.keyword("ord", self.literal(order or "fro"))]
+                            + keep)
+        raise self.refuse(f"`np.linalg.norm` with ord={order!r}, axis={axis!r}")
+
+    def shape_call(self, op: Op) -> ast.expr:
+        return ast.Attribute(self.args(op)[0], "shape" if op.attrs["callee"] is np.shape else "ndim", ast.Load())
+
+    # -- methods and attributes -------------------------------------------------------------------
+    def op_expr(self, op: Op) -> ast.expr:
+        if op.kind == "method" and (op.attrs["name"] in _METHOD_FUNCTIONS or op.attrs["name"] in _METHODS):
+            return self.method_call(op)
+        if op.kind == "getattr" and op.attrs["name"] in ("real", "imag"):
+            return ast.Call(self.xp(op.attrs["name"]), [self.expr(op.operands[0])], [])
+        if op.kind == "getattr" and op.attrs["name"] == "T":
+            shape = shape_of(op.operands[0], self.shapes)
+            if shape is not None and len(shape) != 2:
+                return ast.Call(self.xp("permute_dims"), [self.expr(op.operands[0]),
+                                                          self.literal(tuple(reversed(range(len(shape)))))], [])
+        return super().op_expr(op)
+
+    def method_call(self, op: Op) -> ast.expr:
+        name = op.attrs["name"]
+        receiver, args = self.expr(op.operands[0]), [self.expr(v) for v in op.positional()]
+        keywords = self.keywords(op)
+        if name in _METHOD_FUNCTIONS:
+            if name in ("std", "var"):
+                keywords = [ast.keyword("correction" if k.arg == "ddof" else k.arg, k.value) for k in keywords]
+            return ast.Call(self.xp(name), [receiver] + args[:1], keywords)  # (a method's first argument: axis)
+        if name == "reshape":
+            shape = args[0] if len(args) == 1 else ast.Tuple(args, ast.Load())
+            return ast.Call(self.xp("reshape"), [receiver, shape], [])
+        if name in ("ravel", "flatten"):
+            return ast.Call(self.xp("reshape"), [receiver, self.literal((-1,))], [])
+        if name == "astype":
+            return ast.Call(self.xp("astype"), [receiver] + args[:1], [])
+        if name == "copy":
+            return ast.Call(self.xp("asarray"), [receiver], [ast.keyword("copy", ast.Constant(True))])
+        if name in ("conj", "squeeze", "clip"):
+            return ast.Call(self.xp(name), [receiver] + args, keywords)
+        if name == "dot":
+            return ast.BinOp(receiver, ast.MatMult(), args[0])
+        raise self.refuse(f"the method `.{name}()`")
+
+
+_METHODS = {"reshape", "ravel", "flatten", "astype", "copy", "conj", "squeeze", "clip", "dot", "transpose",
+            "cumsum", "swapaxes", "tolist", "item", "fill", "put", "sort"}
+
+
+def _swapped(axes: tuple, a: int, b: int) -> tuple:
+    axes = list(axes)
+    axes[a], axes[b] = axes[b], axes[a]
+    return tuple(axes)
+
+
+def _renamed_keyword(op: Op, old: str, new: str) -> Op:
+    renamed = Op(op.kind, op.operands, [], dict(op.attrs), op.regions, op.loc)
+    renamed.attrs["kwnames"] = tuple(new if k == old else k for k in op.kwnames)
+    return renamed
+
+
+_SPECIAL_CALLS = {np.swapaxes: _StandardEmitter.swapaxes, np.transpose: _StandardEmitter.transpose,
+                  np.outer: _StandardEmitter.outer, np.cumsum: _StandardEmitter.cumsum,
+                  np.linalg.norm: _StandardEmitter.norm, np.shape: _StandardEmitter.shape_call,
+                  np.ndim: _StandardEmitter.shape_call}
+
+
+def emit_standard(function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str],
+                  library: str, namespace_args: list[str]) -> Emitted:
+    """Print `function` as a Python module whose arrays are `library`'s, through the standard's `xp`."""
+    return _StandardEmitter(function, globals_, closure, user_names, library, namespace_args).run()
