@@ -16,6 +16,7 @@ is never handed NumPy arrays instead.
 from __future__ import annotations
 
 import ast
+import operator
 import types
 from typing import Any
 
@@ -95,6 +96,9 @@ class _StandardEmitter(_Emitter):
             if twin is None:
                 raise self.refuse(f"gradc's helper `{name}`", "it is written for NumPy arrays only")
             return super().reference(twin)
+        if module.startswith("gradc.rules"):  # (a rule gradc could not inline, run as the NumPy code it is)
+            raise self.refuse(f"the rule `{name}` as NumPy code (gradc could not write it out here, where the "
+                              "shapes it depends on are not known)", "that code would take NumPy arrays only")
         if module.split(".")[0] == "numpy" or isinstance(obj, np.ufunc) or getattr(np, str(name), None) is obj:
             found = standard_name(obj)
             if found is None:
@@ -113,9 +117,65 @@ class _StandardEmitter(_Emitter):
         special = _SPECIAL_CALLS.get(callee)
         if special is not None:
             return special(self, op)
+        folded = self.folded(op)
+        if folded is not None:
+            return folded
+        if callee in _ARITHMETIC and any(_is_comparison(v) for v in op.operands):
+            return self.arithmetic_of_masks(op)
         if callee in (np.std, np.var) and "ddof" in op.kwnames:
             op = _renamed_keyword(op, "ddof", "correction")
-        return super().call_expr(op)
+        call = super().call_expr(op)
+        if isinstance(call, ast.Call) and callee in _KEYWORD_ONLY:  # (`np.flip(g, -1)` is `xp.flip(g, axis=-1)`)
+            leading, names = _KEYWORD_ONLY[callee]
+            extra = call.args[leading:]
+            call.args = call.args[:leading]
+            call.keywords = [ast.keyword(name, value) for name, value in zip(names, extra)] + call.keywords
+        if isinstance(call, ast.Call) and callee in (np.sum, np.prod, np.mean) and \
+                any(k.arg == "dtype" for k in call.keywords):  # (a sum of booleans as floats: cast first)
+            dtype = next(k.value for k in call.keywords if k.arg == "dtype")
+            call.keywords = [k for k in call.keywords if k.arg != "dtype"]
+            call.args[0] = ast.Call(self.xp("astype"), [call.args[0], dtype], [])
+        if isinstance(call, ast.Call) and callee in _DEFAULT_FLOAT_CREATORS and op.derivative and \
+                not any(k.arg == "dtype" for k in call.keywords):  # (a rule's `np.eye(n)` is NumPy's float64;
+            call.keywords.append(ast.keyword("dtype", self.xp("float64")))  # PyTorch's default is float32)
+        if isinstance(call, ast.Call) and callee is np.where and len(call.args) == 3 and \
+                _is_number(call.args[1]) and _is_number(call.args[2]):  # (the standard wants one array)
+            call.args[1] = self.number_array(call.args[1])
+        if isinstance(call, ast.Call) and call.args and _is_number(call.args[0]) and \
+                standard_name(callee) is not None and callee not in _CREATORS:
+            call.args[0] = self.number_array(call.args[0])  # (the standard's functions take arrays)
+        return call
+
+    def folded(self, op: Op) -> ast.expr | None:
+        """A NumPy function of Python numbers only (`np.negative(1)`, a rule's shift) as the number it
+        gives: the standard's functions take arrays."""
+        callee = op.attrs["callee"]
+        if not isinstance(callee, np.ufunc) or op.kwnames:
+            return None
+        values = []
+        for value in op.operands:
+            owner = value.owner
+            if owner is None or owner.kind != "const" or type(owner.attrs["value"]) not in (int, float):
+                return None
+            values.append(owner.attrs["value"])
+        return self.literal(callee(*values).item())
+
+    def arithmetic_of_masks(self, op: Op) -> ast.expr:
+        """`winners * g` where `winners = x == m` (a rule's mask): the standard does no arithmetic on
+        booleans, so the mask is cast to the result's dtype first."""
+        fact = getattr(self.function, "facts", {}).get(op.result)
+        dtype = getattr(fact, "dtype", None)
+        name = np.dtype(dtype).name if dtype is not None and np.issubdtype(dtype, np.inexact) else "float64"
+        operands = [ast.Call(self.xp("astype"), [self.expr(v), self.xp(name)], []) if _is_comparison(v)
+                    else self.expr(v) for v in op.operands]
+        return ast.BinOp(operands[0], _ARITHMETIC[op.attrs["callee"]](), operands[1])
+
+    def number_array(self, number: ast.expr) -> ast.expr:
+        """A Python number as a 0-d array; a float one as NumPy's would be, float64 (PyTorch's default is
+        float32)."""
+        value = number.operand.value if isinstance(number, ast.UnaryOp) else number.value
+        dtype = [ast.keyword("dtype", self.xp("float64"))] if isinstance(value, float) else []
+        return ast.Call(self.xp("asarray"), [number], dtype)
 
     def args(self, op: Op) -> list[ast.expr]:
         return [self.expr(v) for v in op.positional()]
@@ -143,10 +203,21 @@ class _StandardEmitter(_Emitter):
 
     def transpose(self, op: Op) -> ast.expr:
         x = op.positional()[0]
-        axes = self.known(op, 1, "axes")
+        axes = op.positional()[1] if len(op.positional()) > 1 else op.keywords().get("axes")
         if axes is not None:
-            return ast.Call(self.xp("permute_dims"), [self.expr(x), self.literal(tuple(axes))], [])
+            return ast.Call(self.xp("permute_dims"), [self.expr(x), self.expr(axes)], [])
         return self.permuted(x, lambda axes_: tuple(reversed(axes_)))
+
+    def on_last_axes(self, op: Op) -> ast.expr:
+        """`np.trace(a, offset, -2, -1)` (what `xp.linalg.trace` was lowered to) is `xp.linalg.trace`."""
+        name = op.attrs["callee"].__name__
+        offset = self.known(op, 1, "offset", 0)
+        axes = (self.known(op, 2, "axis1", 0), self.known(op, 3, "axis2", 1))
+        ndim = len(shape_of(op.positional()[0], self.shapes) or ()) or None
+        if axes not in ((-2, -1), (ndim - 2 if ndim else -2, ndim - 1 if ndim else -1)) and \
+                not (ndim == 2 and axes == (0, 1)):
+            raise self.refuse(f"`np.{name}` over the axes {axes}", "the standard's works on the last two")
+        return ast.Call(self.xp("linalg", name), self.args(op)[:1], [ast.keyword("offset", self.literal(offset))])
 
     def permuted(self, x: Any, permute: Any) -> ast.expr:
         shape = shape_of(x, self.shapes)
@@ -174,6 +245,9 @@ class _StandardEmitter(_Emitter):
             return ast.Call(self.xp("linalg", "matrix_norm"), [x], [ast.keyword("ord", self.literal(order or "fro"))]
                             + keep)
         raise self.refuse(f"`np.linalg.norm` with ord={order!r}, axis={axis!r}")
+
+    def ravel(self, op: Op) -> ast.expr:
+        return ast.Call(self.xp("reshape"), self.args(op)[:1] + [self.literal((-1,))], [])
 
     def shape_call(self, op: Op) -> ast.expr:
         return ast.Attribute(self.args(op)[0], "shape" if op.attrs["callee"] is np.shape else "ndim", ast.Load())
@@ -219,6 +293,42 @@ _METHODS = {"reshape", "ravel", "flatten", "astype", "copy", "conj", "squeeze", 
             "cumsum", "swapaxes", "tolist", "item", "fill", "put", "sort"}
 
 
+#: Functions that make arrays of the default floating dtype (NumPy's float64) unless told otherwise.
+_DEFAULT_FLOAT_CREATORS = {np.zeros, np.ones, np.empty, np.full, np.eye, np.linspace}
+
+#: Functions whose first argument is a shape or a number, not an array.
+_CREATORS = {np.zeros, np.ones, np.empty, np.full, np.eye, np.arange, np.linspace, np.asarray}
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+
+
+#: NumPy functions whose arguments after the first `leading` the standard takes by keyword only:
+#: what NumPy takes at those positions, named.
+_KEYWORD_ONLY = {
+    **{f: (1, ("axis", "dtype", "out", "keepdims")) for f in (np.sum, np.prod, np.mean)},
+    **{f: (1, ("axis", "out", "keepdims")) for f in (np.max, np.min, np.amax, np.amin, np.any, np.all,
+                                                     np.argmax, np.argmin)},
+    **{f: (1, ("axis",)) for f in (np.flip, np.expand_dims, np.concatenate, np.stack)},
+    np.roll: (2, ("axis",)), np.tril: (1, ("k",)), np.triu: (1, ("k",)), np.take: (2, ("axis",)), np.tensordot: (2, ("axes",)),
+    np.eye: (2, ("k", "dtype")), np.std: (1, ("axis", "dtype", "out", "correction", "keepdims")),
+    np.var: (1, ("axis", "dtype", "out", "correction", "keepdims")),
+}
+
+
+_ARITHMETIC = {operator.mul: ast.Mult, operator.add: ast.Add, operator.sub: ast.Sub, operator.truediv: ast.Div}
+_COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, np.equal,
+                np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal}
+
+
+def _is_comparison(value: Any) -> bool:
+    owner = value.owner
+    return owner is not None and owner.kind == "call" and table_key(owner.attrs["callee"]) in _COMPARISONS
+
+
 def _swapped(axes: tuple, a: int, b: int) -> tuple:
     axes = list(axes)
     axes[a], axes[b] = axes[b], axes[a]
@@ -234,7 +344,8 @@ def _renamed_keyword(op: Op, old: str, new: str) -> Op:
 _SPECIAL_CALLS = {np.swapaxes: _StandardEmitter.swapaxes, np.transpose: _StandardEmitter.transpose,
                   np.outer: _StandardEmitter.outer, np.cumsum: _StandardEmitter.cumsum,
                   np.linalg.norm: _StandardEmitter.norm, np.shape: _StandardEmitter.shape_call,
-                  np.ndim: _StandardEmitter.shape_call}
+                  np.ndim: _StandardEmitter.shape_call, np.trace: _StandardEmitter.on_last_axes,
+                  np.diagonal: _StandardEmitter.on_last_axes, np.ravel: _StandardEmitter.ravel}
 
 
 def emit_standard(function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str],

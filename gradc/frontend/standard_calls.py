@@ -56,6 +56,7 @@ class StandardCalls:
     def standard_call(self, namespace: Namespace, node: ast.Call, args: list[Value],
                       kwargs: dict[str, Value]) -> Value:
         name = node.func.attr
+        first = len(self.region.ops)
         special = getattr(self, f"standard_{'linalg_' if namespace is LINALG else ''}{name}", None)
         if special is not None:
             value = special(args, kwargs, node)
@@ -66,8 +67,8 @@ class StandardCalls:
                                  "standard that gradc differentiates", "see docs/reference.md, "
                                  "\"Functions written against the array API standard\"")
             value = self.call(callee, args, node, kwargs=self.numpy_keywords(name, kwargs, node))
-        if value.owner is not None:
-            value.owner.attrs["standard"] = True
+        for op in self.region.ops[first:]:  # (all the ops it was lowered to: `vecdot` is a sum of products)
+            op.attrs["standard"] = True
         return value
 
     def numpy_keywords(self, name: str, kwargs: dict[str, Value], node: ast.Call) -> dict[str, Value]:
