@@ -742,7 +742,9 @@ class VJPFunction(GradFunction):
 
     def __call__(self, *args: Any) -> Any:
         *primal_args, cotangent = args
-        function = self._function_for(self._signature(tuple(primal_args), {}) + (None,))
+        signature = self._signature(tuple(primal_args), {})
+        library_of(signature + (_kind(cotangent),), tuple(self._names) + ("cotangent",))  # (mixed: refused)
+        function = self._function_for(signature + (None,))
         wrt_args = self._wrt_arguments(tuple(primal_args), {})
         for name, value in wrt_args:
             _check_differentiable(name, value)
@@ -775,7 +777,10 @@ class JVPFunction(GradFunction):
         for (name, value), tangent in zip(wrt_args, tangents):
             _check_differentiable(name, value)
             _check_tangent(name, value, tangent)
-        function = self._function_for(self._signature(tuple(primal_args), {}) + (None,) * len(tangents))
+        signature = self._signature(tuple(primal_args), {})
+        library_of(signature + tuple(map(_kind, tangents)),  # (arrays of libraries that do not mix: refused)
+                   tuple(self._names) + tuple(f"tangent of {self._names[i]}" for i in self._wrt))
+        function = self._function_for(signature + (None,) * len(tangents))
         try:
             value, tangent = function(*primal_args, *tangents)
         except Exception as exc:
@@ -802,6 +807,11 @@ def _check_tangent(name: str, value: Any, tangent: Any) -> None:
         pairs = value.items() if type(value) is dict else enumerate(value)
         for key, item in pairs:
             _check_tangent(f"{name}[{key!r}]", item, tangent[key])
+        return
+    if is_standard_array(value) or is_standard_array(tangent):
+        if type(tangent) is not type(value) or standard_kind(tangent)[1:] != standard_kind(value)[1:]:
+            raise GradcError(f"the tangent of `{name}` must be an array of its library, shape and dtype "
+                             f"({type(value).__name__} {standard_kind(value)[1]} of {value.dtype}), not {tangent!r}")
         return
     if isinstance(tangent, (bool, np.bool_)) or (np.ndim(tangent) >= 0 and
                                                  not np.issubdtype(np.asarray(tangent).dtype, np.inexact)):

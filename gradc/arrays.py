@@ -123,8 +123,8 @@ def _libraries(kinds: tuple, path: str, found: dict[str, str]) -> None:
         where = f"{path}[{position}]" if path else str(position)
         if _is_library_kind(kind):
             found.setdefault(kind[0].name, where)
-        elif _is_numpy_kind(kind):
-            found.setdefault("numpy", where)
+        elif _is_numpy_kind(kind) or (isinstance(kind, type) and issubclass(kind, np.generic)):
+            found.setdefault("numpy", where)  # (a NumPy scalar too: `np.float64(2) * x` makes x NumPy's)
         elif type(kind) is tuple:
             _libraries(kind, where, found)
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .api import GradFunction, JVPFunction, VJPFunction
+from .arrays import is_standard_array
 from .errors import GradcError, NoGradientRuleError
 
 __all__ = ["hvp", "hessian", "jacobian", "HVPFunction"]
@@ -85,7 +86,7 @@ def hessian(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0) -> Calla
         columns = [product(*args, basis) for basis in _basis(x)]
         if np.ndim(x) == 0:
             return float(columns[0]) if isinstance(x, float) else columns[0]
-        return np.moveaxis(np.stack([np.asarray(c) for c in columns]), 0, -1).reshape(np.shape(x) + np.shape(x))
+        return _stacked(columns, tuple(np.shape(x)) * 2, like=x)
 
     hessian_of.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
     return hessian_of
@@ -107,7 +108,7 @@ def jacobian(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0, mode: s
         for index in indices:
             _check_array_or_float("jacobian", backward._names[index], args[index])
         value = fun(*[np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args])
-        if not isinstance(value, (float, np.ndarray, np.generic)):
+        if not isinstance(value, (float, np.ndarray, np.generic)) and not is_standard_array(value):
             raise GradcError(f"jacobian needs a function returning an array or a float; "
                              f"{getattr(fun, '__name__', 'f')} returned {type(value).__name__}")
         out_shape = np.shape(value)
@@ -125,29 +126,51 @@ def jacobian(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0, mode: s
 
 def _columns(forward: JVPFunction, args: tuple, index: int, out_shape: tuple) -> Any:
     x = args[index]
-    columns = [np.asarray(forward(*args, basis)[1]) for basis in _basis(x)]
-    block = np.stack(columns, axis=-1).reshape(out_shape + np.shape(x))
-    return float(block) if block.shape == () and isinstance(x, float) else block
+    columns = [forward(*args, basis)[1] for basis in _basis(x)]
+    block = _stacked(columns, tuple(out_shape) + tuple(np.shape(x)), like=x)
+    return float(block) if tuple(block.shape) == () and isinstance(x, float) else block
 
 
 def _rows(backward: VJPFunction, args: tuple, indices: tuple, out_shape: tuple) -> list:
     rows: list[list] = [[] for _ in indices]
     size = int(np.prod(out_shape, dtype=np.int64))
+    like = next((args[i] for i in indices if is_standard_array(args[i])), None)
+    units = _basis(np.zeros(out_shape) if like is None else _standard_zeros(like, out_shape))
     for k in range(size):
-        cotangent = np.zeros(size)
-        cotangent[k] = 1.0
-        grads = backward(*args, cotangent.reshape(out_shape) if out_shape else 1.0)
+        grads = backward(*args, units[k] if out_shape else 1.0)
         for row, grad in zip(rows, grads):
-            row.append(np.asarray(grad))
+            row.append(grad)
     blocks = []
     for row, index in zip(rows, indices):
-        block = np.stack(row).reshape(out_shape + np.shape(args[index]))
-        blocks.append(float(block) if block.shape == () and isinstance(args[index], float) else block)
+        block = _stacked(row, tuple(out_shape) + tuple(np.shape(args[index])), like=args[index], axis=0)
+        blocks.append(float(block) if tuple(block.shape) == () and isinstance(args[index], float) else block)
     return blocks
+
+
+def _namespace(x: Any) -> Any:
+    import array_api_compat
+    return array_api_compat.array_namespace(x)
+
+
+def _standard_zeros(like: Any, shape: tuple) -> Any:
+    return _namespace(like).zeros(shape, dtype=like.dtype, device=like.device)
+
+
+def _stacked(items: list, shape: tuple, like: Any, axis: int = -1) -> Any:
+    """`items` (columns: one per element of `like`; rows: one per element of an output) stacked on an
+    `axis`, as `shape`, with the library of `like`'s arrays (never converted to NumPy's)."""
+    if is_standard_array(like):
+        xp = _namespace(like)
+        return xp.reshape(xp.stack(list(items), axis=axis), shape)
+    return np.stack([np.asarray(c) for c in items], axis=axis).reshape(shape)
 
 
 def _basis(x: Any) -> list:
     """The unit tangents of `x`'s elements, each shaped (and typed) like `x`."""
+    if is_standard_array(x):  # (of x's library: a NumPy tangent would not mix with it)
+        xp, n = _namespace(x), int(np.prod(tuple(x.shape), dtype=np.int64))
+        eye = xp.eye(n, dtype=x.dtype, device=x.device)
+        return [xp.reshape(eye[k, :], tuple(x.shape)) for k in range(n)]
     if np.ndim(x) == 0:
         return [1.0 if isinstance(x, float) else np.ones_like(x)]
     found = []

@@ -17,7 +17,7 @@ __all__ = ["namespace_of", "unbroadcast", "unbroadcast_to", "reshape_like", "sca
            "erase_item", "copy_of", "added_at", "tie_step", "matmul_lhs", "matmul_rhs", "sigmoid", "norm_adjoint",
            "check_scalar", "unstack", "split_like", "prod_adjoint", "trace_adjoint", "tensordot_lhs",
            "tensordot_rhs", "untile", "zeros_for", "diagonal_adjoint", "solve_adjoint_a", "solve_adjoint_b",
-           "astype_adjoint",
+           "astype_adjoint", "shape_of", "ndim_of", "is_complex",
            # (the runtime's helpers that compute on Python values and lists only, the same for every library)
            "inverse_axes", "add_adjoints", "Adjoints", "unappend", "unpop", "unrepeat_items"]
 
@@ -333,3 +333,18 @@ def astype_adjoint(g: Any, x: Any, ans: Any) -> Any:
     if not xp.isdtype(ans.dtype, ("real floating", "complex floating")):
         return xp.zeros(tuple(x.shape), dtype=dtype, device=x.device)
     return xp.astype(g, dtype)
+
+
+def shape_of(x: Any) -> tuple:
+    """`x`'s shape; a Python number's is `()`."""
+    return tuple(x.shape) if _is_array(x) else ()
+
+
+def ndim_of(x: Any) -> int:
+    return x.ndim if _is_array(x) else 0
+
+
+def is_complex(x: Any) -> bool:
+    if _is_array(x):
+        return _xp(x).isdtype(x.dtype, "complex floating")
+    return isinstance(x, complex)

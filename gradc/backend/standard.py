@@ -114,6 +114,8 @@ class _StandardEmitter(_Emitter):
     # -- calls ----------------------------------------------------------------------------------
     def call_expr(self, op: Op) -> ast.expr:
         callee = table_key(op.attrs["callee"])
+        if op.attrs.get("spelling") is not None and _is_numpy_or_gradc(op.attrs["callee"]):
+            op = _respelled(op)  # (`np.sin` as a gradient gradc generated spells it: spelled for `xp` here)
         special = _SPECIAL_CALLS.get(callee)
         if special is not None:
             return special(self, op)
@@ -141,8 +143,8 @@ class _StandardEmitter(_Emitter):
         if isinstance(call, ast.Call) and callee is np.where and len(call.args) == 3 and \
                 _is_number(call.args[1]) and _is_number(call.args[2]):  # (the standard wants one array)
             call.args[1] = self.number_array(call.args[1])
-        if isinstance(call, ast.Call) and call.args and _is_number(call.args[0]) and \
-                standard_name(callee) is not None and callee not in _CREATORS:
+        if isinstance(call, ast.Call) and call.args and standard_name(callee) is not None and \
+                callee not in _CREATORS and (_is_number(call.args[0]) or self.is_number(op.positional()[0])):
             call.args[0] = self.number_array(call.args[0])  # (the standard's functions take arrays)
         return call
 
@@ -170,10 +172,15 @@ class _StandardEmitter(_Emitter):
                     else self.expr(v) for v in op.operands]
         return ast.BinOp(operands[0], _ARITHMETIC[op.attrs["callee"]](), operands[1])
 
+    def is_number(self, value: Any) -> bool:
+        """Whether gradc knows `value` to be a Python number (not an array) when it runs."""
+        fact = getattr(self.function, "facts", {}).get(value)
+        return fact is not None and fact.array is False and fact.dtype is None
+
     def number_array(self, number: ast.expr) -> ast.expr:
         """A Python number as a 0-d array; a float one as NumPy's would be, float64 (PyTorch's default is
         float32)."""
-        value = number.operand.value if isinstance(number, ast.UnaryOp) else number.value
+        value = number.operand.value if isinstance(number, ast.UnaryOp) else getattr(number, "value", 0.0)
         dtype = [ast.keyword("dtype", self.xp("float64"))] if isinstance(value, float) else []
         return ast.Call(self.xp("asarray"), [number], dtype)
 
@@ -250,10 +257,25 @@ class _StandardEmitter(_Emitter):
         return ast.Call(self.xp("reshape"), self.args(op)[:1] + [self.literal((-1,))], [])
 
     def shape_call(self, op: Op) -> ast.expr:
+        """`np.shape(x)` is `x.shape` for an array; a number's shape is `()`."""
+        value = op.positional()[0]
+        fact = getattr(self.function, "facts", {}).get(value)
+        if self.is_number(value):
+            return self.literal(() if op.attrs["callee"] is np.shape else 0)
+        if fact is None or not fact.array:
+            helper = standard_runtime.shape_of if op.attrs["callee"] is np.shape else standard_runtime.ndim_of
+            return ast.Call(super().reference(helper), self.args(op)[:1], [])
         return ast.Attribute(self.args(op)[0], "shape" if op.attrs["callee"] is np.shape else "ndim", ast.Load())
+
+    def complex_test(self, op: Op) -> ast.expr:
+        """`np.iscomplexobj(x)` (in a rule): whether x's dtype is complex."""
+        return ast.Call(super().reference(standard_runtime.is_complex), self.args(op)[:1], [])
 
     # -- methods and attributes -------------------------------------------------------------------
     def op_expr(self, op: Op) -> ast.expr:
+        if op.kind == "const" and op.attrs.get("spelling") is not None and \
+                (isinstance(op.attrs["value"], np.dtype) or _is_numpy_or_gradc(op.attrs["value"])):
+            return self.literal(op.attrs["value"])  # (`np.float64` as a gradient gradc generated spells it)
         if op.kind == "method" and (op.attrs["name"] in _METHOD_FUNCTIONS or op.attrs["name"] in _METHODS):
             return self.method_call(op)
         if op.kind == "getattr" and op.attrs["name"] in ("real", "imag"):
@@ -335,8 +357,20 @@ def _swapped(axes: tuple, a: int, b: int) -> tuple:
     return tuple(axes)
 
 
+def _is_numpy_or_gradc(obj: Any) -> bool:
+    module = (getattr(obj, "__module__", None) or "").split(".")[0]
+    return module in ("numpy", "gradc") or isinstance(obj, np.ufunc)
+
+
+def _respelled(op: Op) -> Op:
+    copy = Op(op.kind, op.operands, [], dict(op.attrs), op.regions, op.loc)
+    copy.attrs["spelling"] = None
+    copy.backward, copy.tangent = op.backward, op.tangent
+    return copy
+
+
 def _renamed_keyword(op: Op, old: str, new: str) -> Op:
-    renamed = Op(op.kind, op.operands, [], dict(op.attrs), op.regions, op.loc)
+    renamed = _respelled(op)
     renamed.attrs["kwnames"] = tuple(new if k == old else k for k in op.kwnames)
     return renamed
 
@@ -345,7 +379,8 @@ _SPECIAL_CALLS = {np.swapaxes: _StandardEmitter.swapaxes, np.transpose: _Standar
                   np.outer: _StandardEmitter.outer, np.cumsum: _StandardEmitter.cumsum,
                   np.linalg.norm: _StandardEmitter.norm, np.shape: _StandardEmitter.shape_call,
                   np.ndim: _StandardEmitter.shape_call, np.trace: _StandardEmitter.on_last_axes,
-                  np.diagonal: _StandardEmitter.on_last_axes, np.ravel: _StandardEmitter.ravel}
+                  np.diagonal: _StandardEmitter.on_last_axes, np.ravel: _StandardEmitter.ravel,
+                  np.iscomplexobj: _StandardEmitter.complex_test}
 
 
 def emit_standard(function: Function, globals_: dict, closure: dict[str, Any], user_names: set[str],

@@ -11,6 +11,7 @@ Each op made from the standard's name is marked `standard`, so that a NumPy call
 from __future__ import annotations
 
 import ast
+import os
 from typing import Any
 
 import numpy as np
@@ -175,12 +176,16 @@ class StandardCalls:
         return self.call(np.diagonal, [args[0], offset, self.const(-2, node), self.const(-1, node)], node)
 
 
+_GRADC_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def refuse_numpy_calls(primal: Function, library: str) -> None:
     """Refuse a NumPy function the user's code calls (not one of the standard's, `xp.f`) in a gradient
     for `library`'s arrays: that library's arrays are not NumPy's, and Python would fail there too."""
     for op in primal.walk():
-        if op.kind != "call" or op.attrs.get("standard"):
-            continue
+        if op.kind != "call" or op.attrs.get("standard") or op.loc is None or op.loc.file.startswith("<gradc") \
+                or op.loc.file.startswith(_GRADC_DIRECTORY):
+            continue  # (gradc's own calls, or a gradient it generated, differentiated again: rules' calls)
         callee = op.attrs["callee"]
         module = (getattr(callee, "__module__", None) or "").split(".")[0]
         if module == "numpy" or isinstance(callee, np.ufunc):
