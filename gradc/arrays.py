@@ -78,7 +78,8 @@ def is_standard_array(value: Any) -> bool:
     module = (kind.__module__ or "").split(".")[0]
     if module in ("numpy", "dask", "builtins"):
         return False
-    return hasattr(kind, "__array_namespace__") or (module == "torch" and kind.__name__ == "Tensor")
+    return hasattr(kind, "__array_namespace__") or (module == "torch" and kind.__name__ == "Tensor") or \
+        (module == "cupy" and kind.__name__ == "ndarray")
 
 
 def standard_kind(value: Any) -> tuple:
