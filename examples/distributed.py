@@ -4,12 +4,9 @@ worker's memory limit and never held anywhere whole: it is defined chunk by chun
 from its own seeded generator, `dask.array.random`), and each step's mini-batch, a few chunks,
 is generated on the workers that compute its gradient.
 
-    python3 examples/dask_cluster.py                  # a LocalCluster of two worker processes, ~1 min
-    python3 examples/dask_cluster.py --quick          # a few seconds
-    python3 examples/dask_cluster.py --scheduler tcp://host:8786   # an existing cluster
-
-(The file is not called distributed.py: run as a script, that name would shadow the `distributed`
-package that `dask.distributed` imports.)
+    python3 examples/distributed.py                  # a LocalCluster of two worker processes, ~1 min
+    python3 examples/distributed.py --quick          # a few seconds
+    python3 examples/distributed.py --scheduler tcp://host:8786   # an existing cluster
 
 How a step runs: `dloss(params, x_batch, y_batch)` with NumPy parameters and Dask data returns the
 gradient as lazy Dask arrays, nothing computed; the batch's mean is a tree reduction over its chunks,
@@ -22,13 +19,31 @@ regression learns the linear part, a small tanh MLP the product too (a lower los
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 
-import numpy as np
 
-import gradc
-from _support import arguments, figure_path, one_blas_thread, pyplot
+def _import_the_distributed_package() -> None:
+    """Python puts a script's directory first on `sys.path`, where this file, distributed.py, would
+    stand for the `distributed` package that `dask.distributed` imports (here, and in each worker
+    process, which runs this file first): import the package with that directory hidden."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    try:
+        import distributed  # noqa: F401
+    finally:
+        sys.path[:] = saved
+
+
+_import_the_distributed_package()
+
+import numpy as np  # noqa: E402
+
+import gradc  # noqa: E402
+from _support import arguments, figure_path, one_blas_thread, pyplot  # noqa: E402
 
 __all__ = ["logistic_loss", "mlp_loss", "MODELS", "make_data", "batches", "train", "main"]
 

@@ -1,6 +1,7 @@
-"""examples/dask_cluster.py: data-parallel SGD on a LocalCluster (two worker processes); the loss
+"""examples/distributed.py: data-parallel SGD on a LocalCluster (two worker processes); the loss
 falls, the gradients computed on the cluster equal NumPy's on the same batch, the picture is written,
 the numbers are printed, and the cluster is closed afterwards."""
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,9 +12,19 @@ pytest.importorskip("dask.distributed")
 pytest.importorskip("matplotlib")
 psutil = pytest.importorskip("psutil")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+sys.path.append(str(EXAMPLES))  # (last: `distributed` must stay the package, in the worker processes too)
 
-import dask_cluster  # noqa: E402
+
+def _load_example():
+    """examples/distributed.py under another module name: `distributed` is the package's."""
+    spec = importlib.util.spec_from_file_location("distributed_example", EXAMPLES / "distributed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+distributed_example = _load_example()
 
 
 def workers():
@@ -23,9 +34,12 @@ def workers():
             and not any("resource_tracker" in part for part in p.cmdline())}
 
 
-def test_quick_run(tmp_path, capsys):
+def test_quick_run(tmp_path, capsys, monkeypatch):
+    # (worker processes start with this process's path: other tests put examples/ first, where
+    # distributed.py would stand for the package the workers import)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != EXAMPLES] + [str(EXAMPLES)])
     before = workers()
-    results = dask_cluster.main(["--quick", "--out", str(tmp_path)])
+    results = distributed_example.main(["--quick", "--out", str(tmp_path)])
     printed = capsys.readouterr().out
 
     for model, result in results["models"].items():
