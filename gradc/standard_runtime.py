@@ -17,7 +17,7 @@ __all__ = ["namespace_of", "unbroadcast", "unbroadcast_to", "reshape_like", "sca
            "erase_item", "copy_of", "added_at", "tie_step", "matmul_lhs", "matmul_rhs", "sigmoid", "norm_adjoint",
            "check_scalar", "unstack", "split_like", "prod_adjoint", "trace_adjoint", "tensordot_lhs",
            "tensordot_rhs", "untile", "zeros_for", "diagonal_adjoint", "solve_adjoint_a", "solve_adjoint_b",
-           "astype_adjoint", "shape_of", "ndim_of", "is_complex",
+           "astype_adjoint", "shape_of", "ndim_of", "is_complex", "array_of",
            # (the runtime's helpers that compute on Python values and lists only, the same for every library)
            "inverse_axes", "add_adjoints", "Adjoints", "unappend", "unpop", "unrepeat_items"]
 
@@ -43,6 +43,11 @@ def namespace_of(*values: Any) -> Any:
         elif _is_array(value):
             leaves.append(value)
     return _xp(*leaves)
+
+
+def _array(xp: Any, g: Any, like: Any) -> Any:
+    """An adjoint `g` as an array (the seed of a sum is the number 1.0), of `like`'s dtype if a number."""
+    return g if _is_array(g) else xp.asarray(g, dtype=like.dtype, device=like.device)
 
 
 def _shape(value: Any) -> tuple:
@@ -145,6 +150,7 @@ def tie_step(x: Any, y: Any) -> Any:
 
 def matmul_lhs(g: Any, a: Any, b: Any) -> Any:
     xp = _xp(g, a, b)
+    g = _array(xp, g, a)
     if a.ndim == 1 and b.ndim == 1:
         return g * b
     if b.ndim == 1:
@@ -156,6 +162,7 @@ def matmul_lhs(g: Any, a: Any, b: Any) -> Any:
 
 def matmul_rhs(g: Any, a: Any, b: Any) -> Any:
     xp = _xp(g, a, b)
+    g = _array(xp, g, b)
     if a.ndim == 1 and b.ndim == 1:
         return g * a
     if a.ndim == 1:
@@ -232,6 +239,7 @@ def split_like(g: Any, arrays: Any, axis: int | None = 0) -> Adjoints:
 def prod_adjoint(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The adjoint of `prod(a, axis)`, correct where `a` has zeros (exclusive products)."""
     xp = _xp(g, a)
+    g = _array(xp, g, a)
     axes = tuple(range(a.ndim)) if axis is None else tuple(i % a.ndim for i in (axis if isinstance(axis, tuple)
                                                                                else (axis,)))
     if not keepdims:
@@ -265,6 +273,7 @@ def trace_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 
 def tensordot_lhs(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
     """The adjoint of `a` in `tensordot(a, b, axes)`."""
     xp = _xp(g, a, b)
+    g = _array(xp, g, a)
     a_axes, b_axes = _tensordot_axes(axes, a.ndim, b.ndim)
     a_free = [i for i in range(a.ndim) if i not in a_axes]
     b_free = [i for i in range(b.ndim) if i not in b_axes]
@@ -276,6 +285,7 @@ def tensordot_lhs(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
 def tensordot_rhs(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
     """The adjoint of `b` in `tensordot(a, b, axes)`."""
     xp = _xp(g, a, b)
+    g = _array(xp, g, a)
     a_axes, b_axes = _tensordot_axes(axes, a.ndim, b.ndim)
     a_free = [i for i in range(a.ndim) if i not in a_axes]
     b_free = [i for i in range(b.ndim) if i not in b_axes]
@@ -302,6 +312,7 @@ def diagonal_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int
     if (axis1 % a.ndim, axis2 % a.ndim) != (a.ndim - 2, a.ndim - 1):
         raise GradcError("the gradient of a diagonal over axes other than the last two is not written for the "
                          "array API standard", hint="move the axes last first (`xp.moveaxis`)")
+    g = _array(xp, g, a)
     n, m = a.shape[-2], a.shape[-1]
     plane = xp.eye(n, m, k=offset, dtype=g.dtype, device=a.device)
     along = n if offset >= 0 else m  # (the diagonal's i-th element is in row i, or column i below the diagonal)
@@ -348,3 +359,10 @@ def is_complex(x: Any) -> bool:
     if _is_array(x):
         return _xp(x).isdtype(x.dtype, "complex floating")
     return isinstance(x, complex)
+
+
+def array_of(xp: Any, value: Any) -> Any:
+    """`value` as an array of `xp`'s: an array as it is, a Python float as NumPy's would be, float64."""
+    if _is_array(value):
+        return value
+    return xp.asarray(value, dtype=xp.float64 if isinstance(value, float) else None)

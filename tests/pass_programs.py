@@ -48,6 +48,10 @@ class Program:
 
 
 class _Builder:
+    #: How sums and means are written (methods too: `(a).sum(0)`), and what a helper takes first.
+    REDUCERS = ("np.sum", "np.mean", "method_sum", "method_mean")
+    HELPER_PREFIX = ""
+
     def __init__(self, rng, elementwise: bool = False):
         self.rng = rng
         self.elementwise = elementwise  # (only elementwise arithmetic of x and numbers: nothing summed)
@@ -125,7 +129,7 @@ class _Builder:
             kb = self.pick([k for k in ("M", "V", "K", "S", "C") if broadcast(from_kind, k) == from_kind])
             b, c = self.expr(kb, depth), self.const()
             a = self.pick([f"{a} * {b}", f"{a} * {b} * {c}", f"{c} * {a} * {b}", f"-{a} * {b}", f"{a} * {a}"])
-        reducer = self.pick(["np.sum", "np.mean", "method_sum", "method_mean"])
+        reducer = self.pick(list(self.REDUCERS))
         options = f", {axis}" if axis else ""
         if reducer.startswith("method"):
             return f"({a}).{reducer[7:]}({axis or ''})"
@@ -154,10 +158,10 @@ class _Builder:
         name = f"helper{len(self.helpers)}"
         body = self.pick(["p * q - 0.5 * p", "-(p + 0.5 * q)", "np.tanh(p) * q * 2.0", "p / (1.0 + q * q)",
                           "np.sin(p) + np.sin(p) * q"])
-        self.helpers.append(f"def {name}(p, q):\n    return {body}\n")
+        self.helpers.append(f"def {name}({self.HELPER_PREFIX}p, q):\n    return {body}\n")
         a, b = self.expr(ka, depth), self.expr(kb, depth)
-        call = f"{name}({a}, {b})"
-        return f"{call} + {name}({b}, {a}) * 0.5" if ka == kb and self.chance(0.3) else call
+        call = f"{name}({self.HELPER_PREFIX}{a}, {b})"
+        return f"{call} + {name}({self.HELPER_PREFIX}{b}, {a}) * 0.5" if ka == kb and self.chance(0.3) else call
 
     # -- statements -----------------------------------------------------------------------------
     def new_name(self, kind: str) -> str:

@@ -452,3 +452,22 @@ def test_tangent_of_another_library_refused():
         gradc.vjp(own_namespace)(x, np.ones(()))
     with pytest.raises(GradcError, match="mix arrays of two libraries"):  # (NumPy's `*` would convert x)
         gradc.vjp(own_namespace)(x, np.float64(1.0))
+
+
+# -- random programs -----------------------------------------------------------------------------------
+
+def test_random_programs_on_strict_arrays_equal_numpy(tmp_path):
+    """standard_programs.py's random programs (the patterns the passes rewrite, written with `xp`): the
+    NumPy gradient agrees with finite differences, the array_api_strict gradient, optimized or not, with
+    the NumPy one. `python3 tests/standard_programs.py --count N` runs more."""
+    import standard_programs
+
+    sources = []
+    for seed in range(40):
+        program = standard_programs.generate(seed)
+        sources.append(program.source)
+        assert standard_programs.check_program(program, str(tmp_path), f"standard_{seed}") == [], program.source
+    text = "\n".join(sources)
+    for pattern in ("xp.vecdot(", "xp.tensordot(", "xp.linalg.outer(", "xp.mean(", "if s > 0.0:",
+                    "for i in range(2):", "def helper0(xp, p, q):", "xp.expand_dims("):
+        assert pattern in text, pattern  # (the generator makes what it is meant to test)

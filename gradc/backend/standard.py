@@ -144,8 +144,9 @@ class _StandardEmitter(_Emitter):
                 _is_number(call.args[1]) and _is_number(call.args[2]):  # (the standard wants one array)
             call.args[1] = self.number_array(call.args[1])
         if isinstance(call, ast.Call) and call.args and standard_name(callee) is not None and \
-                callee not in _CREATORS and (_is_number(call.args[0]) or self.is_number(op.positional()[0])):
-            call.args[0] = self.number_array(call.args[0])  # (the standard's functions take arrays)
+                callee not in _CREATORS and op.positional():  # (the standard's functions take arrays)
+            if not self.is_array(op.positional()[0]) and callee not in _SEQUENCE_FIRST:
+                call.args[0] = self.number_array(call.args[0])
         return call
 
     def folded(self, op: Op) -> ast.expr | None:
@@ -175,12 +176,21 @@ class _StandardEmitter(_Emitter):
     def is_number(self, value: Any) -> bool:
         """Whether gradc knows `value` to be a Python number (not an array) when it runs."""
         fact = getattr(self.function, "facts", {}).get(value)
-        return fact is not None and fact.array is False and fact.dtype is None
+        return fact is not None and (fact.known and type(fact.value) in (int, float) or
+                                     fact.shape == () and fact.array is False and fact.dtype is None)
+
+    def is_array(self, value: Any) -> bool:
+        """Whether gradc knows `value` to be an array when it runs. (A NumPy scalar where NumPy's code
+        would have one may be a 0-d array of the library's, or a number: not known.)"""
+        fact = getattr(self.function, "facts", {}).get(value)
+        return fact is not None and (fact.array is True or bool(fact.shape))
 
     def number_array(self, number: ast.expr) -> ast.expr:
         """A Python number as a 0-d array; a float one as NumPy's would be, float64 (PyTorch's default is
-        float32)."""
-        value = number.operand.value if isinstance(number, ast.UnaryOp) else getattr(number, "value", 0.0)
+        float32). Anything but a literal number goes through `array_of`, which leaves an array as it is."""
+        if not _is_number(number):  # (an expression: its type is known when it runs)
+            return ast.Call(super().reference(standard_runtime.array_of), [ast.Name("xp", ast.Load()), number], [])
+        value = number.operand.value if isinstance(number, ast.UnaryOp) else number.value
         dtype = [ast.keyword("dtype", self.xp("float64"))] if isinstance(value, float) else []
         return ast.Call(self.xp("asarray"), [number], dtype)
 
@@ -317,6 +327,9 @@ _METHODS = {"reshape", "ravel", "flatten", "astype", "copy", "conj", "squeeze", 
 
 #: Functions that make arrays of the default floating dtype (NumPy's float64) unless told otherwise.
 _DEFAULT_FLOAT_CREATORS = {np.zeros, np.ones, np.empty, np.full, np.eye, np.linspace}
+
+#: Functions whose first argument is a sequence of arrays.
+_SEQUENCE_FIRST = {np.concatenate, np.stack, np.broadcast_arrays, np.meshgrid}
 
 #: Functions whose first argument is a shape or a number, not an array.
 _CREATORS = {np.zeros, np.ones, np.empty, np.full, np.eye, np.arange, np.linspace, np.asarray}
