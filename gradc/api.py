@@ -813,9 +813,9 @@ def _check_tangent(name: str, value: Any, tangent: Any) -> None:
             raise GradcError(f"the tangent of `{name}` must be an array of its library, shape and dtype "
                              f"({type(value).__name__} {standard_kind(value)[1]} of {value.dtype}), not {tangent!r}")
         return
-    if isinstance(tangent, (bool, np.bool_)) or (np.ndim(tangent) >= 0 and
-                                                 not np.issubdtype(np.asarray(tangent).dtype, np.inexact)):
-        raise GradcError(f"the tangent of `{name}` is {np.asarray(tangent).dtype}: tangents are floating-point "
+    dtype = tangent.dtype if is_dask(tangent) else np.asarray(tangent).dtype  # (a Dask tangent: not computed)
+    if isinstance(tangent, (bool, np.bool_)) or (np.ndim(tangent) >= 0 and not np.issubdtype(dtype, np.inexact)):
+        raise GradcError(f"the tangent of `{name}` is {dtype}: tangents are floating-point "
                          f"(pass `{name}`'s tangent as floats)")
     if np.shape(tangent) != np.shape(value):
         raise GradcError(f"the tangent of `{name}` has shape {np.shape(tangent)}; `{name}` has shape "

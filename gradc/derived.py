@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .api import GradFunction, JVPFunction, VJPFunction
-from .arrays import is_standard_array
+from .arrays import is_dask, is_standard_array
 from .errors import GradcError, NoGradientRuleError
 
 __all__ = ["hvp", "hessian", "jacobian", "HVPFunction"]
@@ -108,7 +108,8 @@ def jacobian(fun: Callable, *, wrt: int | str | Sequence[int | str] = 0, mode: s
         for index in indices:
             _check_array_or_float("jacobian", backward._names[index], args[index])
         value = fun(*[np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args])
-        if not isinstance(value, (float, np.ndarray, np.generic)) and not is_standard_array(value):
+        if not isinstance(value, (float, np.ndarray, np.generic)) and not is_standard_array(value) and \
+                not is_dask(value):
             raise GradcError(f"jacobian needs a function returning an array or a float; "
                              f"{getattr(fun, '__name__', 'f')} returned {type(value).__name__}")
         out_shape = np.shape(value)
@@ -162,7 +163,8 @@ def _stacked(items: list, shape: tuple, like: Any, axis: int = -1) -> Any:
     if is_standard_array(like):
         xp = _namespace(like)
         return xp.reshape(xp.stack(list(items), axis=axis), shape)
-    return np.stack([np.asarray(c) for c in items], axis=axis).reshape(shape)
+    items = [c if is_dask(c) else np.asarray(c) for c in items]  # (Dask columns: stacked lazily, by Dask)
+    return np.stack(items, axis=axis).reshape(shape)
 
 
 def _basis(x: Any) -> list:

@@ -238,3 +238,38 @@ def test_unknown_chunk_sizes_are_refused_before_computing(data):
     g = gradc.grad(lambda w, x: np.sum(np.tanh(x @ w) ** 2))
     with pytest.raises(gradc.GradcError, match=r"(?s)unknown chunk sizes.*compute_chunk_sizes"):
         lazy_call(g, data["w"], x)
+
+
+# -- forward mode and higher order -------------------------------------------------------------------------
+
+def column_sums(W, x):
+    return np.tanh(x @ W).sum(axis=0)
+
+
+def test_jvp_is_lazy_and_equals_numpy(data):
+    W, x, y = data["W"], data["x"], data["y"]
+    b = data["b"]
+    tangent = np.random.default_rng(1).normal(size=W.shape)
+    value, out = lazy_call(gradc.jvp(tanh_mse, wrt=0), W, b, chunked(x), chunked(y), tangent)
+    assert isinstance(value, da.Array) and isinstance(out, da.Array)
+    assert_same((value, out), gradc.jvp(tanh_mse, wrt=0)(W, b, x, y, tangent))
+    x_tangent = np.random.default_rng(2).normal(size=x.shape)  # (a Dask argument's tangent, a Dask array)
+    value, out = lazy_call(gradc.jvp(tanh_mse, wrt=2), W, b, chunked(x), chunked(y), chunked(x_tangent))
+    assert_same((value, out), gradc.jvp(tanh_mse, wrt=2)(W, b, x, y, x_tangent))
+    gradient = gradc.grad(tanh_mse, wrt=2)(W, b, x, y)  # (the dot-product test)
+    assert dask.compute(out)[0] == pytest.approx(float(np.sum(gradient * x_tangent)), rel=1e-10)
+
+
+def test_hvp_hessian_and_jacobian_are_lazy_and_equal_numpy(data):
+    W, b, x, y = data["W"], data["b"], data["x"], data["y"]
+    v = np.random.default_rng(3).normal(size=W.shape)
+    got = lazy_call(gradc.hvp(tanh_mse), W, b, chunked(x), chunked(y), v)
+    assert isinstance(got, da.Array)
+    assert_same(got, gradc.hvp(tanh_mse)(W, b, x, y, v))
+    got = lazy_call(gradc.hessian(tanh_mse, wrt=1), W, b, chunked(x), chunked(y))
+    assert isinstance(got, da.Array) and got.shape == (K, K)
+    assert_same(got, gradc.hessian(tanh_mse, wrt=1)(W, b, x, y))
+    for mode in ("fwd", "rev"):
+        got = lazy_call(gradc.jacobian(column_sums, mode=mode), W, chunked(x))
+        assert isinstance(got, da.Array) and got.shape == (K, D, K)
+        assert_same(got, gradc.jacobian(column_sums, mode=mode)(W, x))
