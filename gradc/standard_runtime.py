@@ -149,6 +149,7 @@ def tie_step(x: Any, y: Any) -> Any:
 
 
 def matmul_lhs(g: Any, a: Any, b: Any) -> Any:
+    """The adjoint of `a` in `a @ b`, for any number of dimensions."""
     xp = _xp(g, a, b)
     g = _array(xp, g, a)
     if a.ndim == 1 and b.ndim == 1:
@@ -161,6 +162,7 @@ def matmul_lhs(g: Any, a: Any, b: Any) -> Any:
 
 
 def matmul_rhs(g: Any, a: Any, b: Any) -> Any:
+    """The adjoint of `b` in `a @ b`, for any number of dimensions."""
     xp = _xp(g, a, b)
     g = _array(xp, g, b)
     if a.ndim == 1 and b.ndim == 1:
@@ -270,13 +272,18 @@ def trace_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 
     return g * plane
 
 
-def tensordot_lhs(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
-    """The adjoint of `a` in `tensordot(a, b, axes)`."""
+def _tensordot_parts(g: Any, a: Any, b: Any, axes: Any) -> tuple:
+    """The namespace, `g` as an array, the contracted axes of `a` and `b`, and their free axes."""
     xp = _xp(g, a, b)
-    g = _array(xp, g, a)
     a_axes, b_axes = _tensordot_axes(axes, a.ndim, b.ndim)
     a_free = [i for i in range(a.ndim) if i not in a_axes]
     b_free = [i for i in range(b.ndim) if i not in b_axes]
+    return xp, _array(xp, g, a), a_axes, b_axes, a_free, b_free
+
+
+def tensordot_lhs(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
+    """The adjoint of `a` in `tensordot(a, b, axes)`."""
+    xp, g, a_axes, b_axes, a_free, b_free = _tensordot_parts(g, a, b, axes)
     ga = xp.tensordot(g, b, axes=(list(range(len(a_free), g.ndim)), b_free))
     order = a_free + [a_axes[b_axes.index(j)] for j in sorted(b_axes)]
     return xp.permute_dims(ga, tuple(order.index(i) for i in range(a.ndim)))
@@ -284,11 +291,7 @@ def tensordot_lhs(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
 
 def tensordot_rhs(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
     """The adjoint of `b` in `tensordot(a, b, axes)`."""
-    xp = _xp(g, a, b)
-    g = _array(xp, g, a)
-    a_axes, b_axes = _tensordot_axes(axes, a.ndim, b.ndim)
-    a_free = [i for i in range(a.ndim) if i not in a_axes]
-    b_free = [i for i in range(b.ndim) if i not in b_axes]
+    xp, g, a_axes, b_axes, a_free, b_free = _tensordot_parts(g, a, b, axes)
     gb = xp.tensordot(a, g, axes=(a_free, list(range(len(a_free)))))
     order = [b_axes[a_axes.index(i)] for i in sorted(a_axes)] + b_free
     return xp.permute_dims(gb, tuple(order.index(i) for i in range(b.ndim)))
