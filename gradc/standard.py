@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NAMESPACE", "LINALG", "Namespace", "NAMESPACE_GETTERS", "numpy_object", "standard_name",
-           "CONSTANTS", "DTYPES", "ARRAY_ATTRIBUTES"]
+__all__ = ["NAMESPACE", "LINALG", "Namespace", "numpy_object", "standard_name", "CONSTANTS", "DTYPES"]
 
 
 class Namespace:
@@ -33,9 +32,6 @@ class Namespace:
 
 NAMESPACE = Namespace("xp")
 LINALG = Namespace("xp.linalg")
-
-#: The functions that return an array's namespace (`x.__array_namespace__()` is the third way).
-NAMESPACE_GETTERS = ("array_api_compat.array_namespace", "array_api_compat.get_namespace")
 
 #: Functions the standard and NumPy (1.24 and 2.x) name alike and define alike, for the arguments
 #: gradc differentiates. (Keyword differences are lowered in frontend/standard_calls.py.)
@@ -61,9 +57,6 @@ CONSTANTS = {"e": np.e, "pi": np.pi, "inf": np.inf, "nan": np.nan, "newaxis": No
 DTYPES = {name: getattr(np, name) for name in
           "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 complex128".split()}
 DTYPES["bool"] = np.bool_
-
-#: Attributes the standard's array object has (anything else, `x.sum()`, is NumPy's own).
-ARRAY_ATTRIBUTES = frozenset({"T", "mT", "shape", "ndim", "size", "dtype", "device"})
 
 
 def _numpy_table() -> dict[str, Any]:

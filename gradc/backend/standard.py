@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import operator
-import types
 from typing import Any
 
 import numpy as np
@@ -127,27 +126,30 @@ class _StandardEmitter(_Emitter):
         if callee in (np.std, np.var) and "ddof" in op.kwnames:
             op = _renamed_keyword(op, "ddof", "correction")
         call = super().call_expr(op)
-        if isinstance(call, ast.Call) and callee in _KEYWORD_ONLY:  # (`np.flip(g, -1)` is `xp.flip(g, axis=-1)`)
+        if isinstance(call, ast.Call):
+            self.adjust_arguments(call, op, callee)
+        return call
+
+    def adjust_arguments(self, call: ast.Call, op: Op, callee: Any) -> None:
+        """NumPy's arguments as the standard takes them, in place."""
+        keywords = {k.arg for k in call.keywords}
+        if callee in _KEYWORD_ONLY:  # (`np.flip(g, -1)` is `xp.flip(g, axis=-1)`)
             leading, names = _KEYWORD_ONLY[callee]
-            extra = call.args[leading:]
-            call.args = call.args[:leading]
+            extra, call.args = call.args[leading:], call.args[:leading]
             call.keywords = [ast.keyword(name, value) for name, value in zip(names, extra)] + call.keywords
-        if isinstance(call, ast.Call) and callee in (np.sum, np.prod, np.mean) and \
-                any(k.arg == "dtype" for k in call.keywords):  # (a sum of booleans as floats: cast first)
+            keywords = {k.arg for k in call.keywords}
+        if callee in (np.sum, np.prod, np.mean) and "dtype" in keywords:  # (a sum of booleans as floats: cast first)
             dtype = next(k.value for k in call.keywords if k.arg == "dtype")
             call.keywords = [k for k in call.keywords if k.arg != "dtype"]
             call.args[0] = ast.Call(self.xp("astype"), [call.args[0], dtype], [])
-        if isinstance(call, ast.Call) and callee in _DEFAULT_FLOAT_CREATORS and op.derivative and \
-                not any(k.arg == "dtype" for k in call.keywords):  # (a rule's `np.eye(n)` is NumPy's float64;
-            call.keywords.append(ast.keyword("dtype", self.xp("float64")))  # PyTorch's default is float32)
-        if isinstance(call, ast.Call) and callee is np.where and len(call.args) == 3 and \
-                _is_number(call.args[1]) and _is_number(call.args[2]):  # (the standard wants one array)
-            call.args[1] = self.number_array(call.args[1])
-        if isinstance(call, ast.Call) and call.args and standard_name(callee) is not None and \
-                callee not in _CREATORS and op.positional():  # (the standard's functions take arrays)
-            if not self.is_array(op.positional()[0]) and callee not in _SEQUENCE_FIRST:
-                call.args[0] = self.number_array(call.args[0])
-        return call
+        if callee in _DEFAULT_FLOAT_CREATORS and op.derivative and "dtype" not in keywords:
+            call.keywords.append(ast.keyword("dtype", self.xp("float64")))  # (a rule's `np.eye(n)` is NumPy's
+            # float64; PyTorch's default is float32)
+        if callee is np.where and len(call.args) == 3 and _is_number(call.args[1]) and _is_number(call.args[2]):
+            call.args[1] = self.number_array(call.args[1])  # (the standard wants one array of the two)
+        if call.args and op.positional() and standard_name(callee) is not None and \
+                callee not in _CREATORS and callee not in _SEQUENCE_FIRST and not self.is_array(op.positional()[0]):
+            call.args[0] = self.number_array(call.args[0])  # (the standard's functions take arrays)
 
     def folded(self, op: Op) -> ast.expr | None:
         """A NumPy function of Python numbers only (`np.negative(1)`, a rule's shift) as the number it
