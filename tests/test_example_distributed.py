@@ -8,12 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _without_examples(path: list) -> list:
+    """`path` with examples/ last: there, distributed.py would stand for the `distributed` package (other
+    test modules put examples/ first; worker processes start with this process's path)."""
+    return [p for p in path if Path(p or ".").resolve() != EXAMPLES] + [str(EXAMPLES)]
+
+
+sys.path[:] = _without_examples(sys.path)
 pytest.importorskip("dask.distributed")
 pytest.importorskip("matplotlib")
 psutil = pytest.importorskip("psutil")
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-sys.path.append(str(EXAMPLES))  # (last: `distributed` must stay the package, in the worker processes too)
 
 
 def _load_example():
@@ -35,9 +42,7 @@ def workers():
 
 
 def test_quick_run(tmp_path, capsys, monkeypatch):
-    # (worker processes start with this process's path: other tests put examples/ first, where
-    # distributed.py would stand for the package the workers import)
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != EXAMPLES] + [str(EXAMPLES)])
+    monkeypatch.setattr(sys, "path", _without_examples(sys.path))  # (tests run after this module put it first)
     before = workers()
     results = distributed_example.main(["--quick", "--out", str(tmp_path)])
     printed = capsys.readouterr().out
