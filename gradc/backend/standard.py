@@ -115,6 +115,8 @@ class _StandardEmitter(_Emitter):
         callee = table_key(op.attrs["callee"])
         if op.attrs.get("spelling") is not None and _is_numpy_or_gradc(op.attrs["callee"]):
             op = _respelled(op)  # (`np.sin` as a gradient gradc generated spells it: spelled for `xp` here)
+        if callee in _INDEXED and self.is_array(op.operands[_INDEXED[callee]]):
+            raise self.refuse(f"`{callee.__name__}` at an index array (a scatter-add)")
         special = _SPECIAL_CALLS.get(callee)
         if special is not None:
             return special(self, op)
@@ -329,6 +331,9 @@ _METHODS = {"reshape", "ravel", "flatten", "astype", "copy", "conj", "squeeze", 
 
 #: Functions that make arrays of the default floating dtype (NumPy's float64) unless told otherwise.
 _DEFAULT_FLOAT_CREATORS = {np.zeros, np.ones, np.empty, np.full, np.eye, np.linspace}
+
+#: gradc's helpers that write at an index, and the index's position: at an index array, a scatter-add.
+_INDEXED = {runtime.scatter_add: 2, runtime.added_at: 1, runtime.assign_item: 1, runtime.erase_item: 1}
 
 #: Functions whose first argument is a sequence of arrays.
 _SEQUENCE_FIRST = {np.concatenate, np.stack, np.broadcast_arrays, np.meshgrid}
