@@ -11,15 +11,17 @@ import math
 from typing import Any
 
 from .errors import GradcError, NonScalarOutputError
-from .runtime import Adjoints, _tensordot_axes, add_adjoints, inverse_axes, unappend, unpop, unrepeat_items
+from .runtime import (Adjoints, _tensordot_axes, add_adjoints, inverse_axes, list_append, list_without_last,
+                      repeat_items, unappend, unconcat, unrepeat_items)
 
 __all__ = ["namespace_of", "unbroadcast", "unbroadcast_to", "reshape_like", "scatter_add", "assign_item",
            "erase_item", "copy_of", "added_at", "tie_step", "matmul_lhs", "matmul_rhs", "sigmoid", "norm_adjoint",
            "check_scalar", "unstack", "split_like", "prod_adjoint", "trace_adjoint", "tensordot_lhs",
            "tensordot_rhs", "untile", "zeros_for", "diagonal_adjoint", "solve_adjoint_a", "solve_adjoint_b",
-           "astype_adjoint", "shape_of", "ndim_of", "is_complex", "array_of",
+           "astype_adjoint", "shape_of", "ndim_of", "is_complex", "array_of", "assigned_part",
            # (the runtime's helpers that compute on Python values and lists only, the same for every library)
-           "inverse_axes", "add_adjoints", "Adjoints", "unappend", "unpop", "unrepeat_items"]
+           "inverse_axes", "add_adjoints", "Adjoints", "unappend", "unrepeat_items", "list_append", "list_without_last",
+           "repeat_items", "unconcat", "unpop"]
 
 
 def _is_array(value: Any) -> bool:
@@ -122,6 +124,15 @@ def assign_item(a: Any, index: Any, value: Any) -> Any:
     return a
 
 
+def assigned_part(g: Any, index: Any, value: Any) -> Any:
+    """The adjoint of the value written by `a[index] = value`: what `g` holds there, summed to `value`'s
+    shape (slices and integers write each element once)."""
+    if not _basic(index):
+        raise GradcError("the gradient of a write at an index array into an array of the array API standard is "
+                         "not supported by gradc", hint="write with slices and integers")
+    return unbroadcast(g[_full_index(index, g.ndim)], value)
+
+
 def erase_item(g: Any, index: Any) -> Any:
     return assign_item(g, index, 0.0)
 
@@ -216,6 +227,11 @@ def zeros_for(sequence: Any) -> Any:
     if _is_array(sequence):
         return _xp(sequence).zeros_like(sequence)
     return 0.0
+
+
+def unpop(g: Any, items: Any) -> Adjoints:
+    """The adjoint of `items` in `list_without_last(items)`: g's items, then a zero for the last."""
+    return Adjoints(list(g) + [zeros_for(items[-1])])
 
 
 def unstack(g: Any, arrays: Any, axis: int = 0) -> Adjoints:

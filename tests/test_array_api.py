@@ -141,6 +141,21 @@ def branches(x):
     return total
 
 
+def loops_branches_writes(W, x):
+    xp = array_namespace(W, x)
+    h = xp.tanh(x @ W)
+    assert h.shape[0] == x.shape[0], "one row per example"
+    total = 0.0
+    for i in range(h.shape[0]):
+        total = total + xp.sum(h[i, :] ** 2)
+    if total > 1.0:
+        total = total * 0.5
+    y = xp.zeros((3,), dtype=W.dtype)
+    y[0] = total
+    y[2] = xp.sum(W * W)
+    return xp.sum(y * y)
+
+
 def _rand(*shape, seed=0, positive=False):
     rng = np.random.default_rng(seed + 17 * len(shape) + sum(shape))
     a = rng.standard_normal(shape)
@@ -161,6 +176,7 @@ PROGRAMS = [
     (scaled, lambda: [0.7, _rand(4)], (0, 1)),
     (constants, lambda: [_rand(3)], (0,)),
     (branches, lambda: [_rand(4)], (0,)),
+    (loops_branches_writes, lambda: [_rand(4, 2), _rand(3, 4, seed=1)], (0,)),
 ]
 IDS = [p[0].__name__ for p in PROGRAMS]
 
