@@ -275,7 +275,7 @@ def test_one_function_three_libraries_cached_side_by_side():
     numpy_source = g.source_for(*args)
     strict_source = g.source_for(*[xps.asarray(a) for a in args])
     numpy_code = [line for line in numpy_source.splitlines() if not line.strip().startswith("#")]
-    assert "    h = np.tanh(x @ W + b)" in numpy_code and not any("xp." in line for line in numpy_code)
+    assert any("np.tanh(" in line for line in numpy_code) and not any("xp." in line for line in numpy_code)
     assert "    h = xp.tanh(x @ W + b)" in strict_source.splitlines() and "np." not in strict_source
     first = g(*args)
     g(*[xps.asarray(a) for a in args])
