@@ -135,6 +135,10 @@ class _StandardEmitter(_Emitter):
     def adjust_arguments(self, call: ast.Call, op: Op, callee: Any) -> None:
         """NumPy's arguments as the standard takes them, in place."""
         keywords = {k.arg for k in call.keywords}
+        if call.args and op.positional() and standard_name(callee) is not None and callee not in _CREATORS and \
+                callee not in _SEQUENCE_FIRST and not self.is_array(op.positional()[0]) and \
+                not _is_comparison(op.positional()[0]):
+            call.args[0] = self.number_array(call.args[0])  # (the standard's functions take arrays)
         if callee in _KEYWORD_ONLY:  # (`np.flip(g, -1)` is `xp.flip(g, axis=-1)`)
             leading, names = _KEYWORD_ONLY[callee]
             extra, call.args = call.args[leading:], call.args[:leading]
@@ -149,23 +153,12 @@ class _StandardEmitter(_Emitter):
             # float64; PyTorch's default is float32)
         if callee is np.where and len(call.args) == 3 and _is_number(call.args[1]) and _is_number(call.args[2]):
             call.args[1] = self.number_array(call.args[1])  # (the standard wants one array of the two)
-        if call.args and op.positional() and standard_name(callee) is not None and \
-                callee not in _CREATORS and callee not in _SEQUENCE_FIRST and not self.is_array(op.positional()[0]):
-            call.args[0] = self.number_array(call.args[0])  # (the standard's functions take arrays)
 
     def folded(self, op: Op) -> ast.expr | None:
         """A NumPy function of Python numbers only (`np.negative(1)`, a rule's shift) as the number it
         gives: the standard's functions take arrays."""
-        callee = op.attrs["callee"]
-        if not isinstance(callee, np.ufunc) or op.kwnames:
-            return None
-        values = []
-        for value in op.operands:
-            owner = value.owner
-            if owner is None or owner.kind != "const" or type(owner.attrs["value"]) not in (int, float):
-                return None
-            values.append(owner.attrs["value"])
-        return self.literal(callee(*values).item())
+        values = _constant_operands(op)
+        return None if values is None else self.literal(op.attrs["callee"](*values).item())
 
     def arithmetic_of_masks(self, op: Op) -> ast.expr:
         """`winners * g` where `winners = x == m` (a rule's mask): the standard does no arithmetic on
@@ -187,7 +180,14 @@ class _StandardEmitter(_Emitter):
         """Whether gradc knows `value` to be an array when it runs. (A NumPy scalar where NumPy's code
         would have one may be a 0-d array of the library's, or a number: not known.)"""
         fact = getattr(self.function, "facts", {}).get(value)
-        return fact is not None and (fact.array is True or bool(fact.shape))
+        if fact is not None and (fact.array is True or bool(fact.shape)):
+            return True
+        owner = value.owner  # (what the standard's functions return is an array, 0-d for a full reduction,
+        if owner is None:    # unless gradc works it out as a number: `folded`)
+            return False
+        if owner.kind == "call":
+            return standard_name(table_key(owner.attrs["callee"])) is not None and _constant_operands(owner) is None
+        return owner.kind == "method" and owner.attrs["name"] in _METHOD_FUNCTIONS | _METHODS
 
     def number_array(self, number: ast.expr) -> ast.expr:
         """A Python number as a 0-d array; a float one as NumPy's would be, float64 (PyTorch's default is
@@ -364,6 +364,19 @@ _KEYWORD_ONLY = {
 _ARITHMETIC = {operator.mul: ast.Mult, operator.add: ast.Add, operator.sub: ast.Sub, operator.truediv: ast.Div}
 _COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, np.equal,
                 np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal}
+
+
+def _constant_operands(op: Op) -> list | None:
+    """The operands of a ufunc's call when all are Python numbers gradc knows (it is folded), else None."""
+    if not isinstance(op.attrs.get("callee"), np.ufunc) or op.kwnames:
+        return None
+    values = []
+    for value in op.operands:
+        owner = value.owner
+        if owner is None or owner.kind != "const" or type(owner.attrs["value"]) not in (int, float):
+            return None
+        values.append(owner.attrs["value"])
+    return values
 
 
 def _is_comparison(value: Any) -> bool:
