@@ -31,7 +31,7 @@ from .passes.bufferize import Target
 from .runtime import is_lazy_array
 
 __all__ = ["DASK", "IMMUTABLE", "is_dask", "dask_kind", "standard_kind", "plain_kinds", "library_of",
-           "target_for", "refusing_computes", "match_dask", "match_standard"]
+           "target_for", "refusing_computes", "match_dask", "match_standard", "is_standard_array", "to_numpy"]
 
 
 class ArrayLibrary:
@@ -247,3 +247,13 @@ def match_standard(gradient: Any, like: Any) -> Any:
                                  f"shape {like.shape}; please report it")
         return xp.asarray(xp.broadcast_to(gradient, tuple(like.shape)), copy=True)
     return xp.asarray(gradient, copy=True) if gradient is like else gradient
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """An array API library's array copied into a NumPy array (for `check_grad`'s differences only)."""
+    module = (type(value).__module__ or "").split(".")[0]
+    if module == "torch":
+        return value.detach().cpu().numpy().copy()
+    if module == "cupy":
+        return value.get()
+    return np.from_dlpack(value).copy()

@@ -117,12 +117,17 @@ def compare_gradients(fun: Callable, *args: Any, wrt: Any = 0, eps: float | None
     one `Comparison` per `wrt` argument, or per float leaf of a list, tuple, dict or record
     (dataclass, named tuple, SimpleNamespace) argument. `check_grad` raises on a failure."""
     from .api import GradFunction
+    from .arrays import is_standard_array
 
     eps = 1e-6 if eps is None else eps
     rtol = 1e-5 if rtol is None else rtol
     gradient = GradFunction(fun, wrt)
+    library_grads = None
+    if any(is_standard_array(a) for a in args):  # (the library's gradient, checked by differences of the
+        library_grads = _numpy_tree(gradient(*args))  # function run on NumPy copies of its arguments)
+        args = tuple(_numpy_tree(a) for a in args)
     args64 = [_tree_float64(a) if i in gradient._wrt else a for i, a in enumerate(args)]
-    grads = gradient(*_copied(args64))
+    grads = gradient(*_copied(args64)) if library_grads is None else library_grads
     grads = (grads,) if not gradient._as_tuple and len(gradient._wrt) == 1 else grads
     rng = np.random.default_rng(0)
     results = []
@@ -138,6 +143,16 @@ def compare_gradients(fun: Callable, *args: Any, wrt: Any = 0, eps: float | None
             comparison.shape = np.shape(x) if isinstance(x, np.ndarray) else None
             results.append(comparison)
     return results
+
+
+def _numpy_tree(value: Any) -> Any:
+    """Arrays of an array API library (array_api_strict, torch, CuPy) as NumPy's, within containers too."""
+    from .arrays import is_standard_array, to_numpy
+    if type(value) in (list, tuple):
+        return type(value)(_numpy_tree(item) for item in value)
+    if type(value) is dict:
+        return {key: _numpy_tree(item) for key, item in value.items()}
+    return to_numpy(value) if is_standard_array(value) else value
 
 
 def _is_record(value: Any) -> bool:
