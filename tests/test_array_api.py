@@ -156,6 +156,15 @@ def loops_branches_writes(W, x):
     return xp.sum(y * y)
 
 
+def copies_and_devices(x):
+    xp = array_namespace(x)
+    y = xp.asarray(x, copy=True)  # (a copy: the write below leaves x alone)
+    y[0] = 2.0 * y[1]
+    z = xp.zeros((3,), dtype=x.dtype, device=x.device) + y * x
+    w = xp.reshape(z, (3, 1), copy=True)
+    return xp.sum(z * z) + xp.sum(w) + xp.sum(x)
+
+
 def _rand(*shape, seed=0, positive=False):
     rng = np.random.default_rng(seed + 17 * len(shape) + sum(shape))
     a = rng.standard_normal(shape)
@@ -177,6 +186,7 @@ PROGRAMS = [
     (constants, lambda: [_rand(3)], (0,)),
     (branches, lambda: [_rand(4)], (0,)),
     (loops_branches_writes, lambda: [_rand(4, 2), _rand(3, 4, seed=1)], (0,)),
+    (copies_and_devices, lambda: [_rand(3)], (0,)),
 ]
 IDS = [p[0].__name__ for p in PROGRAMS]
 

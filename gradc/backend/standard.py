@@ -185,6 +185,8 @@ class _StandardEmitter(_Emitter):
         owner = value.owner  # (what the standard's functions return is an array, 0-d for a full reduction,
         if owner is None:    # unless gradc works it out as a number: `folded`)
             return False
+        if owner.kind == "call" and table_key(owner.attrs["callee"]) in _OPERATORS:  # (`a * 2.0`, a an array)
+            return any(self.is_array(v) for v in owner.operands)
         if owner.kind == "call":
             return standard_name(table_key(owner.attrs["callee"])) is not None and _constant_operands(owner) is None
         return owner.kind == "method" and owner.attrs["name"] in _METHOD_FUNCTIONS | _METHODS
@@ -266,6 +268,11 @@ class _StandardEmitter(_Emitter):
             return ast.Call(self.xp("linalg", "matrix_norm"), [x], [ast.keyword("ord", self.literal(order or "fro"))]
                             + keep)
         raise self.refuse(f"`np.linalg.norm` with ord={order!r}, axis={axis!r}")
+
+    def copy(self, op: Op) -> ast.expr:
+        """`np.array(x)` and `np.copy(x)` (a copy: `xp.asarray(x, copy=True)`'s lowering)."""
+        return ast.Call(self.xp("asarray"), self.args(op)[:1],
+                        self.keywords(op) + [ast.keyword("copy", ast.Constant(True))])
 
     def ravel(self, op: Op) -> ast.expr:
         return ast.Call(self.xp("reshape"), self.args(op)[:1] + [self.literal((-1,))], [])
@@ -362,6 +369,8 @@ _KEYWORD_ONLY = {
 
 
 _ARITHMETIC = {operator.mul: ast.Mult, operator.add: ast.Add, operator.sub: ast.Sub, operator.truediv: ast.Div}
+_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
+              operator.matmul, operator.getitem}
 _COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, np.equal,
                 np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal}
 
@@ -413,6 +422,7 @@ _SPECIAL_CALLS = {np.swapaxes: _StandardEmitter.swapaxes, np.transpose: _Standar
                   np.linalg.norm: _StandardEmitter.norm, np.shape: _StandardEmitter.shape_call,
                   np.ndim: _StandardEmitter.shape_call, np.trace: _StandardEmitter.on_last_axes,
                   np.diagonal: _StandardEmitter.on_last_axes, np.ravel: _StandardEmitter.ravel,
+                  np.array: _StandardEmitter.copy, np.copy: _StandardEmitter.copy,
                   np.iscomplexobj: _StandardEmitter.complex_test}
 
 

@@ -22,6 +22,9 @@ from ..standard import LINALG, NAMESPACE, Namespace, numpy_object
 
 __all__ = ["StandardCalls", "is_namespace_getter", "refuse_numpy_calls"]
 
+#: Whether NumPy's creation functions take `device=` (NumPy 2).
+_NUMPY_DEVICES = int(np.__version__.split(".")[0]) >= 2
+
 
 def is_namespace_getter(callee: Any) -> bool:
     """`array_api_compat.array_namespace` (or its alias `get_namespace`), without importing it."""
@@ -73,11 +76,28 @@ class StandardCalls:
         return value
 
     def numpy_keywords(self, name: str, kwargs: dict[str, Value], node: ast.Call) -> dict[str, Value]:
-        """The standard's keywords as NumPy's: `correction=` is `ddof=`; `copy=` and `device=` (NumPy's
-        arrays live on the CPU) are dropped."""
+        """The standard's keywords as NumPy's: `correction=` is `ddof=`; `device=` is kept where NumPy
+        takes it (2.0 and later: the code for another library's arrays passes it on), else dropped."""
         renamed = {"correction": "ddof"} if name in ("std", "var") else {}
-        return {renamed.get(key, key): value for key, value in kwargs.items()
-                if key != "device" and not (key == "copy" and name in ("asarray", "reshape"))}
+        return {renamed.get(key, key): value for key, value in kwargs.items() if key != "device" or _NUMPY_DEVICES}
+
+    def standard_asarray(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
+        """`asarray(x, dtype=None, device=None, copy=None)`: `copy=True` is a copy (`np.array`), which
+        a write into the result must not reach `x` through."""
+        ok, copy = static_value(self.keyword(kwargs, args, 3, "copy", None, node))
+        if not ok:
+            raise self.error(node, "`asarray` with a `copy=` known only at run time is not supported by gradc")
+        rest = self.numpy_keywords("asarray", {k: v for k, v in kwargs.items() if k != "copy"}, node)
+        return self.call(np.array if copy else np.asarray, args[:1], node, kwargs=rest)
+
+    def standard_reshape(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
+        """`reshape(x, shape, copy=None)`: `copy=True` copies the reshaped array."""
+        ok, copy = static_value(self.keyword(kwargs, args, 2, "copy", None, node))
+        if not ok:
+            raise self.error(node, "`reshape` with a `copy=` known only at run time is not supported by gradc")
+        shape = self.keyword(kwargs, args, 1, "shape", None, node)
+        reshaped = self.call(np.reshape, [args[0], shape], node)
+        return self.call(np.copy, [reshaped], node) if copy else reshaped
 
     # -- the standard's functions NumPy defines otherwise -------------------------------------------
     def keyword(self, kwargs: dict[str, Value], args: list[Value], position: int, name: str, default: Any,

@@ -814,7 +814,7 @@ zero_gradient(
     np.zeros_like, np.ones_like, np.empty_like, np.shape, np.ndim, np.size, np.nonzero,
     np.count_nonzero, np.all, np.any, np.heaviside, np.signbit, np.allclose, np.isclose, np.array_equal,
     Method("argmax"), Method("argmin"), Method("argsort"), Method("all"), Method("any"),
-    Method("nonzero"), Attr("shape"), Attr("ndim"), Attr("size"), Attr("dtype"),
+    Method("nonzero"), Attr("shape"), Attr("ndim"), Attr("size"), Attr("dtype"), Attr("device"),
     index_order,  # a helper the reshape rules call: it returns a string
     no_rule_for,  # (it raises)
     fft_plan,  # (axes and lengths)
