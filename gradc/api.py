@@ -19,7 +19,7 @@ from . import rules  # noqa: F401  (registers every rule)
 from .ad.forward import forward
 from .ad.reverse import reverse
 from .arrays import (DASK, dask_kind, is_dask, is_standard_array, library_of, match_dask, match_standard,
-                     plain_kinds, refusing_computes, standard_kind, target_for)
+                     plain_kinds, refuse_writes_through_views, refusing_computes, standard_kind, target_for)
 from .backend.emit import emit
 from .backend.standard import emit_standard
 from .backend import cache as disk_cache
@@ -77,6 +77,8 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
     primal = verify(primal)                                   # AST → normalized AST → IR
     if target.namespace:  # (another library's arrays: a NumPy function the user calls would not take them)
         refuse_numpy_calls(primal, target.namespace)
+    if not target.mutable_arrays:  # (their views are not NumPy's)
+        refuse_writes_through_views(primal, target.namespace or "Dask")
     if mode == "jvp":                                         # IR → tangent IR (forward mode)
         adjoint = forward(share_primal(primal, optimize), list(wrt), kinds, _jvp_of_callee)
     else:                                                     # IR → adjoint IR (reverse mode)

@@ -31,7 +31,8 @@ from .passes.bufferize import Target
 from .runtime import is_lazy_array
 
 __all__ = ["DASK", "IMMUTABLE", "is_dask", "dask_kind", "standard_kind", "plain_kinds", "library_of",
-           "target_for", "refusing_computes", "match_dask", "match_standard", "is_standard_array", "to_numpy"]
+           "target_for", "refusing_computes", "match_dask", "match_standard", "is_standard_array", "to_numpy",
+           "refuse_writes_through_views"]
 
 
 class ArrayLibrary:
@@ -257,3 +258,19 @@ def to_numpy(value: Any) -> np.ndarray:
     if module == "cupy":
         return value.get()
     return np.from_dlpack(value).copy()
+
+
+def refuse_writes_through_views(primal: Any, library: str) -> None:
+    """Refuse a write into a view (`y = x[0:2]; y[0] = v`) for arrays that are not NumPy's: gradc follows
+    NumPy, where the write reaches `x`; Dask's arrays have no views, and the array API standard leaves
+    it to each library (PyTorch's `flip` copies, its slices do not), so the gradient would follow a
+    computation other than the one the library runs."""
+    for op in primal.walk():
+        what, loc = op.attrs.get("through_view", (None, None))
+        if what is not None and not (loc is not None and loc.file.startswith("<gradc")):
+            why = "Dask's arrays have no views (the write would leave that array as it was)" \
+                if library == "Dask" else f"for {library} arrays the array API standard leaves that to the library"
+            raise GradcError(f"a write into {what}: in NumPy, which gradc follows, the write reaches the array "
+                             f"it views; {why}",
+                             loc, hint="copy first (`xp.asarray(view, copy=True)`, `view.copy()`), or write "
+                                          "into the array itself (`x[0] = v`)")

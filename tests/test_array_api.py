@@ -498,3 +498,21 @@ def test_random_programs_on_strict_arrays_equal_numpy(tmp_path):
     for pattern in ("xp.vecdot(", "xp.tensordot(", "xp.linalg.outer(", "xp.mean(", "if s > 0.0:",
                     "for i in range(2):", "def helper0(xp, p, q):", "xp.expand_dims("):
         assert pattern in text, pattern  # (the generator makes what it is meant to test)
+
+
+def write_through_a_view(x):
+    xp = array_namespace(x)
+    y = xp.flip(x, axis=0)
+    y[0] = 5.0 * y[1]
+    return xp.sum(x * x)
+
+
+def test_write_into_a_view_refused():
+    """NumPy's `flip` is a view, so the write reaches x; PyTorch's copies: gradc follows NumPy, so for another
+    library's arrays the write is refused rather than differentiated as NumPy would run it."""
+    x = _rand(3)
+    assert gradc.grad(write_through_a_view)(x.copy()) == pytest.approx(
+        numeric_gradient(write_through_a_view, [x.copy()], 0), rel=1e-6)
+    with pytest.raises(GradcError, match="a write into `y`, a view of `x`") as info:
+        gradc.grad(write_through_a_view)(xps.asarray(x))
+    assert "test_array_api.py:" in str(info.value)

@@ -273,3 +273,16 @@ def test_hvp_hessian_and_jacobian_are_lazy_and_equal_numpy(data):
         got = lazy_call(gradc.jacobian(column_sums, mode=mode), W, chunked(x))
         assert isinstance(got, da.Array) and got.shape == (K, D, K)
         assert_same(got, gradc.jacobian(column_sums, mode=mode)(W, x))
+
+
+def write_into_a_slice(x):
+    y = x[0:2]
+    y[0] = 5.0 * y[1]
+    return np.sum(x * x)
+
+
+def test_write_into_a_view_refused(data):
+    """A Dask slice is not a view: the write leaves x as it was (NumPy's reaches x). Refused, not followed as
+    NumPy would run it."""
+    with pytest.raises(gradc.GradcError, match="Dask's arrays have no views"):
+        lazy_call(gradc.grad(write_into_a_slice), chunked(data["x"]))

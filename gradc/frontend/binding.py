@@ -126,7 +126,11 @@ class Binding:
                              "array its own name")
         if obj.kind == "view":
             base = self.peek(obj.base)
-            self.write(obj.base, obj.recipe.write_back(base, value), node, what)
+            written = obj.recipe.write_back(base, value)
+            if written.owner is not None:  # (refused for arrays with no NumPy views: refuse_writes_through_views)
+                written.owner.attrs["through_view"] = (f"{describe(obj)}, a view of {describe(obj.base)}",
+                                                       self.parsed.loc(node))
+            self.write(obj.base, written, node, what)
             self.heap.set(obj, value)
             self.heap.state.made_from[obj] = self.heap.state.content[obj.base]
             return
