@@ -516,3 +516,34 @@ def test_write_into_a_view_refused():
     with pytest.raises(GradcError, match="a write into `y`, a view of `x`") as info:
         gradc.grad(write_through_a_view)(xps.asarray(x))
     assert "test_array_api.py:" in str(info.value)
+
+
+#: Programs whose Dask gradient is refused: it would compute while it is built (a branch on the data, `prod`'s
+#: exact adjoint, a copy), or call a NumPy function Dask lacks (`np.split` for concat's adjoint, `np.linalg.det`).
+DASK_REFUSED = {"reductions", "shapes", "linalg_program", "loops_branches_writes", "copies_and_devices"}
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=IDS)
+def test_dask_arrays_through_numpy_dispatch(program):
+    """A function written against the standard, called with Dask arrays: its NumPy code runs on them through
+    NumPy's dispatch, lazily, and equals the NumPy gradient, or is refused before anything is computed."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed during the gradient call")
+
+    f, make, wrt = program
+    args = make()
+    lazy = [da.from_array(a, chunks=max(1, a.shape[0] // 2)) if isinstance(a, np.ndarray) and a.ndim else a
+            for a in args]
+    with dask.config.set(scheduler=refuse):
+        if f.__name__ in DASK_REFUSED:
+            with pytest.raises(GradcError):
+                gradc.grad(f, wrt=wrt)(*lazy)
+            return
+        got = gradc.grad(f, wrt=wrt)(*lazy)
+    got, expected = dask.compute(got)[0], gradc.grad(f, wrt=wrt)(*args)
+    got, expected = (got, expected) if isinstance(got, tuple) else ((got,), (expected,))
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
