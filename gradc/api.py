@@ -30,6 +30,7 @@ from .errors import GradcError, KindDependentError, NonDifferentiableArgumentErr
 from .frontend import dependencies
 from .frontend.callables import as_function
 from .frontend import records
+from .analysis.shapes import is_array_kind
 from .frontend.lower import is_structure, local_names, lower_function
 from .frontend.standard_calls import refuse_numpy_calls
 from .frontend.source import ParsedFunction, display_name, parse_function
@@ -86,15 +87,11 @@ def _compile_stages(fn: Callable, wrt: tuple[int, ...], mode: str, optimize: boo
     adjoint = verify(run_passes(adjoint, optimize, target))   # → optimized IR, bufferized
     if target.namespace:                                      # → Python source
         emitted = emit_standard(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint), target.namespace,
-                                [name for name, kind in zip(_parameters(fn), kinds) if _is_array_kind(kind)])
+                                [name for name, kind in zip(_parameters(fn), kinds) if is_array_kind(kind)])
     else:
         emitted = emit(adjoint, fn.__globals__, _closure(fn), _user_names(parsed, adjoint))
     return Compiled(None, adjoint, emitted, compile_factory(emitted),  # → compiled function
                     getattr(primal, "written_arguments", ()), getattr(primal, "dependencies", ()))
-
-
-def _is_array_kind(kind: Any) -> bool:
-    return type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype)
 
 
 def _refusing_shared_arguments(function: Callable, written: tuple, primal: Callable) -> Callable:
@@ -383,7 +380,7 @@ def _matcher(kind: Any) -> Callable:
     """The cheapest `_match` that is right for an argument of this kind (see `_kind`)."""
     if kind is float:
         return _to_float
-    if type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype):  # an array's (shape, dtype)
+    if is_array_kind(kind):
         return _array_matcher(*kind)
     return _match
 
@@ -452,7 +449,7 @@ def _guard(kinds: tuple, entry: tuple, accept: str, general: Callable, note: Cal
         if isinstance(kind, type) and kind in _SCALAR_TYPES:
             checks.append(f"type({name}) is _{name}_type")
             bindings[f"_{name}_type"] = kind
-        elif type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype):
+        elif is_array_kind(kind):
             checks.append(f"type({name}) is _ndarray and {name}.shape == _{name}_shape and {name}.dtype is _{name}_dtype")
             bindings.update({f"_{name}_shape": kind[0], f"_{name}_dtype": kind[1], "_ndarray": np.ndarray})
         else:

@@ -26,7 +26,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .analysis.shapes import is_array_kind
 from .errors import GradcError
+from .standard_runtime import namespace_of
 from .passes.bufferize import Target
 from .runtime import is_lazy_array
 
@@ -68,7 +70,7 @@ _STANDARD_LIBRARIES: dict[str, ArrayLibrary] = {}
 def target_for(library: ArrayLibrary) -> Target:
     """What the generated code for this library's arrays may do, and how it reaches them."""
     if library.standard:
-        return Target(mutable_arrays=False, out_argument=False, namespace=library.name)
+        return Target(mutable_arrays=False, out_argument=False, einsum=False, namespace=library.name)
     return IMMUTABLE
 
 
@@ -114,10 +116,6 @@ def _is_library_kind(kind: Any) -> bool:
     return type(kind) is tuple and len(kind) == 3 and isinstance(kind[0], ArrayLibrary)
 
 
-def _is_numpy_kind(kind: Any) -> bool:
-    return type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype)
-
-
 def _libraries(kinds: tuple, path: str, found: dict[str, str]) -> None:
     """The library of each array among the arguments' kinds ("numpy" too), with where the first of
     each is (an argument's position, `[0]` inside a container)."""
@@ -125,7 +123,7 @@ def _libraries(kinds: tuple, path: str, found: dict[str, str]) -> None:
         where = f"{path}[{position}]" if path else str(position)
         if _is_library_kind(kind):
             found.setdefault(kind[0].name, where)
-        elif _is_numpy_kind(kind) or (isinstance(kind, type) and issubclass(kind, np.generic)):
+        elif is_array_kind(kind) or (isinstance(kind, type) and issubclass(kind, np.generic)):
             found.setdefault("numpy", where)  # (a NumPy scalar too: `np.float64(2) * x` makes x NumPy's)
         elif type(kind) is tuple:
             _libraries(kind, where, found)
@@ -236,8 +234,7 @@ def match_standard(gradient: Any, like: Any) -> Any:
         return float(gradient)
     if not is_standard_array(like):
         return gradient
-    import array_api_compat
-    xp = array_api_compat.array_namespace(like)
+    xp = namespace_of(like)
     if not is_standard_array(gradient):
         return xp.full(tuple(like.shape), gradient, dtype=like.dtype, device=like.device)
     if gradient.dtype != like.dtype:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .api import GradFunction, JVPFunction, VJPFunction
 from .arrays import is_dask, is_standard_array
+from .standard_runtime import namespace_of
 from .errors import GradcError, NoGradientRuleError
 
 __all__ = ["hvp", "hessian", "jacobian", "HVPFunction"]
@@ -148,20 +149,15 @@ def _rows(backward: VJPFunction, args: tuple, indices: tuple, out_shape: tuple) 
     return blocks
 
 
-def _namespace(x: Any) -> Any:
-    import array_api_compat
-    return array_api_compat.array_namespace(x)
-
-
 def _standard_zeros(like: Any, shape: tuple) -> Any:
-    return _namespace(like).zeros(shape, dtype=like.dtype, device=like.device)
+    return namespace_of(like).zeros(shape, dtype=like.dtype, device=like.device)
 
 
 def _stacked(items: list, shape: tuple, like: Any, axis: int = -1) -> Any:
     """`items` (columns: one per element of `like`; rows: one per element of an output) stacked on an
     `axis`, as `shape`, with the library of `like`'s arrays (never converted to NumPy's)."""
     if is_standard_array(like):
-        xp = _namespace(like)
+        xp = namespace_of(like)
         return xp.reshape(xp.stack(list(items), axis=axis), shape)
     items = [c if is_dask(c) else np.asarray(c) for c in items]  # (Dask columns: stacked lazily, by Dask)
     return np.stack(items, axis=axis).reshape(shape)
@@ -170,7 +166,7 @@ def _stacked(items: list, shape: tuple, like: Any, axis: int = -1) -> Any:
 def _basis(x: Any) -> list:
     """The unit tangents of `x`'s elements, each shaped (and typed) like `x`."""
     if is_standard_array(x):  # (of x's library: a NumPy tangent would not mix with it)
-        xp, n = _namespace(x), int(np.prod(tuple(x.shape), dtype=np.int64))
+        xp, n = namespace_of(x), int(np.prod(tuple(x.shape), dtype=np.int64))
         eye = xp.eye(n, dtype=x.dtype, device=x.device)
         return [xp.reshape(eye[k, :], tuple(x.shape)) for k in range(n)]
     if np.ndim(x) == 0:

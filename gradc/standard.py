@@ -50,6 +50,9 @@ NUMPY_NAMES = {"acos": "arccos", "asin": "arcsin", "atan": "arctan", "atan2": "a
 #: The `linalg` extension's functions NumPy's `np.linalg` defines alike.
 LINALG_SAME = "det inv solve cholesky svd eigh eigvalsh slogdet pinv matrix_power qr".split()
 
+#: The `linalg` extension's functions that are NumPy's main namespace's (`xp.linalg.outer` is `np.outer`).
+LINALG_MAIN = {"matmul": np.matmul, "tensordot": np.tensordot, "outer": np.outer}
+
 #: Constants, the same numbers in every library.
 CONSTANTS = {"e": np.e, "pi": np.pi, "inf": np.inf, "nan": np.nan, "newaxis": None}
 
@@ -66,7 +69,7 @@ def _numpy_table() -> dict[str, Any]:
 
 
 _MAIN = _numpy_table()
-_LINALG = {name: getattr(np.linalg, name) for name in LINALG_SAME}
+_LINALG = {**{name: getattr(np.linalg, name) for name in LINALG_SAME}, **LINALG_MAIN}
 
 
 def numpy_object(namespace: Namespace, name: str) -> Any:
@@ -80,13 +83,15 @@ def numpy_object(namespace: Namespace, name: str) -> Any:
 
 
 def _standard_names() -> dict[int, tuple[str, str]]:
+    """By the id of each NumPy object in the tables (kept alive by them): its standard spelling, in the
+    main namespace where the standard has it there (`np.matmul` is `xp.matmul`, `np.outer` `xp.linalg.outer`)."""
     names: dict[int, tuple[str, str]] = {}
-    for name, obj in _LINALG.items():
-        names[id(obj)] = ("linalg", name)
     for name, obj in list(DTYPES.items()) + list(_MAIN.items()):
         names.setdefault(id(obj), ("", name))
     for name, numpy_name in NUMPY_NAMES.items():  # (NumPy's `arccos` is spelled `acos`)
         names[id(getattr(np, numpy_name))] = ("", name)
+    for name, obj in _LINALG.items():
+        names.setdefault(id(obj), ("linalg", name))
     return names
 
 
@@ -96,8 +101,4 @@ _STANDARD_NAMES = _standard_names()
 def standard_name(obj: Any) -> tuple[str, str] | None:
     """The standard's spelling of a NumPy function or dtype: ("", "acos") for `np.arccos`,
     ("linalg", "inv") for `np.linalg.inv`; None where the standard has no such function."""
-    found = _STANDARD_NAMES.get(id(obj))
-    if found is None:
-        return None
-    where, name = found
-    return found if (_LINALG if where else {**_MAIN, **DTYPES}).get(name) is obj else None
+    return _STANDARD_NAMES.get(id(obj))

@@ -165,6 +165,13 @@ def copies_and_devices(x):
     return xp.sum(z * z) + xp.sum(w) + xp.sum(x)
 
 
+def offsets_and_tiles(A, v):
+    xp = array_namespace(A, v)
+    return (xp.sum(xp.linalg.diagonal(A, offset=1) ** 2) + xp.sum(xp.linalg.diagonal(A, offset=-1) * 3.0)
+            + xp.linalg.trace(A, offset=1) + xp.sum(xp.tile(v, (2,)) * xp.linspace(0.0, 1.0, 6, dtype=A.dtype))
+            + xp.sum(xp.sin(xp.tile(A, (1, 2)))))
+
+
 def _rand(*shape, seed=0, positive=False):
     rng = np.random.default_rng(seed + 17 * len(shape) + sum(shape))
     a = rng.standard_normal(shape)
@@ -187,6 +194,7 @@ PROGRAMS = [
     (branches, lambda: [_rand(4)], (0,)),
     (loops_branches_writes, lambda: [_rand(4, 2), _rand(3, 4, seed=1)], (0,)),
     (copies_and_devices, lambda: [_rand(3)], (0,)),
+    (offsets_and_tiles, lambda: [_rand(3, 3), _rand(3, seed=1)], (0, 1)),
 ]
 IDS = [p[0].__name__ for p in PROGRAMS]
 
@@ -519,8 +527,10 @@ def test_write_into_a_view_refused():
 
 
 #: Programs whose Dask gradient is refused: it would compute while it is built (a branch on the data, `prod`'s
-#: exact adjoint, a copy), or call a NumPy function Dask lacks (`np.split` for concat's adjoint, `np.linalg.det`).
-DASK_REFUSED = {"reductions", "shapes", "linalg_program", "loops_branches_writes", "copies_and_devices"}
+#: exact adjoint, a copy, a diagonal's adjoint), or call a NumPy function Dask lacks (`np.split` for concat's
+#: adjoint, `np.linalg.det`).
+DASK_REFUSED = {"reductions", "shapes", "linalg_program", "loops_branches_writes", "copies_and_devices",
+                "offsets_and_tiles"}
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=IDS)
@@ -547,3 +557,11 @@ def test_dask_arrays_through_numpy_dispatch(program):
     got, expected = (got, expected) if isinstance(got, tuple) else ((got,), (expected,))
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_a_cast_to_float32_and_back():
+    """`astype` both ways (astype_adjoint's twin): float32 inside, so against 2x in float32's precision."""
+    x = _rand(3)
+    expected = 2.0 * x.astype(np.float32).astype(np.float64)
+    for args in ([x], [xps.asarray(x)]) + (([torch.tensor(x)],) if torch is not None else ()):
+        np.testing.assert_allclose(_to_numpy(gradc.grad(in_float32)(*args)), expected, rtol=1e-6)

@@ -23,7 +23,7 @@ import numpy as np
 from .. import runtime
 from ..analysis.activity import active_values, loop_items, rule_key
 from ..analysis.scalars import scalar_values
-from ..analysis.shapes import abstract_kind, infer_shapes
+from ..analysis.shapes import abstract_kind, infer_shapes, is_array_kind
 from ..errors import NoGradientRuleError, NonScalarOutputError, UnsupportedSyntaxError
 from ..frontend.records import gradient_structure
 from ..frontend.lower import CannotInline, callee_name, inline_rule, is_structure, known_dtypes
@@ -634,7 +634,7 @@ def may_be_complex(function: Function, kinds: tuple) -> bool:
     """Whether the program may compute with complex values: a complex argument, a complex
     constant or dtype, or a callee that makes complex values of real ones."""
     def complex_kind(kind: Any) -> bool:
-        if type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype):
+        if is_array_kind(kind):
             return kind[1].kind == "c"
         if type(kind) is tuple:
             return any(complex_kind(k) for k in kind if isinstance(k, tuple) or k is complex)

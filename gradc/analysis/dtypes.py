@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import runtime
 from ..ir.core import Value, static_value, table_key
+from .shapes import is_array_kind
 
 __all__ = ["Dtypes", "python_number"]
 
@@ -35,7 +36,7 @@ class Dtypes:
         for param, kind in kinds.items():
             if kind is float or kind is int:
                 self.known[param] = kind
-            elif type(kind) is tuple and len(kind) == 2 and isinstance(kind[1], np.dtype):
+            elif is_array_kind(kind):
                 self.known[param] = kind[1]
 
     def of(self, value: Value) -> object:

@@ -79,12 +79,17 @@ def abstract_argument(value: Any) -> Abstract:
     return UNKNOWN
 
 
+def is_array_kind(kind: Any) -> bool:
+    """Whether an argument's kind (api._kind) is a NumPy array's: `(shape, dtype)`."""
+    return type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype)
+
+
 def abstract_kind(kind: Any) -> Abstract:
     """What an argument's kind (from the call's signature, see api._kind) says of its value."""
     if isinstance(kind, type) and (issubclass(kind, (int, float)) or issubclass(kind, np.generic)):
         return Abstract(shape=(), integer=issubclass(kind, (int, np.integer)), array=False,
                         dtype=np.dtype(kind) if issubclass(kind, np.generic) else None)
-    if type(kind) is tuple and len(kind) == 2 and type(kind[0]) is tuple and isinstance(kind[1], np.dtype):
+    if is_array_kind(kind):
         return Abstract(shape=kind[0], array=True, dtype=kind[1])
     if type(kind) is tuple and kind and kind[0] in ("list", "tuple"):
         return Abstract(seq=tuple(abstract_kind(k) for k in kind[1]), seq_kind=kind[0])

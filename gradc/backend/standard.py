@@ -26,7 +26,7 @@ from ..analysis.shapes import shape_of
 from ..errors import GradcError
 from ..ir.core import Function, Op, Region, table_key
 from ..standard import standard_name
-from .emit import Emitted, _Emitter
+from .emit import _BINARY_AST, _COMPARE_AST, _UNARY_AST, Emitted, _Emitter
 
 __all__ = ["emit_standard"]
 
@@ -123,7 +123,7 @@ class _StandardEmitter(_Emitter):
         folded = self.folded(op)
         if folded is not None:
             return folded
-        if callee in _ARITHMETIC and any(_is_comparison(v) for v in op.operands):
+        if callee in _BINARY_AST and any(_is_comparison(v) for v in op.operands):
             return self.arithmetic_of_masks(op)
         if callee in (np.std, np.var) and "ddof" in op.kwnames:
             op = _renamed_keyword(op, "ddof", "correction")
@@ -168,7 +168,7 @@ class _StandardEmitter(_Emitter):
         name = np.dtype(dtype).name if dtype is not None and np.issubdtype(dtype, np.inexact) else "float64"
         operands = [ast.Call(self.xp("astype"), [self.expr(v), self.xp(name)], []) if _is_comparison(v)
                     else self.expr(v) for v in op.operands]
-        return ast.BinOp(operands[0], _ARITHMETIC[op.attrs["callee"]](), operands[1])
+        return ast.BinOp(operands[0], _BINARY_AST[op.attrs["callee"]](), operands[1])
 
     def is_number(self, value: Any) -> bool:
         """Whether gradc knows `value` to be a Python number (not an array) when it runs."""
@@ -248,9 +248,6 @@ class _StandardEmitter(_Emitter):
             raise self.refuse("a transpose of an array whose number of axes gradc does not know",
                               "the standard's `permute_dims` needs the axes")
         return ast.Call(self.xp("permute_dims"), [self.expr(x), self.literal(permute(tuple(range(len(shape)))))], [])
-
-    def outer(self, op: Op) -> ast.expr:
-        return ast.Call(self.xp("linalg", "outer"), self.args(op), [])
 
     def cumsum(self, op: Op) -> ast.expr:
         axis = self.known(op, 1, "axis")
@@ -368,11 +365,9 @@ _KEYWORD_ONLY = {
 }
 
 
-_ARITHMETIC = {operator.mul: ast.Mult, operator.add: ast.Add, operator.sub: ast.Sub, operator.truediv: ast.Div}
-_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg,
-              operator.matmul, operator.getitem}
-_COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, np.equal,
-                np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal}
+#: What an array among the operands makes an array of (`a * 2.0`, `-a`, `a[0]`).
+_OPERATORS = set(_BINARY_AST) | set(_UNARY_AST) | {operator.getitem}
+_COMPARISONS = set(_COMPARE_AST) | {np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal}
 
 
 def _constant_operands(op: Op) -> list | None:
@@ -418,7 +413,7 @@ def _renamed_keyword(op: Op, old: str, new: str) -> Op:
 
 
 _SPECIAL_CALLS = {np.swapaxes: _StandardEmitter.swapaxes, np.transpose: _StandardEmitter.transpose,
-                  np.outer: _StandardEmitter.outer, np.cumsum: _StandardEmitter.cumsum,
+                  np.cumsum: _StandardEmitter.cumsum,
                   np.linalg.norm: _StandardEmitter.norm, np.shape: _StandardEmitter.shape_call,
                   np.ndim: _StandardEmitter.shape_call, np.trace: _StandardEmitter.on_last_axes,
                   np.diagonal: _StandardEmitter.on_last_axes, np.ravel: _StandardEmitter.ravel,

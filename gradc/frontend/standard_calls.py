@@ -174,15 +174,6 @@ class StandardCalls:
     def standard_linalg_svdvals(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
         return self.call(np.linalg.svd, [args[0]], node, kwargs={"compute_uv": self.const(False, node)})
 
-    def standard_linalg_matmul(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
-        return self.call(np.matmul, args, node)
-
-    def standard_linalg_outer(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
-        return self.call(np.outer, args, node)
-
-    def standard_linalg_tensordot(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
-        return self.call(np.tensordot, args, node, kwargs=kwargs)
-
     def standard_linalg_cross(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
         return self.call(np.cross, args, node, kwargs={"axis": self.keyword(kwargs, args, 2, "axis", -1, node)})
 

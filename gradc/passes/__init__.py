@@ -39,7 +39,7 @@ def optimize(function: Function, enabled: bool = True, target: Target = NUMPY) -
         eliminate_dead_code(function)  # (so that use counts are the live ones)
         if fold_factors(function):
             simplify(function)  # (`x * 1.0` that folding left)
-        if largest and not target.namespace:  # (the array API standard has no einsum)
+        if largest and target.einsum:
             eliminate_dead_code(function)  # (what folding left unread must not count as a reader)
             contract_sums_of_products(function)
     eliminate_dead_code(function)

@@ -58,6 +58,7 @@ class Target:
 
     mutable_arrays: bool = True  # `y[i] = v`, `a += b` (NumPy, CuPy; not JAX or Dask)
     out_argument: bool = True    # ufuncs' `out=`
+    einsum: bool = True          # `np.einsum` (the contraction pass makes it; the array API has none)
     #: The library whose arrays the code runs on through the array API standard's `xp` (backend/standard.py);
     #: "" for NumPy and the libraries that take NumPy's calls (Dask).
     namespace: str = ""
