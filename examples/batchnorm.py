@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import gradc
-from _support import arguments, figure_path, one_blas_thread, progress, pyplot, require
+from _support import figure_path, progress, pyplot
 
 import digits as plain  # the plain MLP: its loss, init and predict, its optimizer and data scaling
 
@@ -149,11 +149,7 @@ def plot(runs, path):
 
 
 def main(argv=None):
-    args = arguments(__doc__.splitlines()[0], argv,
-                     decay=(float, 1e-3, "L2 weight decay (default 1e-3)"))
-    require("sklearn", "matplotlib", "tqdm")
-    with one_blas_thread():
-        return run(args)
+    return plain.main_of(__doc__, run, argv)
 
 
 def run(args):

@@ -160,8 +160,12 @@ def plot(results, path):
 
 
 def main(argv=None):
-    args = arguments(__doc__.splitlines()[0], argv,
-                     decay=(float, 1e-3, "L2 weight decay (default 1e-3)"))
+    return main_of(__doc__, run, argv)
+
+
+def main_of(doc, run, argv):
+    """A digits example's command line (this one's and batchnorm.py's): the options, then `run`."""
+    args = arguments(doc.splitlines()[0], argv, decay=(float, 1e-3, "L2 weight decay (default 1e-3)"))
     require("sklearn", "matplotlib", "tqdm")
     with one_blas_thread():
         return run(args)
