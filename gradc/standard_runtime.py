@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import runtime
 from .errors import GradcError, NonScalarOutputError
 from .runtime import (Adjoints, _tensordot_axes, add_adjoints, inverse_axes, list_append, list_without_last,
                       repeat_items, unappend, unconcat, unrepeat_items)
@@ -52,17 +53,13 @@ def _array(xp: Any, g: Any, like: Any) -> Any:
     return g if _is_array(g) else xp.asarray(g, dtype=like.dtype, device=like.device)
 
 
-def _shape(value: Any) -> tuple:
-    return tuple(value.shape) if _is_array(value) else ()
-
-
 def unbroadcast(g: Any, x: Any) -> Any:
     """`g` summed over the axes broadcasting added, so that it has the shape of `x`."""
-    return unbroadcast_to(g, _shape(x))
+    return unbroadcast_to(g, shape_of(x))
 
 
 def unbroadcast_to(g: Any, shape: tuple) -> Any:
-    if _shape(g) == tuple(shape) or not _is_array(g):
+    if shape_of(g) == tuple(shape) or not _is_array(g):
         return g
     xp = _xp(g)
     extra = g.ndim - len(shape)
@@ -94,7 +91,10 @@ def _full_index(index: Any, ndim: int) -> Any:
 
 
 def scatter_add(g: Any, x: Any, index: Any) -> Any:
-    """The adjoint of `x[index]`: zeros shaped like `x` with `g` at `index`."""
+    """The adjoint of `x[index]`: zeros shaped like `x` with `g` at `index` (for a list, tuple or dict `x`,
+    the runtime's: the same structure of zeros, with `g` at `index`)."""
+    if isinstance(x, (list, tuple, dict)):
+        return runtime.scatter_add(g, x, index)
     if not _basic(index):
         raise GradcError(f"the gradient of indexing with {type(index).__name__} index needs a scatter-add, which "
                          "the array API standard does not have", hint="index with slices and integers, or pass "

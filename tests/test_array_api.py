@@ -172,6 +172,15 @@ def offsets_and_tiles(A, v):
             + xp.sum(xp.sin(xp.tile(A, (1, 2)))))
 
 
+def batches_and_lists(A, v):
+    xp = array_namespace(A, v)
+    parts = [v * 1.5, xp.sin(v), v * v]
+    last = parts.pop()
+    batch = A @ A  # (a stack of two 3 x 3 matrices)
+    return (xp.sum(xp.linalg.trace(batch)) + xp.sum(xp.linalg.diagonal(A) ** 2) + xp.sum(xp.linalg.matrix_norm(A))
+            + xp.sum(last * parts[0]) + xp.sum(parts[1]))
+
+
 def _rand(*shape, seed=0, positive=False):
     rng = np.random.default_rng(seed + 17 * len(shape) + sum(shape))
     a = rng.standard_normal(shape)
@@ -195,6 +204,7 @@ PROGRAMS = [
     (loops_branches_writes, lambda: [_rand(4, 2), _rand(3, 4, seed=1)], (0,)),
     (copies_and_devices, lambda: [_rand(3)], (0,)),
     (offsets_and_tiles, lambda: [_rand(3, 3), _rand(3, seed=1)], (0, 1)),
+    (batches_and_lists, lambda: [_rand(2, 3, 3), _rand(3, seed=1)], (0, 1)),
 ]
 IDS = [p[0].__name__ for p in PROGRAMS]
 
@@ -419,7 +429,7 @@ def test_the_arrays_own_namespace_method():
 
 #: Second order the standard cannot express yet: refused by name (the tangent of `prod`'s exact adjoint, and a
 #: norm whose order gradc's first-order code passes on as a variable).
-HVP_REFUSED = {"reductions": "prod_adjoint_tangent", "linalg_program": "norm"}
+HVP_REFUSED = {"reductions": "prod_adjoint_tangent", "linalg_program": "norm", "batches_and_lists": "norm"}
 
 
 def _tangent_like(value, seed=9):
@@ -527,10 +537,10 @@ def test_write_into_a_view_refused():
 
 
 #: Programs whose Dask gradient is refused: it would compute while it is built (a branch on the data, `prod`'s
-#: exact adjoint, a copy, a diagonal's adjoint), or call a NumPy function Dask lacks (`np.split` for concat's
-#: adjoint, `np.linalg.det`).
+#: exact adjoint, a copy, a diagonal's or a matrix norm's adjoint), or call a NumPy function Dask lacks
+#: (`np.split` for concat's adjoint, `np.linalg.det`).
 DASK_REFUSED = {"reductions", "shapes", "linalg_program", "loops_branches_writes", "copies_and_devices",
-                "offsets_and_tiles"}
+                "offsets_and_tiles", "batches_and_lists"}
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=IDS)
