@@ -575,3 +575,32 @@ def test_a_cast_to_float32_and_back():
     expected = 2.0 * x.astype(np.float32).astype(np.float64)
     for args in ([x], [xps.asarray(x)]) + (([torch.tensor(x)],) if torch is not None else ()):
         np.testing.assert_allclose(_to_numpy(gradc.grad(in_float32)(*args)), expected, rtol=1e-6)
+
+
+def trace_in_float32(x):
+    xp = array_namespace(x)
+    return xp.linalg.trace(xp.linalg.outer(x, x), dtype=xp.float32)
+
+
+def cumulative_sum_in_float32(x):
+    xp = array_namespace(x)
+    return xp.sum(xp.cumulative_sum(x, axis=0, dtype=xp.float32))
+
+
+def test_dtype_of_a_trace_is_kept_and_a_cumulative_sums_refused():
+    x = xps.asarray(_rand(3))
+    value, _ = gradc.value_and_grad(trace_in_float32)(x)
+    assert value.dtype == xps.float32
+    np.testing.assert_allclose(_to_numpy(gradc.grad(trace_in_float32)(x)), 2.0 * _rand(3), rtol=1e-6)
+    with pytest.raises(GradcError, match="dtype"):  # (cumsum's rule has no dtype=: not dropped, refused)
+        gradc.grad(cumulative_sum_in_float32)(x)
+
+
+def keyword_the_lowering_does_not_read(x):
+    xp = array_namespace(x)
+    return xp.sum(xp.matrix_transpose(x, axis=0))
+
+
+def test_keyword_a_lowering_would_drop_is_refused():
+    with pytest.raises(GradcError, match="`xp.matrix_transpose` with `axis=`"):
+        gradc.grad(keyword_the_lowering_does_not_read)(_rand(3, 3))

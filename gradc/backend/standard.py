@@ -240,7 +240,11 @@ class _StandardEmitter(_Emitter):
         if axes not in ((-2, -1), (ndim - 2 if ndim else -2, ndim - 1 if ndim else -1)) and \
                 not (ndim == 2 and axes == (0, 1)):
             raise self.refuse(f"`np.{name}` over the axes {axes}", "the standard's works on the last two")
-        return ast.Call(self.xp("linalg", name), self.args(op)[:1], [ast.keyword("offset", self.literal(offset))])
+        keywords = [ast.keyword("offset", self.literal(offset))]
+        dtype = self.known(op, 4, "dtype") if name == "trace" else None
+        if dtype is not None:
+            keywords.append(ast.keyword("dtype", self.literal(dtype)))
+        return ast.Call(self.xp("linalg", name), self.args(op)[:1], keywords)
 
     def permuted(self, x: Any, permute: Any) -> ast.expr:
         shape = shape_of(x, self.shapes)
@@ -250,8 +254,11 @@ class _StandardEmitter(_Emitter):
         return ast.Call(self.xp("permute_dims"), [self.expr(x), self.literal(permute(tuple(range(len(shape)))))], [])
 
     def cumsum(self, op: Op) -> ast.expr:
-        axis = self.known(op, 1, "axis")
-        return ast.Call(self.xp("cumulative_sum"), self.args(op)[:1], [ast.keyword("axis", self.literal(axis))])
+        axis, dtype = self.known(op, 1, "axis"), self.known(op, 2, "dtype")
+        keywords = [ast.keyword("axis", self.literal(axis))]
+        if dtype is not None:
+            keywords.append(ast.keyword("dtype", self.literal(dtype)))
+        return ast.Call(self.xp("cumulative_sum"), self.args(op)[:1], keywords)
 
     def norm(self, op: Op) -> ast.expr:
         order, axis = self.known(op, 1, "ord"), self.known(op, 2, "axis")

@@ -63,7 +63,12 @@ class StandardCalls:
         first = len(self.region.ops)
         special = getattr(self, f"standard_{'linalg_' if namespace is LINALG else ''}{name}", None)
         if special is not None:
+            self.read_keywords: set[str] = set()
             value = special(args, kwargs, node)
+            ignored = sorted(set(kwargs) - self.read_keywords)
+            if ignored:  # (a keyword a lowering would drop: `cumulative_sum(x, dtype=...)` is another sum)
+                raise self.error(node, f"`{namespace.path}.{name}` with {', '.join(f'`{k}=`' for k in ignored)} "
+                                 "is not supported by gradc")
         else:
             callee = numpy_object(namespace, name)
             if callee is None or not callable(callee):
@@ -88,6 +93,7 @@ class StandardCalls:
         if not ok:
             raise self.error(node, "`asarray` with a `copy=` known only at run time is not supported by gradc")
         rest = self.numpy_keywords("asarray", {k: v for k, v in kwargs.items() if k != "copy"}, node)
+        self.read_keywords |= set(kwargs)  # (passed on)
         return self.call(np.array if copy else np.asarray, args[:1], node, kwargs=rest)
 
     def standard_reshape(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
@@ -102,6 +108,7 @@ class StandardCalls:
     # -- the standard's functions NumPy defines otherwise -------------------------------------------
     def keyword(self, kwargs: dict[str, Value], args: list[Value], position: int, name: str, default: Any,
                 node: ast.Call) -> Value:
+        self.read_keywords.add(name)
         if len(args) > position:
             return args[position]
         return kwargs[name] if name in kwargs else self.const(default, node)
@@ -141,7 +148,10 @@ class StandardCalls:
             raise self.error(node, f"`{node.func.attr}` with include_initial=True is not supported by gradc",
                              "concatenate the initial value yourself")
         axis = self.keyword(kwargs, args, 1, "axis", None, node)
-        return self.call(callee, [args[0]], node, kwargs={"axis": axis})
+        options = {"axis": axis}
+        if "dtype" in kwargs or len(args) > 2:  # (NumPy's rule for cumsum has no `dtype=`: refused by it, by name)
+            options["dtype"] = self.keyword(kwargs, args, 2, "dtype", None, node)
+        return self.call(callee, [args[0]], node, kwargs=options)
 
     def standard_linalg_vector_norm(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
         """`vector_norm(x, axis=None, keepdims=False, ord=2)`: every element of `x` is one vector's
@@ -180,7 +190,8 @@ class StandardCalls:
     def standard_linalg_trace(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
         """`trace(x, offset=0)` sums over the last two axes (NumPy's, over the first two)."""
         offset = self.keyword(kwargs, args, 1, "offset", 0, node)
-        return self.call(np.trace, [args[0], offset, self.const(-2, node), self.const(-1, node)], node)
+        dtype = self.keyword(kwargs, args, 2, "dtype", None, node)
+        return self.call(np.trace, [args[0], offset, self.const(-2, node), self.const(-1, node), dtype], node)
 
     def standard_linalg_diagonal(self, args: list[Value], kwargs: dict[str, Value], node: ast.Call) -> Value:
         offset = self.keyword(kwargs, args, 1, "offset", 0, node)
