@@ -604,3 +604,18 @@ def keyword_the_lowering_does_not_read(x):
 def test_keyword_a_lowering_would_drop_is_refused():
     with pytest.raises(GradcError, match="`xp.matrix_transpose` with `axis=`"):
         gradc.grad(keyword_the_lowering_does_not_read)(_rand(3, 3))
+
+
+def with_methods(x):
+    return (x * x).sum(0).mean() + x.reshape(6).max() + (x.T @ x).flatten().sum() + x.dot(x.T).sum()
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_array_methods_on_torch_tensors():
+    """PyTorch tensors have NumPy's methods: `x.sum(0)` is emitted as `xp.sum(x, axis=0)`, equal to NumPy's."""
+    x = _rand(3, 2)
+    g = gradc.grad(with_methods)
+    np.testing.assert_allclose(_to_numpy(g(torch.tensor(x))), g(x), rtol=1e-12)
+    np.testing.assert_allclose(g(x), numeric_gradient(with_methods, [x], 0), rtol=1e-6, atol=1e-8)
+    code = [line for line in g.source_for(torch.tensor(x)).splitlines() if not line.strip().startswith("#")]
+    assert not any(".sum(" in line.replace("xp.sum(", "") for line in code)  # (no method: the standard's function)

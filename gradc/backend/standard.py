@@ -24,7 +24,7 @@ import numpy as np
 from .. import runtime, standard_runtime
 from ..analysis.shapes import shape_of
 from ..errors import GradcError
-from ..ir.core import Function, Op, Region, table_key
+from ..ir.core import Function, Op, Region, static_value, table_key
 from ..standard import standard_name
 from .emit import _BINARY_AST, _COMPARE_AST, _UNARY_AST, Emitted, _Emitter
 
@@ -313,27 +313,31 @@ class _StandardEmitter(_Emitter):
         return super().op_expr(op)
 
     def method_call(self, op: Op) -> ast.expr:
+        """An array method as the standard's function. Arguments it would not pass on (`order=`) are refused:
+        dropped, they could change the value."""
         name = op.attrs["name"]
         receiver, args = self.expr(op.operands[0]), [self.expr(v) for v in op.positional()]
         keywords = self.keywords(op)
-        if name in _METHOD_FUNCTIONS:
-            if name in ("std", "var"):
-                keywords = [ast.keyword("correction" if k.arg == "ddof" else k.arg, k.value) for k in keywords]
-            return ast.Call(self.xp(name), [receiver] + args[:1], keywords)  # (a method's first argument: axis)
-        if name == "reshape":
-            shape = args[0] if len(args) == 1 else ast.Tuple(args, ast.Load())
+        if name in _METHOD_FUNCTIONS and len(args) <= 1:
+            keywords = [ast.keyword("correction" if k.arg == "ddof" else k.arg, k.value) for k in keywords]
+            axis = [ast.keyword("axis", args[0])] if args else []  # (a method's first argument: the axis)
+            return ast.Call(self.xp(name), [receiver], axis + keywords)
+        if name == "reshape" and not keywords:
+            single = len(args) == 1 and not isinstance(static_value(op.positional()[0])[1], int)
+            shape = args[0] if single else ast.Tuple(args, ast.Load())  # (`x.reshape(6)` is to the shape (6,))
             return ast.Call(self.xp("reshape"), [receiver, shape], [])
-        if name in ("ravel", "flatten"):
+        if name in ("ravel", "flatten") and not args and not keywords:
             return ast.Call(self.xp("reshape"), [receiver, self.literal((-1,))], [])
-        if name == "astype":
-            return ast.Call(self.xp("astype"), [receiver] + args[:1], [])
-        if name == "copy":
+        if name == "astype" and len(args) == 1 and all(k.arg == "copy" for k in keywords):
+            return ast.Call(self.xp("astype"), [receiver] + args, keywords)
+        if name == "copy" and not args and not keywords:
             return ast.Call(self.xp("asarray"), [receiver], [ast.keyword("copy", ast.Constant(True))])
         if name in ("conj", "squeeze", "clip"):
             return ast.Call(self.xp(name), [receiver] + args, keywords)
-        if name == "dot":
-            return ast.BinOp(receiver, ast.MatMult(), args[0])
-        raise self.refuse(f"the method `.{name}()`")
+        if name == "dot" and len(args) == 1 and not keywords and \
+                all(len(shape_of(v, self.shapes) or (0, 0, 0)) <= 2 for v in op.operands):
+            return ast.BinOp(receiver, ast.MatMult(), args[0])  # (`a.dot(b)` of 1-D and 2-D arrays is `a @ b`)
+        raise self.refuse(f"the method `.{name}()` with these arguments")
 
 
 _METHODS = {"reshape", "ravel", "flatten", "astype", "copy", "conj", "squeeze", "clip", "dot", "transpose",
